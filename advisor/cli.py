@@ -1,0 +1,176 @@
+"""Command line: the same pipeline as the app, headless.
+
+Every failure a user can act on ends with exit status 2 and one line on stderr
+saying what is wrong and what to do; unexpected failures exit 1 with one line, and
+the traceback goes to a log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from engines.errors import EngineError
+
+log = logging.getLogger("advisor")
+USER_ERRORS = (ValueError, EngineError, FileNotFoundError, PermissionError)
+
+
+def _existing_path(value: str) -> Path:
+    path = Path(value)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{value} does not exist: give a zip file or a folder.")
+    return path
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds.") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError("the budget must be a positive number of seconds.")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand documented."""
+    parser = argparse.ArgumentParser(
+        prog="python -m advisor",
+        description="Feasibility Advisor: profile a client's image sample, recommend an "
+        "approach, validate it on the sample and export a feasibility report.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data_help = (
+        "a zip file or folder laid out as class/*.jpg or split/class/*.jpg "
+        "(split folders train/val/test are recognised)"
+    )
+    p = sub.add_parser(
+        "validate",
+        help="profile, recommend, validate within a time budget; write result.json and "
+        "report.html",
+        description="Run the whole pipeline headless and write DIR/result.json and "
+        "DIR/report.html.",
+    )
+    p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--budget-seconds", type=_positive, default=180.0, metavar="N",
+        help="wall-clock budget of the validation (default 180)",
+    )
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto",
+        help="where to run: auto picks CUDA when present, else the CPU (default auto)",
+    )
+    p.add_argument("--backbone", default=None, help="backbone name (default: bundled offline)")
+    p.add_argument("--seed", type=int, default=0, help="seed for split and bootstrap")
+    p.add_argument("--language", choices=("en", "ko"), default="en", help="report language")
+    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
+
+    p = sub.add_parser(
+        "profile", help="print the dataset profile as JSON",
+        description="Unpack and check an upload and print its profile as JSON.",
+    )
+    p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
+
+    p = sub.add_parser(
+        "recommend", help="print the recommendation for a dataset as JSON (no training)",
+        description="Profile the data and print the recommendation, with the rules that "
+        "fired, as JSON.",
+    )
+    p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
+
+    p = sub.add_parser(
+        "report", help="render report.html again from a result.json",
+        description="Render the HTML report from an existing result.json.",
+    )
+    p.add_argument("result", type=_existing_path, metavar="RESULT_JSON")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--language", choices=("en", "ko"), default="en", help="report language")
+
+    sub.add_parser(
+        "backbones", help="list the backbones available offline",
+        description="List the bundled backbones whose weights are installed.",
+    )
+    return parser
+
+
+def _print_progress(p) -> None:  # noqa: ANN001 - engines.progress.Progress
+    eta = f" (about {p.eta_seconds:.0f} s left)" if p.eta_seconds else ""
+    print(f"[{p.fraction:5.0%}] {p.stage}: {p.message}{eta}", file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from advisor import pipeline
+    from advisor.intake import Intake
+
+    if args.command == "validate":
+        result = pipeline.validate(
+            args.data,
+            args.out,
+            intake=Intake(language=args.language),
+            budget_seconds=args.budget_seconds,
+            device=args.device,
+            backbone=args.backbone,
+            seed=args.seed,
+            cache_dir=args.cache_dir,
+            progress=_print_progress,
+        )
+        for exp in result["experiments"]:
+            acc = exp["metrics"]["accuracy"]
+            print(
+                f"{exp['strategy']} ({exp['backbone']}): accuracy {acc['value']:.1%} "
+                f"[95% {acc['ci_low']:.1%}–{acc['ci_high']:.1%}] in {exp['seconds']:.1f} s"
+            )
+        print(f"wrote {args.out / 'result.json'} and {args.out / 'report.html'}")
+        return 0
+    if args.command in ("profile", "recommend"):
+        with tempfile.TemporaryDirectory(prefix="fa-") as tmp:
+            prepared = pipeline.prepare_dataset(args.data, Path(tmp))
+            if args.command == "profile":
+                data = prepared.profile.to_dict()
+            else:
+                data = pipeline.recommend_for(prepared, Intake()).to_dict()
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    if args.command == "report":
+        from advisor.report import write_report
+        from advisor.result import load_result
+
+        path = write_report(load_result(args.result), args.out, language=args.language)
+        print(f"wrote {path}")
+        return 0
+    if args.command == "backbones":
+        from engines.backbones import available_backbones
+
+        for info in available_backbones():
+            print(f"{info.name}\t{info.source}\t{info.license}")
+        return 0
+    raise ValueError(f"Unknown command {args.command!r}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place a traceback is kept off the screen
+        log_path = Path(tempfile.gettempdir()) / "feasibility-advisor-error.log"
+        log_path.write_text(traceback.format_exc(), encoding="utf-8")
+        print(
+            f"error: unexpected failure ({type(exc).__name__}: {exc}); details in {log_path}",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,81 @@
+"""Progress reporting and cancellation for long engine work, with no UI dependency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engines.errors import EngineError
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress update.
+
+    Attributes:
+        stage: Short machine name of the stage ("features", "linear_probe", ...).
+        fraction: Overall completion, 0-1.
+        message: Human-readable line about what is happening.
+        eta_seconds: Estimated seconds left, where known.
+        metric: Latest headline metric (e.g. {"accuracy": 0.91}), where known.
+    """
+
+    stage: str
+    fraction: float
+    message: str = ""
+    eta_seconds: float | None = None
+    metric: dict[str, float] | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def ignore_progress(_: Progress) -> None:
+    """Progress callback that does nothing."""
+
+
+class Cancelled(EngineError):
+    """Raised inside engine work when the caller asked to stop."""
+
+
+class CancelToken:
+    """A thread-safe flag the caller sets to stop a running job."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next check."""
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether cancellation was asked for."""
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`Cancelled` if cancellation was asked for."""
+        if self._event.is_set():
+            raise Cancelled("The run was cancelled.")
+
+
+class Deadline:
+    """A wall-clock budget shared by the stages of one job."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.start = time.monotonic()
+        self.seconds = seconds
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the budget started."""
+        return time.monotonic() - self.start
+
+    @property
+    def remaining(self) -> float:
+        """Seconds left (infinite when there is no budget)."""
+        if self.seconds is None:
+            return float("inf")
+        return self.seconds - self.elapsed
