@@ -55,6 +55,7 @@ def t(key: str, language: str = "en", **kwargs: Any) -> str:
 
     Returns:
         The text; the key itself where it is missing (and a test fails).
+
     """
     text = _catalog(check_language(language)).get(key, key)
     return text.format(**kwargs) if kwargs else text

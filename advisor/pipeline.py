@@ -57,6 +57,7 @@ def prepare_dataset(
 
     Raises:
         engines.intake.IntakeError: When the upload cannot be used, with what to do.
+
     """
     limits = limits or IntakeLimits()
     root = unpack_upload(Path(source), Path(work_dir), limits)
@@ -151,6 +152,7 @@ def validate(
         engines.intake.IntakeError: The upload cannot be read.
         NotValidatable: The sample cannot be validated as a classification task.
         ValueError: A setting is invalid.
+
     """
     from engines.backbones import DEFAULT_BACKBONE
     from engines.validation import LabeledSplit, ValidationConfig, run_validation

@@ -37,6 +37,7 @@ def render_html(result: dict[str, Any], language: str = "en") -> str:
 
     Returns:
         The HTML text.
+
     """
     check_language(language)
     template = _environment(language).get_template("report.html.j2")

@@ -56,6 +56,7 @@ def build_result(
 
     Returns:
         The JSON-ready result document.
+
     """
     return {
         "schema_version": SCHEMA_VERSION,

@@ -16,7 +16,7 @@ from engines.intake import IntakeLimits
 
 
 def default_data_dir() -> Path:
-    """The per-user data directory (``FEASIBILITY_DATA_DIR`` overrides it)."""
+    """Return the per-user data directory (``FEASIBILITY_DATA_DIR`` overrides it)."""
     env = os.environ.get("FEASIBILITY_DATA_DIR")
     if env:
         return Path(env).expanduser()
@@ -57,6 +57,7 @@ class Workspace:
 
         Returns:
             The content hash and the prepared dataset.
+
         """
         limits = limits or IntakeLimits()
         if len(data) > limits.max_upload_bytes:

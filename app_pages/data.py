@@ -1,7 +1,15 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import PROFILE, RESULT_DIR, UPLOAD_ID, UPLOAD_NAME, UPLOAD_ROOT, text, workspace
+from app_pages.common import (
+    PROFILE,
+    RESULT_DIR,
+    UPLOAD_ID,
+    UPLOAD_NAME,
+    UPLOAD_ROOT,
+    text,
+    workspace,
+)
 from engines.errors import EngineError
 
 st.header(text("data.header"))

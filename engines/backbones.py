@@ -160,6 +160,7 @@ def create_backbone(name: str = DEFAULT_BACKBONE, pretrained: bool = True) -> nn
 
     Raises:
         BackboneUnavailable: With a one-line reason and what to do.
+
     """
     spec = BUNDLED_BACKBONES.get(name)
     if spec is not None:

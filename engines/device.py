@@ -20,6 +20,7 @@ def resolve_device(choice: str = "auto") -> torch.device:
 
     Raises:
         ValueError: If the choice is unknown or the asked-for device is not present.
+
     """
     if choice not in DEVICE_CHOICES:
         raise ValueError(f"Unknown device {choice!r}: use one of {', '.join(DEVICE_CHOICES)}.")

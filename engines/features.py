@@ -47,6 +47,7 @@ def prepare_image(path: Path, cfg: dict[str, Any]) -> np.ndarray:
 
     Returns:
         uint8 array of shape (size, size, 3).
+
     """
     size = cfg["input_size"]
     scale_size = int(round(size / cfg["crop_pct"]))
@@ -151,6 +152,7 @@ def extract_features(
 
     Returns:
         The features in the order of ``paths``.
+
     """
     start = time.monotonic()
     n = len(paths)

@@ -20,6 +20,7 @@ class Progress:
         message: Human-readable line about what is happening.
         eta_seconds: Estimated seconds left, where known.
         metric: Latest headline metric (e.g. {"accuracy": 0.91}), where known.
+
     """
 
     stage: str

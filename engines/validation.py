@@ -40,6 +40,7 @@ class ValidationConfig:
         seed: Seed for splits, bootstraps and training.
         batch_size: Images per forward pass.
         cache_dir: Where features are cached (None: no cache).
+
     """
 
     backbone: str = DEFAULT_BACKBONE
@@ -93,6 +94,7 @@ def run_validation(
 
     Returns:
         JSON-ready data: device, backbone, feature extraction figures and experiments.
+
     """
     deadline = Deadline(config.budget_seconds)
     torch.manual_seed(config.seed)

@@ -1,0 +1,98 @@
+"""Fine-tuning strategies on small real images, with a tiny model and the bundled one."""
+
+import numpy as np
+import pytest
+import torch
+
+from engines.backbones import create_backbone, data_config
+from engines.deployment import count_flops, deployment_figures
+from engines.finetune import FinetuneConfig, finetune
+from engines.progress import Cancelled, CancelToken
+from tests.conftest import make_class_folders
+
+
+def labeled_paths(folder, classes):
+    paths, labels = [], []
+    for i, name in enumerate(classes):
+        files = sorted((folder / name).glob("*.jpg"))
+        paths += files
+        labels += [i] * len(files)
+    return paths, labels
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    folder = make_class_folders(tmp_path_factory.mktemp("ft"), {"cat": 16, "coffee": 16}, size=72)
+    paths, labels = labeled_paths(folder, ["cat", "coffee"])
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(paths))
+    val = set(order[:8].tolist())
+    tr = [i for i in range(len(paths)) if i not in val]
+    va = sorted(val)
+    return ([paths[i] for i in tr], [labels[i] for i in tr],
+            [paths[i] for i in va], [labels[i] for i in va])
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return create_backbone("efficientnet_lite0")
+
+
+def run(model, sample, **kw):
+    tp, tl, vp, vl = sample
+    cfg = FinetuneConfig(**{"max_epochs": 3, "batch_size": 16, **kw})
+    return finetune(model, data_config(model), tp, tl, vp, vl, ["cat", "coffee"], cfg,
+                    device=torch.device("cpu"), budget_seconds=120)
+
+
+def test_partial_finetune_learns_a_planted_signal_with_the_frozen_part_cached(lite0, sample):
+    result = run(lite0, sample, strategy="partial_finetune", freeze_stages=5, image_size=128)
+    assert result["cached_frozen_part"] is True
+    assert result["frozen_stages"] == 5
+    assert result["metrics"]["accuracy"]["value"] >= 0.75
+    assert 1 <= result["epochs"] <= 3
+    assert result["trainable_parameters"] < sum(p.numel() for p in lite0.parameters())
+
+
+def test_full_finetune_uses_layer_decay_and_reports_history(sample):
+    model = create_backbone("test_efficientnet")
+    result = run(model, sample, strategy="full_finetune", max_epochs=2, image_size=64)
+    assert result["strategy"] == "full_finetune"
+    assert result["config"]["layer_decay"] == 0.7
+    assert len(result["history"]) == result["epochs"] >= 1
+    assert result["trainable_parameters"] > 0
+    acc = result["metrics"]["accuracy"]
+    assert 0 <= acc["ci_low"] <= acc["value"] <= acc["ci_high"] <= 1
+
+
+def test_finetune_is_reproducible_with_a_seed(sample):
+    model = create_backbone("test_efficientnet")
+    a = run(model, sample, strategy="partial_finetune", freeze_stages=2, image_size=64, seed=3)
+    b = run(model, sample, strategy="partial_finetune", freeze_stages=2, image_size=64, seed=3)
+    assert a["metrics"]["accuracy"] == b["metrics"]["accuracy"]
+    assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
+
+
+def test_finetune_can_be_cancelled(sample):
+    model = create_backbone("test_efficientnet")
+    token = CancelToken()
+    token.cancel()
+    tp, tl, vp, vl = sample
+    with pytest.raises(Cancelled):
+        finetune(model, data_config(model), tp, tl, vp, vl, ["cat", "coffee"],
+                 FinetuneConfig(strategy="full_finetune", image_size=64),
+                 device=torch.device("cpu"), budget_seconds=60, cancel=token)
+
+
+def test_bad_strategy_is_refused():
+    with pytest.raises(ValueError, match="Unknown fine-tuning strategy"):
+        FinetuneConfig(strategy="magic")
+
+
+def test_deployment_figures_are_measured(lite0):
+    figures = deployment_figures(create_backbone("test_efficientnet"), 64, torch.device("cpu"),
+                                 repeats=2)
+    assert figures["parameters"] > 0 and figures["size_bytes"] > 0
+    assert figures["latency_cpu"]["median_ms"] > 0
+    # EfficientNet-Lite0 is ~0.39 GMACs at 224 px, i.e. ~0.8 GFLOPs
+    assert 0.6e9 < count_flops(lite0, 224) < 1.0e9
