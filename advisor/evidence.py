@@ -29,6 +29,7 @@ class Evidence:
         predicted_accuracy_10x: Learning-curve prediction at 10x the sample.
         images_for_target: Labeled images needed to reach the client's target, or None
             where not reachable or not measured.
+
     """
 
     measured_similarity: str | None = None

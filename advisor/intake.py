@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 TASKS: tuple[str, ...] = (
@@ -47,6 +47,18 @@ class Intake:
             providing labels or pairs (a red flag in the method).
         language: Language of everything shown to the client.
         goal: The client's goal in their own words.
+        can_relabel: Whether a rule exists to relabel broken labels; None when unknown.
+        labeled_source_available: Labeled data of a related domain exists (another site,
+            a public set, simulation), usable for transfer or domain adaptation.
+        source_is_simulation: The training images are rendered (simulation, CAD).
+        multi_site: Several similar sites (e.g. factory lines), labels only at some.
+        deployment_domain_differs: The model will see places or cameras the data does
+            not cover; None when unknown.
+        realtime: The model must keep up with a live stream.
+        min_object_px: Size in pixels of the smallest object to find, if known.
+        high_stakes: Decisions affect health, safety or money.
+        domain_tags: Domain tags (ids of the glossary's tags), used to find similar cases.
+
     """
 
     task: str | None = None
@@ -60,6 +72,15 @@ class Intake:
     client_expects_everything: bool = False
     language: Language = "en"
     goal: str = ""
+    can_relabel: bool | None = None
+    labeled_source_available: bool = False
+    source_is_simulation: bool = False
+    multi_site: bool = False
+    deployment_domain_differs: bool | None = None
+    realtime: bool = False
+    min_object_px: int | None = None
+    high_stakes: bool = False
+    domain_tags: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.task is not None and self.task not in TASKS:
@@ -76,6 +97,13 @@ class Intake:
             )
         if self.claimed_n_images is not None and self.claimed_n_images < 0:
             raise ValueError("The claimed number of images cannot be negative.")
+        if self.min_object_px is not None and self.min_object_px <= 0:
+            raise ValueError("The smallest object size must be a positive number of pixels.")
+        if isinstance(self.domain_tags, str) or not all(
+            isinstance(t, str) for t in self.domain_tags
+        ):
+            raise ValueError("Domain tags must be a list of tag ids, e.g. ['face', 'video'].")
+        self.domain_tags = list(self.domain_tags)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the answers as JSON-ready data."""
