@@ -41,6 +41,12 @@ class DatasetProfile:
         health: Findings of the health check (duplicates, label issues, quality),
             filled by the health check where it ran.
         effective_n_images: Images left after removing duplicates, where measured.
+        domain_counts: Images per collection of an unpaired upload ("A"/"B",
+            "source"/"target"); empty otherwise.
+        annotations: Summaries of annotations beside the labels: segmentation masks,
+            detection boxes (per image, sizes, classes), the manifest used.
+        notes: Plain sentences on what intake inferred and why, for the consultant.
+
     """
 
     n_images: int
@@ -54,6 +60,9 @@ class DatasetProfile:
     image_stats: dict[str, Any] = field(default_factory=dict)
     health: dict[str, Any] = field(default_factory=dict)
     effective_n_images: int | None = None
+    domain_counts: dict[str, int] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def min_class_count(self) -> int:
