@@ -14,6 +14,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import Any
 
 from engines.errors import EngineError
 
@@ -35,6 +36,38 @@ def _positive(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds.") from None
     if number <= 0:
         raise argparse.ArgumentTypeError("the budget must be a positive number of seconds.")
+    return number
+
+
+STRATEGY_NAMES = ("linear_probe", "partial_finetune", "full_finetune")
+
+
+def _strategies(value: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [n for n in names if n not in STRATEGY_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown strategy {unknown[0] if unknown else value!r}: give a comma-separated "
+            f"list of {', '.join(STRATEGY_NAMES)}."
+        )
+    return names
+
+
+def _backbone_list(value: str) -> tuple[str, ...]:
+    if value.strip().lower() == "none":
+        return ()
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number.") from None
+    if number > 1:
+        number /= 100  # "90" means 90%
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError("the target accuracy must be between 0 and 1 (or %).")
     return number
 
 
@@ -72,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for split and bootstrap")
     p.add_argument("--language", choices=("en", "ko"), default="en", help="report language")
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
+    p.add_argument(
+        "--strategies", type=_strategies, default=None, metavar="LIST",
+        help="strategies to compare, comma-separated (default: linear_probe,"
+        "partial_finetune,full_finetune; fine-tunes run where the budget allows)",
+    )
+    p.add_argument(
+        "--compare", type=_backbone_list, default=None, metavar="LIST",
+        help="backbones to rank against the first, comma-separated, or 'none' "
+        "(default: every bundled offline backbone)",
+    )
+    p.add_argument(
+        "--target-accuracy", type=_fraction, default=None, metavar="P",
+        help="the client's target accuracy (0.9 or 90), for the images-needed estimate",
+    )
 
     p = sub.add_parser(
         "profile", help="print the dataset profile as JSON",
@@ -106,6 +153,35 @@ def _print_progress(p) -> None:  # noqa: ANN001 - engines.progress.Progress
     print(f"[{p.fraction:5.0%}] {p.stage}: {p.message}{eta}", file=sys.stderr, flush=True)
 
 
+def _print_summary(result: dict[str, Any]) -> None:
+    validation = result["validation"]
+    for exp in validation.get("experiments", []):
+        acc = exp["metrics"]["accuracy"]
+        print(
+            f"{exp['strategy']} ({exp['backbone']}): accuracy {acc['value']:.1%} "
+            f"[95% {acc['ci_low']:.1%}–{acc['ci_high']:.1%}] in {exp['seconds']:.1f} s"
+        )
+    for skipped in validation.get("skipped", []):
+        print(f"{skipped['strategy']}: not run ({skipped['reason']})")
+    sim = validation.get("similarity") or {}
+    if sim.get("call"):
+        print(f"similarity to ImageNet: {sim['call']} (score {sim['score']:.2f})")
+    fit = (validation.get("learning_curve") or {}).get("fit") or {}
+    for pred in fit.get("predictions", []):
+        print(
+            f"predicted accuracy with {pred['n']} training images: {pred['value']:.1%} "
+            f"[95% {pred['ci_low']:.1%}–{pred['ci_high']:.1%}]"
+        )
+    gap = validation.get("domain_gap")
+    if gap:
+        print(f"proxy A-distance between the collections: {gap['pad']:.2f} ({gap['level']})")
+    clusters = validation.get("clusters")
+    if clusters:
+        print(f"natural groups: {clusters['k']} ({clusters['separability']} separation)")
+    print(f"recommendation: {result['recommendation']['strategy_id']} "
+          f"({result['recommendation'].get('verdict') or 'prior'})")
+
+
 def _run(args: argparse.Namespace) -> int:
     from advisor import pipeline
     from advisor.intake import Intake
@@ -114,21 +190,19 @@ def _run(args: argparse.Namespace) -> int:
         result = pipeline.validate(
             args.data,
             args.out,
-            intake=Intake(language=args.language),
+            intake=Intake(language=args.language, target_value=args.target_accuracy),
             budget_seconds=args.budget_seconds,
             device=args.device,
             backbone=args.backbone,
             seed=args.seed,
             cache_dir=args.cache_dir,
+            strategies=args.strategies,
+            compare_backbones=args.compare,
             progress=_print_progress,
         )
-        for exp in result["experiments"]:
-            acc = exp["metrics"]["accuracy"]
-            print(
-                f"{exp['strategy']} ({exp['backbone']}): accuracy {acc['value']:.1%} "
-                f"[95% {acc['ci_low']:.1%}–{acc['ci_high']:.1%}] in {exp['seconds']:.1f} s"
-            )
-        print(f"wrote {args.out / 'result.json'} and {args.out / 'report.html'}")
+        _print_summary(result)
+        written = sorted(p.name for p in Path(args.out).glob("report.*"))
+        print(f"wrote {args.out / 'result.json'} and {', '.join(written)} in {args.out}")
         return 0
     if args.command in ("profile", "recommend"):
         with tempfile.TemporaryDirectory(prefix="fa-") as tmp:

@@ -10,23 +10,29 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from advisor.evidence import Evidence, StrategyResult
 from advisor.intake import Intake
 from advisor.recommend import recommend
 from advisor.recommendation import Recommendation
 from advisor.result import build_result, write_result
+from engines.health import build_health_report, duplicate_group_ids
 from engines.intake import (
     DatasetIndex,
+    ImageRecord,
     IntakeLimits,
+    pick_samples,
     profile_dataset,
     scan_dataset,
     stratified_split,
     unpack_upload,
 )
 from engines.profile import DatasetProfile
-from engines.progress import CancelToken, ProgressCallback, ignore_progress
+from engines.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+
+if TYPE_CHECKING:  # the validation engine imports torch: load it only when validating
+    from engines.validation import LabeledSplit, ValidationConfig
 
 
 class NotValidatable(ValueError):
@@ -43,17 +49,24 @@ class PreparedDataset:
 
 
 def prepare_dataset(
-    source: Path, work_dir: Path, limits: IntakeLimits | None = None
+    source: Path,
+    work_dir: Path,
+    limits: IntakeLimits | None = None,
+    claimed_n_images: int | None = None,
 ) -> PreparedDataset:
-    """Unpack (if a zip), scan and profile an upload.
+    """Unpack (if a zip), scan, profile and health-check an upload.
+
+    The health check here uses pixels only (exact duplicates, image quality, class
+    balance); the validation redoes it on pretrained embeddings.
 
     Args:
         source: A zip file or a folder.
         work_dir: Where a zip is unpacked.
         limits: Size and safety limits of the intake.
+        claimed_n_images: How many images the client says they have, if said.
 
     Returns:
-        The dataset root, its index and its profile.
+        The dataset root, its index and its profile (with ``health`` filled).
 
     Raises:
         engines.intake.IntakeError: When the upload cannot be used, with what to do.
@@ -62,7 +75,13 @@ def prepare_dataset(
     limits = limits or IntakeLimits()
     root = unpack_upload(Path(source), Path(work_dir), limits)
     index = scan_dataset(root, limits)
-    return PreparedDataset(root=root, index=index, profile=profile_dataset(index))
+    profile = profile_dataset(index)
+    profile.samples = {
+        label: [index.relpath(p) for p in paths]
+        for label, paths in pick_samples(index.records, per_class=2).items()
+    }
+    _apply_health(profile, _health_with_pixels(index, claimed_n_images))
+    return PreparedDataset(root=root, index=index, profile=profile)
 
 
 def check_validatable(profile: DatasetProfile) -> None:
@@ -102,18 +121,96 @@ def evidence_from_validation(validation: dict[str, Any]) -> Evidence:
             )
         )
     sim = validation.get("similarity") or {}
-    curve = validation.get("learning_curve") or {}
+    if validation.get("task") == "unpaired":
+        sim = {}  # one call per collection: no single similarity to reason with
+    fit = (validation.get("learning_curve") or {}).get("fit") or {}
+    at_10x = next((p for p in fit.get("predictions", []) if p.get("extrapolation", 0) >= 9.99),
+                  None)
+    needed = next(iter(fit.get("images_needed", [])), None)
+    images_for_target = None
+    if needed is not None and needed.get("status") in ("reachable", "already_reached"):
+        images_for_target = needed.get("n")
     return Evidence(
         measured_similarity=sim.get("call"),
         similarity_score=sim.get("score"),
         strategies=strategies,
-        predicted_accuracy_10x=(curve.get("predicted_10x") or {}).get("value"),
+        predicted_accuracy_10x=at_10x["value"] if at_10x else None,
+        images_for_target=images_for_target,
     )
 
 
 def recommend_for(prepared: PreparedDataset, intake: Intake) -> Recommendation:
     """Recommend from the consultant's answers and the profile (before evidence)."""
     return recommend(intake, prepared.profile)
+
+
+def _health_with_pixels(index: DatasetIndex, claimed: int | None) -> dict[str, Any]:
+    return build_health_report(index, None, claimed_n_images=claimed)
+
+
+def _apply_health(profile: DatasetProfile, health: dict[str, Any]) -> None:
+    profile.health = health
+    profile.effective_n_images = int(health["effective_n_images"])
+
+
+def _labeled_split(
+    index: DatasetIndex, groups: list[int], seed: int
+) -> tuple[LabeledSplit, list[ImageRecord]]:
+    """The fixed split every experiment shares: the upload's own, else stratified."""
+    from engines.validation import LabeledSplit
+
+    counts: dict[str, int] = {}
+    for r in index.records:
+        if r.label is not None:
+            counts[r.label] = counts.get(r.label, 0) + 1
+    keep = [
+        i for i, r in enumerate(index.records) if r.label is not None and counts[r.label] >= 2
+    ]
+    records = [index.records[i] for i in keep]
+    given_train = [r for r in records if r.split == "train"]
+    given_held = [r for r in records if r.split in ("val", "test")]
+    if given_train and given_held and {r.label for r in given_train} >= {
+        r.label for r in given_held
+    }:
+        train, held_out = given_train, given_held
+        method = "the upload's own train / validation folders"
+    else:
+        train, held_out = stratified_split(records, seed=seed, groups=[groups[i] for i in keep])
+        method = (
+            "stratified 75/25 hold-out; exact and near-duplicate groups kept on one side"
+        )
+    class_names = sorted({r.label for r in records})
+    to_int = {name: i for i, name in enumerate(class_names)}
+    split = LabeledSplit(
+        train_paths=[r.path for r in train],
+        train_labels=[to_int[r.label] for r in train],
+        val_paths=[r.path for r in held_out],
+        val_labels=[to_int[r.label] for r in held_out],
+        class_names=class_names,
+        root=index.root,
+        method=method,
+    )
+    return split, records
+
+
+def _band(progress: ProgressCallback, low: float, high: float) -> ProgressCallback:
+    def report(p: Progress) -> None:
+        progress(Progress(p.stage, low + (high - low) * p.fraction, p.message,
+                          p.eta_seconds, p.metric))
+
+    return report
+
+
+def _validation_config(
+    intake: Intake, prior: Recommendation, **settings: Any
+) -> ValidationConfig:
+    from engines.validation import ValidationConfig
+
+    freeze = None
+    if prior.freeze_stages is not None and prior.total_stages:
+        freeze = prior.freeze_stages / prior.total_stages
+    target = intake.target_value if intake.target_metric in ("accuracy", None) else None
+    return ValidationConfig(freeze_fraction=freeze, target_accuracy=target, **settings)
 
 
 def validate(
@@ -127,21 +224,35 @@ def validate(
     seed: int = 0,
     cache_dir: Path | None = None,
     work_dir: Path | None = None,
+    strategies: tuple[str, ...] | None = None,
+    compare_backbones: tuple[str, ...] | None = None,
+    report_formats: tuple[str, ...] | None = None,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Run the whole pipeline on an upload and write result.json and report.html.
 
+    Labeled samples (class folders, manifests) get the classification validation:
+    strategies and backbones compared on one split, similarity, learning curve,
+    deployment figures. Input-only samples get the natural-groups analysis, unpaired
+    ones the domain gap. The health check is redone on pretrained embeddings first, so
+    near-duplicates are found and kept on one side of the split.
+
     Args:
-        source: A zip file or folder of class folders (optionally split folders).
+        source: A zip file or folder (any layout the intake accepts).
         out_dir: Where result.json and report.html are written.
         intake: The consultant's answers (defaults: everything inferred).
         budget_seconds: Wall-clock budget of the validation.
         device: "auto", "cpu", "cuda" or "mps".
         backbone: Backbone name; None for the offline default.
         seed: Seed for the split, bootstraps and training.
-        cache_dir: Feature cache directory (None: no cache).
+        cache_dir: Feature cache directory (None: a temporary one for this run).
         work_dir: Where a zip is unpacked (None: a temporary folder).
+        strategies: Strategies to compare (None: all three; the linear probe always).
+        compare_backbones: Backbones ranked against the first (None: every bundled
+            one available offline; () for none).
+        report_formats: Report formats to write ("html", "pdf"); None for every format
+            this machine can render.
         progress: Progress callback.
         cancel: Cancellation token.
 
@@ -150,60 +261,103 @@ def validate(
 
     Raises:
         engines.intake.IntakeError: The upload cannot be read.
-        NotValidatable: The sample cannot be validated as a classification task.
+        NotValidatable: The sample cannot be validated, with what to upload instead.
         ValueError: A setting is invalid.
 
     """
     from engines.backbones import DEFAULT_BACKBONE
-    from engines.validation import LabeledSplit, ValidationConfig, run_validation
+    from engines.validation import STRATEGY_ORDER, embed_images, run_validation
 
     intake = intake or Intake()
-    config = ValidationConfig(
-        backbone=backbone or DEFAULT_BACKBONE,
-        device=device,
-        budget_seconds=budget_seconds,
-        seed=seed,
-        cache_dir=cache_dir,
-    )
     timings: dict[str, float] = {}
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fa-upload-") as tmp:
-        prepared = prepare_dataset(Path(source), Path(work_dir or tmp))
+        prepared = prepare_dataset(Path(source), Path(work_dir or tmp) / "upload",
+                                   claimed_n_images=intake.claimed_n_images)
+        profile = prepared.profile
         timings["profile"] = round(time.monotonic() - start, 3)
-        check_validatable(prepared.profile)
         prior = recommend_for(prepared, intake)
-        labeled = [r for r in prepared.index.records if r.label is not None]
-        counts = prepared.profile.class_counts
-        labeled = [r for r in labeled if counts.get(r.label, 0) >= 2]
-        train, held_out = stratified_split(labeled, seed=seed)
-        class_names = sorted({r.label for r in labeled})
-        to_int = {name: i for i, name in enumerate(class_names)}
-        split = LabeledSplit(
-            train_paths=[r.path for r in train],
-            train_labels=[to_int[r.label] for r in train],
-            val_paths=[r.path for r in held_out],
-            val_labels=[to_int[r.label] for r in held_out],
-            class_names=class_names,
+        config = _validation_config(
+            intake,
+            prior,
+            backbone=backbone or DEFAULT_BACKBONE,
+            device=device,
+            budget_seconds=budget_seconds,
+            seed=seed,
+            cache_dir=Path(cache_dir) if cache_dir else Path(tmp) / "features",
+            strategies=tuple(strategies) if strategies else STRATEGY_ORDER,
+            compare_backbones=compare_backbones,
         )
         t1 = time.monotonic()
-        validation = run_validation(split, config, progress=progress, cancel=cancel)
+        validation = _run_for_layout(prepared, intake, config, progress, cancel,
+                                     embed_images, run_validation)
         timings["validation"] = round(time.monotonic() - t1, 3)
-    final = recommend(intake, prepared.profile, evidence_from_validation(validation))
-    timings["total"] = round(time.monotonic() - start, 3)
-    result = build_result(
-        source=Path(source).name,
-        profile=prepared.profile.to_dict(),
-        intake=intake.to_dict(),
-        recommendation={"prior": prior.to_dict(), **final.to_dict()},
-        validation=validation,
-        config=config.to_dict(),
-        timings=timings,
-    )
-    write_result(result, Path(out_dir))
-    from advisor.report import write_report
+        final = recommend(intake, profile, evidence_from_validation(validation))
+        timings["total"] = round(time.monotonic() - start, 3)
+        config_record = config.to_dict()
+        if not cache_dir:
+            config_record["cache_dir"] = None  # a temporary folder, gone with the run
+        result = build_result(
+            source=Path(source).name,
+            profile=profile.to_dict(),
+            intake=intake.to_dict(),
+            recommendation={"prior": prior.to_dict(), **final.to_dict()},
+            validation=validation,
+            config=config_record,
+            timings=timings,
+        )
+        write_result(result, Path(out_dir))
+        from advisor.report import write_report
 
-    write_report(result, Path(out_dir), language=intake.language)
+        # Written while the upload is still unpacked, so its images can be embedded.
+        write_report(result, Path(out_dir), language=intake.language,
+                     formats=report_formats, image_root=prepared.root)
     return result
+
+
+def _run_for_layout(
+    prepared: PreparedDataset,
+    intake: Intake,
+    config: ValidationConfig,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+    embed_images: Any,
+    run_validation: Any,
+) -> dict[str, Any]:
+    """Choose the validation the sample allows and run it."""
+    from engines.validation.unlabeled import run_unlabeled_validation, run_unpaired_validation
+
+    profile, index = prepared.profile, prepared.index
+    if profile.data_type == "input_only":
+        if len(index.records) < 4:
+            raise NotValidatable(
+                "An unlabeled sample needs at least four images to look for natural groups; "
+                "upload more images, or class folders to measure accuracy."
+            )
+        return run_unlabeled_validation([r.path for r in index.records], config,
+                                        root=index.root, progress=progress, cancel=cancel)
+    if profile.data_type == "unpaired":
+        collections: dict[str, list[Path]] = {}
+        for r in index.records:
+            if r.domain is not None:
+                collections.setdefault(r.domain, []).append(r.path)
+        try:
+            return run_unpaired_validation(collections, config, progress=progress,
+                                           cancel=cancel)
+        except ValueError as exc:
+            raise NotValidatable(str(exc)) from exc
+    check_validatable(profile)
+    feats = embed_images(
+        [r.path for r in index.records], config.backbone, config.device, config.cache_dir,
+        config.batch_size, _band(progress, 0.0, 0.3), cancel,
+    )
+    progress(Progress("health", 0.3, "Checking duplicates and labels on the embeddings"))
+    health = build_health_report(
+        index, feats.features, claimed_n_images=intake.claimed_n_images, seed=config.seed
+    )
+    _apply_health(profile, health)
+    split, _ = _labeled_split(index, duplicate_group_ids(health), config.seed)
+    return run_validation(split, config, progress=_band(progress, 0.32, 1.0), cancel=cancel)
 
 
 def recommend_from_profile(profile: dict[str, Any], intake: Intake | None = None) -> Recommendation:

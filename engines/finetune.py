@@ -223,8 +223,9 @@ def finetune(
             between strategies; filled when empty.
 
     Returns:
-        JSON-ready experiment: strategy, metrics with intervals, epochs, history,
-        seconds, configuration and the trainable parameter count.
+        The experiment: strategy, metrics with intervals, epochs, history, seconds,
+        configuration and the trainable parameter count (JSON-ready), plus
+        ``"_proba"``, the held-out probabilities (an array; pop it before saving).
 
     """
     start = time.monotonic()
@@ -393,4 +394,6 @@ def finetune(
         "trainable_parameters": int(trainable),
         "config": asdict(config),
         "seconds": round(time.monotonic() - start, 3),
+        # Held-out probabilities for the caller (not JSON): misclassified examples.
+        "_proba": proba,
     }

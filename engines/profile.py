@@ -46,6 +46,8 @@ class DatasetProfile:
         annotations: Summaries of annotations beside the labels: segmentation masks,
             detection boxes (per image, sizes, classes), the manifest used.
         notes: Plain sentences on what intake inferred and why, for the consultant.
+        samples: A few example images per class, as paths relative to the upload root,
+            for sample grids in the app and the report.
 
     """
 
@@ -63,6 +65,7 @@ class DatasetProfile:
     domain_counts: dict[str, int] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    samples: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def min_class_count(self) -> int:

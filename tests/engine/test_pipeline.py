@@ -12,6 +12,9 @@ from advisor.cli import main
 from advisor.result import SCHEMA_VERSION, load_result
 from tests.conftest import make_class_folders, zip_folder
 
+# Tests of plumbing around the validation need only its cheapest experiment.
+QUICK = {"strategies": ("linear_probe",), "compare_backbones": (), "report_formats": ("html",)}
+
 
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory):
@@ -20,7 +23,7 @@ def validated(tmp_path_factory):
     data = zip_folder(folder, tmp / "sample.zip", wrap="client_sample")
     out = tmp / "out"
     result = pipeline.validate(data, out, budget_seconds=120, device="cpu",
-                               cache_dir=tmp / "cache")
+                               cache_dir=tmp / "cache", **QUICK)
     return result, out, tmp
 
 
@@ -35,19 +38,19 @@ def test_result_json_holds_profile_recommendation_and_experiment(validated):
     rec = on_disk["recommendation"]
     assert rec["strategy_id"] in ("linear_probe", "partial_finetune", "full_finetune")
     assert rec["fired_rule_ids"] and all(isinstance(r, str) for r in rec["fired_rule_ids"])
-    (exp,) = [e for e in on_disk["experiments"] if e["strategy"] == "linear_probe"]
+    (exp,) = [e for e in on_disk["validation"]["experiments"] if e["strategy"] == "linear_probe"]
     acc = exp["metrics"]["accuracy"]
     assert exp["backbone"] == "efficientnet_lite0"
     assert exp["n_train"] + exp["n_val"] == 40 and exp["n_val"] >= 2
     assert 0.0 <= acc["ci_low"] <= acc["value"] <= acc["ci_high"] <= 1.0
     assert exp["seconds"] > 0
-    assert on_disk["environment"]["device"]["type"] == "cpu"
+    assert on_disk["validation"]["device"]["type"] == "cpu"
     assert on_disk["environment"]["versions"]["torch"]
 
 
 def test_a_planted_learnable_signal_is_learned(validated):
     result, _, _ = validated
-    acc = result["experiments"][0]["metrics"]["accuracy"]
+    acc = result["validation"]["experiments"][0]["metrics"]["accuracy"]
     # cat crops vs coffee crops: pretrained features separate them almost perfectly
     assert acc["value"] >= 0.9
     assert acc["ci_low"] > 0.5
@@ -56,7 +59,7 @@ def test_a_planted_learnable_signal_is_learned(validated):
 def test_report_html_is_written_with_the_measured_numbers(validated):
     result, out, _ = validated
     html = (out / "report.html").read_text("utf-8")
-    acc = result["experiments"][0]["metrics"]["accuracy"]["value"]
+    acc = result["validation"]["experiments"][0]["metrics"]["accuracy"]["value"]
     assert f"{100 * acc:.1f}%" in html
     for rule_id in result["recommendation"]["fired_rule_ids"]:
         assert rule_id in html
@@ -65,22 +68,23 @@ def test_report_html_is_written_with_the_measured_numbers(validated):
 def test_second_run_reads_features_from_the_cache(validated):
     _, _, tmp = validated
     again = pipeline.validate(tmp / "sample.zip", tmp / "out2", budget_seconds=120,
-                              device="cpu", cache_dir=tmp / "cache")
-    assert again["feature_extraction"]["from_cache"] == 40
+                              device="cpu", cache_dir=tmp / "cache", **QUICK)
+    assert again["validation"]["feature_extraction"]["from_cache"] == 40
 
 
 def test_split_folders_are_respected(tmp_path):
     folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8},
                                 splits={"train": 0.75})
-    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu")
-    exp = result["experiments"][0]
+    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu",
+                               **QUICK)
+    exp = result["validation"]["experiments"][0]
     assert (exp["n_train"], exp["n_val"]) == (12, 4)
 
 
 def test_cli_validate_writes_result_and_report(tmp_path, two_class_zip, capsys):
     out = tmp_path / "cli-out"
     code = main(["validate", str(two_class_zip), "--out", str(out), "--budget-seconds", "60",
-                 "--device", "cpu"])
+                 "--device", "cpu", "--strategies", "linear_probe", "--compare", "none"])
     assert code == 0
     assert (out / "result.json").exists() and (out / "report.html").exists()
     assert "linear_probe" in capsys.readouterr().out
@@ -115,7 +119,8 @@ def test_cli_one_class_gives_one_line_and_exit_2(tmp_path, capsys):
 def test_corrupt_image_is_skipped_and_the_rest_used(tmp_path):
     folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8})
     (folder / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu")
+    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu",
+                               **QUICK)
     assert result["profile"]["n_images"] == 16
     skipped = result["profile"]["skipped"]
     assert [Path(s["path"]).name for s in skipped] == ["broken.jpg"]

@@ -165,7 +165,8 @@ def test_a_real_validation_runs_in_the_background(runner, tmp_path):
 
     split = LabeledSplit(**write_two_class_images(tmp_path / "sample"))
     config = ValidationConfig(backbone="test_efficientnet", device="cpu", budget_seconds=60,
-                              batch_size=8)
+                              batch_size=8, strategies=("linear_probe",),
+                              compare_backbones=())
     runner.submit("validation", run_validation, {"split": split, "config": config},
                   payload_dir=tmp_path / "sample")
     stages = set()

@@ -270,7 +270,8 @@ def test_a_real_validation_runs_on_a_worker(runner, tmp_path):
     sample = tmp_path / "sample"
     split = LabeledSplit(**write_two_class_images(sample))
     config = ValidationConfig(backbone="test_efficientnet", device="cpu", budget_seconds=60,
-                              batch_size=8)
+                              batch_size=8, strategies=("linear_probe",),
+                              compare_backbones=())
     runner.submit("validation", run_validation, {"split": split, "config": config},
                   payload_dir=sample)
     state = wait_finished(runner, "validation", timeout=90)

@@ -1,0 +1,224 @@
+"""The whole validation on real photos: strategies, ranking, curve, budget, other layouts."""
+
+import numpy as np
+import pytest
+
+from advisor import pipeline
+from advisor.intake import Intake
+from engines.progress import Cancelled, CancelToken
+from engines.validation import LabeledSplit, ValidationConfig
+from engines.validation.finetuning import StepCost, epoch_seconds, plan_finetunes
+from tests.conftest import make_class_folders
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("full")
+    folder = make_class_folders(tmp / "sample", {"cat": 16, "coffee": 16}, size=72)
+    # A planted copy: the same image saved twice must stay on one side of the split.
+    (folder / "cat" / "copy_of_cat_000.jpg").write_bytes((folder / "cat" / "cat_000.jpg")
+                                                           .read_bytes())
+    stages = []
+    # A generous budget so that every strategy is planned whatever the machine's speed;
+    # early stopping ends the fine-tunes long before it.
+    result = pipeline.validate(
+        folder, tmp / "out", intake=Intake(target_value=0.95), budget_seconds=1200,
+        device="cpu", cache_dir=tmp / "cache", progress=stages.append,
+        compare_backbones=("efficientnet_lite1",),
+    )
+    return result, stages
+
+
+def test_every_strategy_runs_on_the_same_split(full_run):
+    result, _ = full_run
+    v = result["validation"]
+    strategies = [e["strategy"] for e in v["experiments"]]
+    assert strategies == ["linear_probe", "partial_finetune", "full_finetune"], v["skipped"]
+    assert {e["n_val"] for e in v["experiments"]} == {v["split"]["n_val"]}
+    for exp in v["experiments"]:
+        acc = exp["metrics"]["accuracy"]
+        assert 0 <= acc["ci_low"] <= acc["value"] <= acc["ci_high"] <= 1
+        assert exp["seconds"] > 0
+    partial = v["experiments"][1]
+    assert partial["frozen_stages"] >= 1 and partial["cached_frozen_part"]
+    assert v["best_experiment"] in {e["id"] for e in v["experiments"]}
+
+
+def test_the_planted_signal_is_learned_by_the_probe(full_run):
+    result, _ = full_run
+    probe = result["validation"]["experiments"][0]["metrics"]
+    assert probe["accuracy"]["value"] >= 0.9 and probe["better_than_chance"]
+    assert len(probe["confusion_matrix"]) == 2 and "roc_auc" in probe
+
+
+def test_backbones_are_ranked_and_confirmed_by_a_probe(full_run):
+    v = full_run[0]["validation"]
+    ranking = v["backbone_ranking"]
+    assert {r["backbone"] for r in ranking} == {"efficientnet_lite0", "efficientnet_lite1"}
+    assert [r["rank"] for r in ranking] == sorted(r["rank"] for r in ranking)
+    for row in ranking:
+        assert set(row["scores"]) == {"logme", "h_score", "nleep"}
+        assert row["flops_per_image"] > 0
+        assert 0 <= row["linear_probe_accuracy"]["value"] <= 1
+    alternatives = v["deployment"]["alternatives"]
+    assert len(alternatives) == 2 and v["deployment"]["latency_cpu"]
+
+
+def test_learning_curve_predicts_more_data_and_images_for_the_target(full_run):
+    curve = full_run[0]["validation"]["learning_curve"]
+    sizes = [p["n"] for p in curve["points"]]
+    assert sizes == sorted(sizes) and len(sizes) >= 3
+    fit = curve["fit"]
+    multiples = [round(p["extrapolation"]) for p in fit["predictions"]]
+    assert multiples == [2, 10]
+    for pred in fit["predictions"]:
+        assert pred["ci_low"] <= pred["value"] <= pred["ci_high"] <= 1.0
+    (needed,) = fit["images_needed"]
+    assert needed["target"] == 0.95
+    assert needed["status"] in ("reachable", "already_reached", "uncertain", "not_reachable")
+
+
+def test_duplicates_stay_on_one_side_and_are_reported(full_run):
+    result, _ = full_run
+    health = result["profile"]["health"]
+    assert result["profile"]["n_images"] == 33
+    exact = health["duplicates"]["exact"]["groups"]
+    assert len(exact) == 1 and len(exact[0]["members"]) == 2
+    # random crops of one photo may also be near-copies: never more than the exact count
+    assert health["effective_n_images"] <= 32
+    assert result["profile"]["effective_n_images"] == health["effective_n_images"]
+    assert "duplicate groups kept on one side" in result["validation"]["split"]["method"]
+
+
+def test_progress_is_monotonic_and_ends_done(full_run):
+    _, stages = full_run
+    fractions = [p.fraction for p in stages]
+    assert fractions[-1] == 1.0 and stages[-1].stage == "done"
+    assert all(b >= a - 1e-9 for a, b in zip(fractions, fractions[1:], strict=False))
+    seen = {p.stage for p in stages}
+    assert {"embed", "health", "linear_probe", "learning_curve", "partial_finetune",
+            "full_finetune", "deployment"} <= seen
+
+
+def test_the_recommendation_is_reevaluated_with_the_evidence(full_run):
+    rec = full_run[0]["recommendation"]
+    assert rec["verdict"] in ("validated", "revised")
+    assert rec["prior"]["strategy_id"]
+
+
+def test_fine_tunes_that_cannot_train_long_enough_are_skipped_with_the_reason():
+    split = LabeledSplit(["a"] * 80, [0, 1] * 40, ["b"] * 20, [0, 1] * 10, ["x", "y"])
+    config = ValidationConfig()
+    cost = StepCost(forward=0.02, train=0.1)
+    plan, skipped = plan_finetunes(config, split, cost, seconds_left=10)
+    assert plan == []
+    assert [s["strategy"] for s in skipped] == ["partial_finetune", "full_finetune"]
+    assert "give the validation more time" in skipped[0]["reason"]
+
+    setup, per_epoch = epoch_seconds("partial_finetune", 80, 20, cost, 0.6)
+    needed = setup + 3 * per_epoch
+    plan, skipped = plan_finetunes(config, split, cost, seconds_left=needed + 1)
+    assert [s for s, _ in plan] == ["partial_finetune"]
+    assert [s["strategy"] for s in skipped] == ["full_finetune"]
+    # partial (frozen prefix cached) is cheaper per epoch than full
+    assert per_epoch < epoch_seconds("full_finetune", 80, 20, cost, 0.6)[1]
+
+
+def test_plan_shares_all_the_time_left_between_the_fine_tunes():
+    split = LabeledSplit(["a"] * 80, [0, 1] * 40, ["b"] * 20, [0, 1] * 10, ["x", "y"])
+    plan, skipped = plan_finetunes(ValidationConfig(), split, StepCost(0.01, 0.03), 500)
+    assert skipped == [] and len(plan) == 2
+    assert sum(seconds for _, seconds in plan) == pytest.approx(500)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"budget_seconds": 0}, "budget"),
+        ({"strategies": ("magic",)}, "Unknown strategy"),
+        ({"target_accuracy": 1.5}, "target accuracy"),
+        ({"freeze_fraction": -0.1}, "frozen share"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ValidationConfig(**kwargs)
+
+
+def test_the_linear_probe_is_always_part_of_the_run():
+    assert ValidationConfig(strategies=("full_finetune",)).strategies == (
+        "linear_probe", "full_finetune")
+
+
+def test_a_cancelled_run_stops_with_cancelled(tmp_path):
+    folder = make_class_folders(tmp_path / "s", {"cat": 10, "coffee": 10})
+    token = CancelToken()
+
+    def cancel_on_health(p):
+        if p.stage == "health":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu",
+                          progress=cancel_on_health, cancel=token)
+    assert not (tmp_path / "out" / "result.json").exists()
+
+
+def test_an_unlabeled_sample_gets_natural_groups(tmp_path):
+    folder = make_class_folders(tmp_path / "mixed", {"cat": 10, "coffee": 10})
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in folder.rglob("*.jpg"):
+        path.replace(flat / path.name)
+    result = pipeline.validate(flat, tmp_path / "out", budget_seconds=60, device="cpu")
+    v = result["validation"]
+    assert v["task"] == "unlabeled" and v["experiments"] == []
+    assert v["clusters"]["k"] >= 2
+    reps = [r for c in v["clusters"]["clusters"] for r in c["representatives"]]
+    assert reps and all(r.endswith(".jpg") and not r.startswith("/") for r in reps)
+
+
+def test_an_unpaired_sample_gets_the_domain_gap(tmp_path):
+    make_class_folders(tmp_path / "u" / "domain_a", {"cat": 10}, seed=1)
+    make_class_folders(tmp_path / "u" / "domain_b", {"coffee": 10}, seed=2)
+    # flatten: domain_a/*.jpg and domain_b/*.jpg
+    for side in ("domain_a", "domain_b"):
+        for path in list((tmp_path / "u" / side).rglob("*.jpg")):
+            path.replace(tmp_path / "u" / side / path.name)
+    result = pipeline.validate(tmp_path / "u", tmp_path / "out", budget_seconds=60,
+                               device="cpu")
+    v = result["validation"]
+    assert v["task"] == "unpaired" and result["profile"]["data_type"] == "unpaired"
+    gap = v["domain_gap"]
+    assert 0 <= gap["ci_low"] <= gap["pad"] <= gap["ci_high"] <= 2
+    # cats and coffee cups are easy to tell apart: a large gap
+    assert gap["pad"] > 1.0
+
+
+def test_the_evidence_reads_curve_predictions_and_images_needed():
+    validation = {
+        "experiments": [],
+        "similarity": {"call": "similar", "score": 0.8},
+        "learning_curve": {"fit": {
+            "predictions": [{"n": 20, "value": 0.8, "extrapolation": 2.0},
+                            {"n": 100, "value": 0.9, "extrapolation": 10.0}],
+            "images_needed": [{"target": 0.85, "status": "reachable", "n": 60}],
+        }},
+    }
+    evidence = pipeline.evidence_from_validation(validation)
+    assert evidence.predicted_accuracy_10x == 0.9
+    assert evidence.images_for_target == 60
+    assert evidence.measured_similarity == "similar"
+    validation["learning_curve"]["fit"]["images_needed"][0]["status"] = "not_reachable"
+    assert pipeline.evidence_from_validation(validation).images_for_target is None
+
+
+def test_misclassified_examples_name_relative_paths(tmp_path):
+    from engines.validation.probe import misclassified_examples
+
+    root = tmp_path / "up"
+    split = LabeledSplit([root / "a/1.jpg"], [0], [root / "a/2.jpg", root / "b/3.jpg"], [0, 1],
+                         ["a", "b"], root=root)
+    proba = np.array([[0.9, 0.1], [0.8, 0.2]])
+    (wrong,) = misclassified_examples(split, proba)
+    assert wrong == {"path": "b/3.jpg", "true": "b", "predicted": "a", "confidence": 0.8}
