@@ -316,7 +316,7 @@ def finetune(
         return _normalise(_center(x_train_raw[stop], size), mean, std)
 
     history: list[dict[str, float]] = []
-    best_state, best_score, bad_epochs, step = None, -1.0, 0, 0
+    best_state, best_score, best_loss, bad_epochs, step = None, -1.0, float("inf"), 0, 0
     stopped_by = "max_epochs"
     epoch_seconds = 0.0
     for epoch in range(config.max_epochs):
@@ -354,9 +354,14 @@ def finetune(
         if len(stop):
             proba = _evaluate(net, stop_inputs(), device, config.batch_size)
             score = float((proba.argmax(1) == y_all[stop]).mean())
+            stop_loss = float(-np.log(np.clip(proba[np.arange(len(stop)), y_all[stop]],
+                                              1e-7, 1.0)).mean())
             record["early_stop_accuracy"] = score
-            if score > best_score:
-                best_score, bad_epochs = score, 0
+            record["early_stop_loss"] = round(stop_loss, 4)
+            # On a handful of early-stopping images accuracy ties often; the loss breaks
+            # ties so that a barely trained head is not kept for a lucky accuracy.
+            if (score, -stop_loss) > (best_score, -best_loss):
+                best_score, best_loss, bad_epochs = score, stop_loss, 0
                 best_state = copy.deepcopy(net.state_dict())
             else:
                 bad_epochs += 1
