@@ -18,6 +18,10 @@ Environment variables:
 - ``FEASIBILITY_UPLOAD_LIMIT_MB``: the largest accepted upload, in MB (default 2048).
 - ``FEASIBILITY_BUDGET_SECONDS``: time budget of one validation run (default 180).
 - ``FEASIBILITY_DEVICE``: ``auto``, ``cpu`` or ``cuda`` (default ``auto``).
+- ``FEASIBILITY_RUNNER``: where validations run, ``in-process`` (default) or ``ray``
+  (needs ``pip install '.[cluster]'``).
+- ``RAY_ADDRESS``: the Ray cluster to connect to with the ``ray`` runner, e.g.
+  ``ray://gpu-server:10001`` (default: Ray's own discovery).
 
 An empty environment variable counts as not set.
 """
@@ -37,6 +41,7 @@ APP_DIR_NAME = "feasibility-advisor"
 DATABASE_FILE_NAME = "feasibility.db"
 CONFIG_FILE_NAME = "config.toml"
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+RUNNERS: tuple[str, ...] = ("in-process", "ray")
 
 DEFAULT_UPLOAD_LIMIT_MB = 2048
 DEFAULT_BUDGET_SECONDS = 180.0
@@ -48,6 +53,8 @@ ENV_DATABASE_URL = "DATABASE_URL"
 ENV_UPLOAD_LIMIT_MB = "FEASIBILITY_UPLOAD_LIMIT_MB"
 ENV_BUDGET_SECONDS = "FEASIBILITY_BUDGET_SECONDS"
 ENV_DEVICE = "FEASIBILITY_DEVICE"
+ENV_RUNNER = "FEASIBILITY_RUNNER"
+ENV_RAY_ADDRESS = "RAY_ADDRESS"
 
 _FILE_KEYS: tuple[str, ...] = (
     "data_dir",
@@ -55,6 +62,8 @@ _FILE_KEYS: tuple[str, ...] = (
     "upload_limit_mb",
     "budget_seconds",
     "device",
+    "runner",
+    "ray_address",
 )
 
 
@@ -69,6 +78,8 @@ class Settings:
         upload_limit_mb: Largest accepted upload, in MB.
         budget_seconds: Time budget of one validation run, in seconds.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        runner: ``"in-process"`` or ``"ray"``.
+        ray_address: Address of the Ray cluster, or None for Ray's own discovery.
         config_file: The config file that was read, or None when none was.
 
     """
@@ -78,6 +89,8 @@ class Settings:
     upload_limit_mb: int = DEFAULT_UPLOAD_LIMIT_MB
     budget_seconds: float = DEFAULT_BUDGET_SECONDS
     device: str = DEFAULT_DEVICE
+    runner: str = "in-process"
+    ray_address: str | None = None
     config_file: Path | None = None
 
     @property
@@ -153,6 +166,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("upload_limit_mb", ENV_UPLOAD_LIMIT_MB),
         ("budget_seconds", ENV_BUDGET_SECONDS),
         ("device", ENV_DEVICE),
+        ("runner", ENV_RUNNER),
+        ("ray_address", ENV_RAY_ADDRESS),
     ):
         value = from_env(name)
         if value is not None:
@@ -180,12 +195,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         else DEFAULT_BUDGET_SECONDS
     )
     device = _parse_device(raw["device"], sources["device"]) if "device" in raw else DEFAULT_DEVICE
+    runner = str(raw.get("runner", "in-process")).strip().lower()
+    if runner not in RUNNERS:
+        raise ValueError(
+            f"{sources['runner']}: runner must be one of {', '.join(RUNNERS)}, got "
+            f"{raw['runner']!r}."
+        )
+    ray_address = (str(raw["ray_address"]).strip() or None) if "ray_address" in raw else None
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         upload_limit_mb=upload_limit_mb,
         budget_seconds=budget_seconds,
         device=device,
+        runner=runner,
+        ray_address=ray_address,
         config_file=config_file,
     )
 
@@ -203,6 +227,8 @@ def env_name_for(key: str) -> str:
         "upload_limit_mb": ENV_UPLOAD_LIMIT_MB,
         "budget_seconds": ENV_BUDGET_SECONDS,
         "device": ENV_DEVICE,
+        "runner": ENV_RUNNER,
+        "ray_address": ENV_RAY_ADDRESS,
     }
     if key not in names:
         raise ValueError(f"{key!r} is not a setting; known settings: {', '.join(names)}.")

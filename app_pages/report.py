@@ -1,24 +1,41 @@
-from pathlib import Path
+"""Report: preview the feasibility report of a run and download it."""
 
 import streamlit as st
-import streamlit.components.v1 as components
 
-from advisor.report import render_html
-from advisor.result import load_result
-from app_pages.common import LANGUAGE, RESULT_DIR, text
+from advisor.session import engagement_runs, run_report
+from app_pages.common import context, language, require_engagement, text
 
-st.header(text("report.header"))
-if not st.session_state[RESULT_DIR]:
-    st.info(text("report.need_run"))
+st.header(text("app.report.header"))
+ctx = context()
+engagement_id = require_engagement()
+done = [r for r in engagement_runs(ctx, engagement_id) if r["status"] == "done"]
+if not done:
+    st.info(text("app.report.need_run"))
+    st.page_link("app_pages/validate.py", label=text("app.nav.validate"), icon="🧪")
     st.stop()
 
-result_path = Path(st.session_state[RESULT_DIR]) / "result.json"
-result = load_result(result_path)
-html = render_html(result, st.session_state[LANGUAGE])
-cols = st.columns(2)
-cols[0].download_button(text("report.download_html"), html, file_name="report.html",
-                        mime="text/html", key="report_download_html")
-cols[1].download_button(text("report.download_json"), result_path.read_text("utf-8"),
-                        file_name="result.json", mime="application/json",
+run_id = st.selectbox(
+    text("app.report.run"), [r["id"] for r in done],
+    format_func=lambda i: text("app.report.run_label", run=i, when=next(
+        r["created_at"].strftime("%Y-%m-%d %H:%M") for r in done if r["id"] == i)),
+    key="report_run")
+want_pdf = st.session_state.get("report_pdf_for") == (run_id, language())
+with st.spinner(text("app.report.rendering")):
+    files = run_report(ctx, engagement_id, int(run_id), language(), pdf=want_pdf)
+cols = st.columns(3)
+cols[0].download_button(text("app.report.download_html"), files.html,
+                        file_name=f"feasibility-report-run{run_id}.html", mime="text/html",
+                        key="report_download_html", type="primary")
+if files.pdf is not None:
+    cols[1].download_button(text("app.report.download_pdf"), files.pdf,
+                            file_name=f"feasibility-report-run{run_id}.pdf",
+                            mime="application/pdf", key="report_download_pdf")
+elif cols[1].button(text("app.report.make_pdf"), key="report_make_pdf"):
+    st.session_state["report_pdf_for"] = (run_id, language())
+    st.rerun()
+cols[2].download_button(text("app.report.download_json"), files.result_json,
+                        file_name=f"result-run{run_id}.json", mime="application/json",
                         key="report_download_json")
-components.html(html, height=900, scrolling=True)
+if files.pdf_error:
+    st.warning(text("app.report.no_pdf", reason=files.pdf_error))
+st.iframe(files.html, height=900)  # our own template: client strings are escaped

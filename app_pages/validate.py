@@ -1,44 +1,86 @@
-import time
-from pathlib import Path
+"""Validate: start or cancel a background run, follow it live, read its results."""
 
 import streamlit as st
 
-from advisor.intake import Intake
-from advisor.pipeline import validate
-from app_pages.common import LANGUAGE, RESULT_DIR, UPLOAD_ID, UPLOAD_ROOT, text, workspace
-from engines.errors import EngineError
+from advisor.session import current_sample, engagement_runs, latest_result, start_validation
+from app_pages.common import (
+    context,
+    labeler,
+    language,
+    require_engagement,
+    settings,
+    text,
+)
+from app_pages.results import draw_results
 
-st.header(text("validate.header"))
-if st.session_state[UPLOAD_ROOT] is None:
-    st.info(text("validate.need_data"))
+STRATEGIES = ["linear_probe", "partial_finetune", "full_finetune"]
+
+st.header(text("app.validate.header"))
+ctx = context()
+engagement_id = require_engagement()
+lang = language()
+sample = current_sample(ctx, engagement_id)
+if sample is None:
+    st.info(text("app.validate.need_data"))
     st.stop()
 
-budget = st.number_input(text("validate.budget"), min_value=10, max_value=3600, value=180,
-                         step=10, key="validate_budget")
-if st.button(text("validate.start"), type="primary", key="validate_start"):
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{st.session_state[UPLOAD_ID][:8]}"
-    out_dir = workspace().run_dir(run_id)
-    bar = st.progress(0.0, text=text("validate.running"))
-    try:
-        validate(
-            Path(st.session_state[UPLOAD_ROOT]), out_dir,
-            intake=Intake(language=st.session_state[LANGUAGE]),
-            budget_seconds=float(budget), cache_dir=workspace().feature_cache,
-            progress=lambda p: bar.progress(min(p.fraction, 1.0), text=p.message),
-        )
-    except (ValueError, EngineError, OSError) as exc:
-        st.error(text("validate.error", message=str(exc)))
-    else:
-        st.session_state[RESULT_DIR] = str(out_dir)
-        st.success(text("validate.done"))
 
-if st.session_state[RESULT_DIR]:
-    from advisor.result import load_result
+@st.fragment(run_every=1.0)
+def live(run_id: int) -> None:
+    """Progress of the running validation, refreshed every second on its own."""
+    view = ctx.jobs.view(run_id)
+    if view.finished:
+        st.rerun()
+    stage = text(f"app.stages.{view.stage}") if view.stage else text("app.stages.queued")
+    if stage.startswith("app.stages."):
+        stage = view.stage
+    st.progress(min(max(view.fraction, 0.0), 1.0),
+                text=f"{stage} · {100 * view.fraction:.0f}%")
+    cols = st.columns(4)
+    cols[0].metric(text("app.validate.status"), text(f"app.status.{view.status}"))
+    cols[1].metric(text("app.validate.elapsed"),
+                   f"{view.elapsed_seconds:.0f} s" if view.elapsed_seconds is not None else "–")
+    cols[2].metric(text("app.validate.eta"),
+                   f"{view.eta_seconds:.0f} s" if view.eta_seconds is not None
+                   else text("app.common.not_known"))
+    metric = next(iter((view.metric or {}).items()), None)
+    cols[3].metric(text("app.validate.latest_metric"),
+                   f"{metric[0]} {metric[1]:.1%}" if metric else text("app.common.not_yet"))
+    if view.message:
+        st.caption(view.message)
+    if st.button(text("app.validate.cancel"), key="validate_cancel"):
+        ctx.jobs.cancel(run_id)
+        st.rerun()
 
-    result = load_result(Path(st.session_state[RESULT_DIR]) / "result.json")
-    for exp in result["experiments"]:
-        acc = exp["metrics"]["accuracy"]
-        st.metric(text("validate.accuracy"), f"{acc['value']:.1%}",
-                  help=text("validate.interval", low=acc["ci_low"], high=acc["ci_high"]))
-        st.caption(text("validate.interval", low=acc["ci_low"], high=acc["ci_high"])
-                   + " · " + text("validate.seconds", seconds=exp["seconds"]))
+
+active = ctx.jobs.active_run(engagement_id)
+if active is not None:
+    st.info(text("app.validate.running", run=active))
+    live(active)
+else:
+    cols = st.columns([1, 2])
+    budget = cols[0].number_input(text("app.validate.budget"), min_value=5, max_value=3600,
+                                  value=int(settings().budget_seconds), step=5,
+                                  key="validate_budget")
+    chosen = cols[1].multiselect(text("app.validate.strategies"), STRATEGIES,
+                                 default=STRATEGIES,
+                                 format_func=labeler("app.strategy"),
+                                 key=f"validate_strategies_{lang}")
+    if st.button(text("app.validate.start"), type="primary", key="validate_start"):
+        start_validation(ctx, engagement_id, float(budget), tuple(chosen) or None, lang)
+        st.rerun()
+
+runs = engagement_runs(ctx, engagement_id)
+newest = runs[0] if runs else None
+if newest is not None and newest["status"] in ("failed", "cancelled"):
+    box = st.error if newest["status"] == "failed" else st.warning
+    box(text(f"app.validate.ended_{newest['status']}", run=newest["id"],
+             reason=newest["error"] or "–"))
+
+found = latest_result(ctx, engagement_id)
+if found is None:
+    if active is None:
+        st.caption(text("app.validate.no_result"))
+    st.stop()
+
+draw_results(*found, sample.root)

@@ -184,27 +184,43 @@ def run_validation(
         warnings.append(f"No learning curve: {exc}")
 
     wants_finetune = any(s != "linear_probe" for s in config.strategies)
+    # Past the budget nothing more is started: measuring costs would itself overrun it.
+    spent = deadline.remaining <= DEPLOYMENT_RESERVE
     share = RANKING_SHARE if wants_finetune else 0.9
     ranking_seconds = max(deadline.remaining - DEPLOYMENT_RESERVE, 0.0) * share
     size = first.data_cfg["input_size"]
     first_cost = None
-    if wants_finetune:
-        first_cost = measure_step_cost(first.model, size, device)
-        first_forward = first_cost.forward
-    elif comparison_names(config):
-        first_forward = measure_forward_cost(first.model, size, device)
+    candidates = [first]
+    if spent:
+        if comparison_names(config):
+            warnings.append("No other backbone was compared: the time budget was used up "
+                            "by the first look; give the validation more time.")
     else:
-        first_forward = 0.0  # nothing to estimate
-    candidates = gather_candidates(
-        first, first_forward, split, config, device, ranking_seconds,
-        _band(progress, 0.48, 0.6), cancel, warnings.append,
-    )
+        progress(Progress("backbone_ranking", 0.48, "Measuring what each backbone costs"))
+        if wants_finetune:
+            first_cost = measure_step_cost(first.model, size, device)
+            first_forward = first_cost.forward
+        elif comparison_names(config):
+            first_forward = measure_forward_cost(first.model, size, device)
+        else:
+            first_forward = 0.0  # nothing to estimate
+        candidates = gather_candidates(
+            first, first_forward, split, config, device, ranking_seconds,
+            _band(progress, 0.5, 0.6), cancel, warnings.append,
+        )
+    progress(Progress("backbone_ranking", 0.6, "Ranking backbones by transferability"))
     ranking = rank_candidates(candidates, split, config.seed)
     by_name = {c.name: c for c in candidates}
     chosen = by_name[best_by_probe({r["backbone"]: r for r in ranking})]
 
     skipped: list[dict[str, Any]] = []
-    if wants_finetune:
+    if wants_finetune and spent:
+        skipped = [
+            {"strategy": s, "reason": "the time budget was used up before it could start; "
+             "give the validation more time to run it", "estimated_seconds": None}
+            for s in config.strategies if s != "linear_probe"
+        ]
+    elif wants_finetune:
         _check(cancel)
         cost = (first_cost if chosen is first and first_cost is not None else
                 measure_step_cost(chosen.model, chosen.data_cfg["input_size"], device))
@@ -232,7 +248,8 @@ def run_validation(
     progress(Progress("deployment", 0.96, "Measuring model size and latency"))
     deployment = {
         "model": chosen.name,
-        **deployment_figures(chosen.model, chosen.data_cfg["input_size"], device, repeats=5),
+        **deployment_figures(chosen.model, chosen.data_cfg["input_size"], device,
+                             repeats=5 if deadline.remaining > 0 else 2),
         "alternatives": [
             {
                 "backbone": row["backbone"],

@@ -222,3 +222,15 @@ def test_misclassified_examples_name_relative_paths(tmp_path):
     proba = np.array([[0.9, 0.1], [0.8, 0.2]])
     (wrong,) = misclassified_examples(split, proba)
     assert wrong == {"path": "b/3.jpg", "true": "b", "predicted": "a", "confidence": 0.8}
+
+
+def test_a_used_up_budget_starts_nothing_more_and_says_why(tmp_path):
+    folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8})
+    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=0.01, device="cpu",
+                               report_formats=("html",))
+    v = result["validation"]
+    assert [e["strategy"] for e in v["experiments"]] == ["linear_probe"]
+    assert [s["strategy"] for s in v["skipped"]] == ["partial_finetune", "full_finetune"]
+    assert all("budget" in s["reason"] for s in v["skipped"])
+    assert [r["backbone"] for r in v["backbone_ranking"]] == ["efficientnet_lite0"]
+    assert any("No other backbone was compared" in w for w in v["warnings"])

@@ -82,3 +82,16 @@ def test_bad_config_file(tmp_path: Path) -> None:
     config.write_text("upload_limit_mb = true\n")
     with pytest.raises(ValueError, match=r"upload_limit_mb in .*c\.toml"):
         load_settings({"FEASIBILITY_CONFIG": str(config)})
+
+
+def test_runner_and_ray_address_come_from_the_environment(tmp_path: Path) -> None:
+    base = {"HOME": str(tmp_path)}
+    default = load_settings(base)
+    assert (default.runner, default.ray_address) == ("in-process", None)
+    ray = load_settings({**base, "FEASIBILITY_RUNNER": "Ray", "RAY_ADDRESS": "ray://gpu:10001"})
+    assert (ray.runner, ray.ray_address) == ("ray", "ray://gpu:10001")
+
+
+def test_an_unknown_runner_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="FEASIBILITY_RUNNER.*in-process, ray"):
+        load_settings({"HOME": str(tmp_path), "FEASIBILITY_RUNNER": "slurm"})

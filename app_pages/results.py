@@ -1,0 +1,123 @@
+"""The results of a validation run, drawn from its result document (read defensively)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from advisor.i18n import pick
+from advisor.recommend import present
+from advisor.recommendation import Recommendation
+from app_pages import charts
+from app_pages.common import image_path, language, text
+
+VERDICT_BOX = {"validated": st.success, "revised": st.warning}
+
+
+def evidence_findings(rec: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """Where the measurements confirmed or overturned the advice, in the page language."""
+    if not rec.get("strategy_id"):
+        return []
+    try:
+        return present(Recommendation.from_dict(rec), lang)["evidence"]
+    except (KeyError, TypeError, ValueError):
+        return []  # a result from another knowledge version: the verdict above stands
+
+
+def draw_results(run_id: int, result: dict[str, Any], sample_root: Path) -> None:
+    """Verdict, headline numbers and the charts of one run."""
+    lang = language()
+    validation = charts.validation_of(result)
+    rec = result.get("recommendation") or {}
+    target = (result.get("intake") or {}).get("target_value")
+    st.subheader(text("app.validate.results", run=run_id))
+
+    verdict = rec.get("verdict")
+    reason = pick(rec.get("verdict_reason"), lang)
+    strategy = text(f"app.strategy.{rec['strategy_id']}") if rec.get("strategy_id") else ""
+    VERDICT_BOX.get(verdict, st.info)(
+        f"**{text(f'app.verdict.{verdict}' if verdict else 'app.verdict.none')}** — {strategy}"
+        + (f"\n\n{reason}" if reason else ""))
+    for finding in evidence_findings(rec, lang):
+        st.caption(f"{finding['outcome_label']}: {finding['text']} ({finding['rule_id']})")
+
+    experiments = validation.get("experiments") or []
+    best = next((e for e in experiments if e.get("id") == validation.get("best_experiment")),
+                experiments[0] if experiments else None)
+    similarity = validation.get("similarity") or {}
+    fit = ((validation.get("learning_curve") or {}).get("fit") or {})
+    needed = next(iter(fit.get("images_needed") or []), None)
+    cols = st.columns(4)
+    value, low, high = charts.interval(((best or {}).get("metrics") or {}).get("accuracy"))
+    cols[0].metric(text("app.validate.best_accuracy"),
+                   f"{value:.1%}" if value is not None else text("app.common.not_measured"),
+                   help=text("app.validate.interval", low=low, high=high)
+                   if low is not None and high is not None else None)
+    if low is not None and high is not None:
+        cols[0].caption(text("app.validate.interval", low=low, high=high))
+    score = charts.number(similarity.get("score"))
+    cols[1].metric(text("app.validate.similarity"),
+                   f"{score:.2f} · {text('app.advice.similarity_choice.' + similarity['call'])}"
+                   if score is not None and similarity.get("call") in ("similar", "different")
+                   else text("app.common.not_measured"))
+    cols[2].metric(text("app.validate.images_needed"), charts.images_needed_text(needed, text))
+    budget_used = (validation.get("budget") or {}).get("used_seconds")
+    cols[3].metric(text("app.validate.seconds"),
+                   f"{budget_used:.0f} s" if charts.number(budget_used) is not None
+                   else text("app.common.not_measured"))
+
+    tabs = st.tabs([text("app.validate.tab_strategies"), text("app.validate.tab_curve"),
+                    text("app.validate.tab_errors"), text("app.validate.tab_backbones"),
+                    text("app.validate.tab_notes")])
+    with tabs[0]:
+        figure = charts.strategy_figure(experiments, text, target)
+        if figure is None:
+            st.info(text("app.common.not_measured"))
+        else:
+            st.plotly_chart(figure, key="validate_strategies_chart")
+        for skipped in validation.get("skipped") or []:
+            st.caption(f"{text('app.strategy.' + skipped.get('strategy', ''))}: "
+                       f"{skipped.get('reason', '')}")
+    with tabs[1]:
+        figure = charts.learning_curve_figure(validation.get("learning_curve"), text, target)
+        if figure is None:
+            st.info(text("app.validate.no_curve",
+                         reason=(validation.get("learning_curve") or {}).get("reason") or "–"))
+        else:
+            st.plotly_chart(figure, key="validate_curve_chart")
+            for note in fit.get("notes") or []:
+                st.caption(note)
+    with tabs[2]:
+        figure = charts.confusion_figure((best or {}).get("metrics"), text)
+        if figure is None:
+            st.info(text("app.common.not_measured"))
+        else:
+            st.plotly_chart(figure, key="validate_confusion_chart")
+        wrong = validation.get("misclassified") or []
+        st.markdown(f"**{text('app.validate.misclassified', n=len(wrong))}**")
+        shown = [(w, image_path(sample_root, str(w.get("path", "")))) for w in wrong[:24]]
+        images = [(w, p) for w, p in shown if p is not None]
+        if images:
+            st.image([str(p) for _, p in images], width=120, caption=[
+                f"{w.get('path')} · {w.get('true')} → {w.get('predicted')}"
+                + (f" ({w['confidence']:.0%})" if charts.number(w.get("confidence")) is not None
+                   else "") for w, _ in images])
+    with tabs[3]:
+        figure = charts.ranking_figure(validation.get("backbone_ranking"), text)
+        if figure is None:
+            st.info(text("app.common.not_measured"))
+        else:
+            st.plotly_chart(figure, key="validate_ranking_chart")
+    with tabs[4]:
+        for warning in validation.get("warnings") or []:
+            st.caption(f"⚠️ {warning}")
+        device = validation.get("device") or {}
+        st.caption(text("app.validate.ran_on", device=device.get("name") or device.get("type")
+                        or "–", backbone=(validation.get("backbone") or {}).get("name", "–")))
+        for section in ("segmentation", "detection", "clusters", "domain_gap"):
+            if validation.get(section):
+                with st.expander(text("app.validate.section", name=section)):
+                    st.json(validation[section], expanded=False)
+    st.page_link("app_pages/report.py", label=text("app.validate.next"), icon="📄")
