@@ -12,6 +12,7 @@ device, the offline backbones) import them when called.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -42,6 +43,7 @@ from engines.jobs import create_runner
 from engines.progress import Progress, ProgressCallback, ignore_progress
 
 ANSWERS_DIR = "engagements"
+"""Where older apps kept answers (``<id>/answers.json``); now in ``engagement.answers``."""
 UNPACKED_DIR = "unpacked"
 INDEX_FILE = "index.json"
 SIMILARITY_CALL_AT = 0.5
@@ -201,10 +203,8 @@ def create_engagement(
     with store.open_session(ctx.engine) as session:
         engagement = store.create_engagement(session, store.EngagementCreate(
             client=client, project=project, goal=goal.strip(),
-            deployment_target=deployment_target, language=language))
-    engagement_id = int(engagement.id or 0)
-    save_answers(ctx, engagement_id, answers)
-    return engagement_id
+            deployment_target=deployment_target, language=language, answers=answers))
+    return int(engagement.id or 0)
 
 
 def update_engagement(
@@ -227,11 +227,11 @@ def update_engagement(
 
     """
     answers = _checked_answers({"target_metric": target_metric, "target_value": target_value})
+    merged = {**load_answers(ctx, engagement_id), **answers}
     with store.open_session(ctx.engine) as session:
         store.update_engagement(session, engagement_id, store.EngagementUpdate(
             client=client.strip(), project=project.strip(), goal=goal.strip(),
-            deployment_target=deployment_target, language=language))
-    save_answers(ctx, engagement_id, answers)
+            deployment_target=deployment_target, language=language, answers=merged))
 
 
 def engagement_details(ctx: AppContext, engagement_id: int) -> dict[str, Any]:
@@ -241,9 +241,10 @@ def engagement_details(ctx: AppContext, engagement_id: int) -> dict[str, Any]:
         advisor.store.NotFoundError: No such engagement.
 
     """
+    answers = load_answers(ctx, engagement_id)
     with store.open_session(ctx.engine) as session:
         engagement = store.get_engagement(session, engagement_id)
-    return {**engagement.model_dump(), **load_answers(ctx, engagement_id)}
+    return {**engagement.model_dump(exclude={"answers"}), **answers}
 
 
 def recent_engagements(ctx: AppContext, limit: int | None = 10) -> list[dict[str, Any]]:
@@ -275,40 +276,102 @@ def delete_engagement(ctx: AppContext, engagement_id: int) -> store.DeletedEngag
         ctx.jobs.cancel(run_id)
     with store.open_session(ctx.engine) as session:
         deleted = store.delete_engagement(session, engagement_id, ctx.data_dir)
+    # The answers went with the row; this removes an older app's side file, if any.
     shutil.rmtree(_answers_path(ctx, engagement_id).parent, ignore_errors=True)
     return deleted
 
 
 # --------------------------------------------------------------------------- answers
 def _answers_path(ctx: AppContext, engagement_id: int) -> Path:
+    """Where an older app kept an engagement's answers (now only read to move them in)."""
     return ctx.data_dir / ANSWERS_DIR / str(int(engagement_id)) / "answers.json"
 
 
-def load_answers(ctx: AppContext, engagement_id: int) -> dict[str, Any]:
-    """Return the consultant's answers kept for an engagement ({} when none)."""
-    path = _answers_path(ctx, engagement_id)
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
+def _known_answers(data: Any) -> dict[str, Any]:
+    """Keep the answers the app knows of stored data (anything else: none)."""
     return {k: v for k, v in data.items() if k in ANSWER_FIELDS} if isinstance(data, dict) else {}
+
+
+def _adopt_answers_file(ctx: AppContext, engagement: store.Engagement) -> dict[str, Any]:
+    """Move an older app's ``answers.json`` of an engagement into its row.
+
+    The file is taken only while the row holds no answers (the row wins otherwise), and
+    removed once the row is written, so it is read at most once.
+
+    Args:
+        ctx: The app context.
+        engagement: The engagement, as just read.
+
+    Returns:
+        The engagement's answers afterwards.
+
+    """
+    kept = _known_answers(engagement.answers)
+    path = _answers_path(ctx, int(engagement.id or 0))
+    if not path.exists():
+        return kept
+    if not kept:
+        try:
+            legacy = _known_answers(json.loads(path.read_text("utf-8")))
+        except OSError:
+            return kept  # not readable now: leave it for a later read
+        except ValueError:
+            legacy = {}  # not JSON: nothing usable in it (older apps read it as none)
+        if legacy:
+            with store.open_session(ctx.engine) as session:
+                updated = store.update_engagement(
+                    session, int(engagement.id or 0),
+                    store.EngagementUpdate(answers=legacy), touch=False)
+            kept = _known_answers(updated.answers)
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # the per-engagement folder, when nothing else is in it
+    return kept
+
+
+def load_answers(ctx: AppContext, engagement_id: int) -> dict[str, Any]:
+    """Return the consultant's answers kept for an engagement ({} when none).
+
+    Answers an older app kept in ``answers.json`` are moved into the store first.
+
+    Args:
+        ctx: The app context.
+        engagement_id: The engagement.
+
+    Returns:
+        The answers; {} also when there is no such engagement.
+
+    """
+    with store.open_session(ctx.engine) as session:
+        try:
+            engagement = store.get_engagement(session, engagement_id)
+        except store.NotFoundError:
+            return {}
+    return _adopt_answers_file(ctx, engagement)
 
 
 def save_answers(ctx: AppContext, engagement_id: int, answers: dict[str, Any]) -> dict[str, Any]:
     """Merge answers into those kept for an engagement and return the whole set.
 
+    Args:
+        ctx: The app context.
+        engagement_id: The engagement.
+        answers: The answers to change (others stay as they are).
+
+    Returns:
+        Every answer kept for the engagement afterwards.
+
     Raises:
         ValueError: An answer the intake would refuse (unknown task, a target that is
             not a fraction...), with what to enter instead.
+        advisor.store.NotFoundError: No such engagement.
 
     """
     merged = {**load_answers(ctx, engagement_id), **_checked_answers(answers)}
-    path = _answers_path(ctx, engagement_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(merged, indent=2, ensure_ascii=False), "utf-8")
-    tmp.replace(path)
-    return merged
+    with store.open_session(ctx.engine) as session:
+        engagement = store.update_engagement(
+            session, engagement_id, store.EngagementUpdate(answers=merged))
+    return _known_answers(engagement.answers)
 
 
 def _checked_answers(answers: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The archive holds ``manifest.json`` and the engagement's files::
 
-    manifest.json                 format, versions, every row, file checksums
+    manifest.json                 format, versions, every row (the engagement's with
+                                  the consultant's answers), file checksums
     samples/<sha256>/...          the stored samples, as in the data directory
     runs/<run id>/...             what each run wrote (result.json, plots...)
     reports/<report id>/<name>    the report files

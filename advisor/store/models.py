@@ -92,6 +92,9 @@ class EngagementBase(SQLModel):
     goal: str = ""
     deployment_target: str = "server_gpu"
     language: str = "en"
+    # Schema v3 (migration 0003): the consultant's answers (task, target metric and
+    # value, how labels were made...), as ``advisor.session`` keeps them.
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
 class Engagement(EngagementBase, table=True):
@@ -117,6 +120,7 @@ class EngagementUpdate(SQLModel):
     goal: str | None = None
     deployment_target: str | None = None
     language: str | None = None
+    answers: dict[str, Any] | None = None
 
 
 class EngagementPublic(EngagementBase):

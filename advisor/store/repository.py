@@ -186,18 +186,21 @@ def create_engagement(session: Session, data: EngagementCreate) -> Engagement:
 
     Args:
         session: Open session.
-        data: Client, project, goal, deployment target and language.
+        data: Client, project, goal, deployment target, language and the
+            consultant's answers.
 
     Returns:
         The stored engagement.
 
     Raises:
-        ValueError: Unknown deployment target or language.
+        ValueError: Unknown deployment target or language, or answers that are not
+            JSON data.
 
     """
     _check_choice(data.deployment_target, DEPLOYMENT_TARGETS, "deployment target")
     _check_choice(data.language, LANGUAGES, "language")
     engagement = Engagement.model_validate(data)
+    engagement.answers = to_json(dict(data.answers), "engagement's answers")
     session.add(engagement)
     return _commit_refresh(session, engagement)
 
@@ -230,17 +233,30 @@ def list_engagements(session: Session, *, limit: int | None = None) -> list[Enga
 
 @retrying_write
 def update_engagement(
-    session: Session, engagement_id: int, changes: EngagementUpdate
+    session: Session, engagement_id: int, changes: EngagementUpdate, *, touch: bool = True
 ) -> Engagement:
     """Change fields of an engagement (None fields stay as they are).
 
+    Args:
+        session: Open session.
+        engagement_id: The engagement.
+        changes: The new values; ``answers`` replaces the whole set of answers.
+        touch: Mark the engagement as just active (``updated_at``); False for
+            bookkeeping that is no consultant's work, such as moving old answers in.
+
+    Returns:
+        The updated engagement.
+
     Raises:
         NotFoundError: No such engagement.
-        ValueError: Unknown deployment target or language, or an empty client/project.
+        ValueError: Unknown deployment target or language, an empty client/project, or
+            answers that are not JSON data.
 
     """
     engagement = get_engagement(session, engagement_id)
     values = changes.model_dump(exclude_unset=True, exclude_none=True)
+    if "answers" in values:
+        values["answers"] = to_json(values["answers"], "engagement's answers")
     if "deployment_target" in values:
         _check_choice(values["deployment_target"], DEPLOYMENT_TARGETS, "deployment target")
     if "language" in values:
@@ -249,7 +265,8 @@ def update_engagement(
         if key in values and not str(values[key]).strip():
             raise ValueError(f"The {key} name cannot be empty.")
     engagement.sqlmodel_update(values)
-    engagement.updated_at = utc_now()
+    if touch:
+        engagement.updated_at = utc_now()
     session.add(engagement)
     return _commit_refresh(session, engagement)
 

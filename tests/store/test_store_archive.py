@@ -23,7 +23,11 @@ def _build(engine: Engine, data_dir: Path, tmp_path: Path) -> int:
         store.store_sample(s, other.id, make_class_folder(tmp_path / "o", {"z": 1}), data_dir)
         e = store.create_engagement(s, store.EngagementCreate(
             client="한빛 타일", project="Surface defects", goal="결함 검출",
-            deployment_target="cpu", language="ko"))
+            deployment_target="cpu", language="ko",
+            answers={"task": "classification", "target_metric": "macro_f1"}))
+        store.update_engagement(s, e.id, store.EngagementUpdate(answers={
+            "task": "classification", "target_metric": "macro_f1", "target_value": 0.9,
+            "label_quality": "noisy", "high_stakes": True}))
         folder = make_class_folder(tmp_path / "tiles", {"crack": 3, "free": 4})
         zipped = tmp_path / "tiles.zip"
         with zipfile.ZipFile(zipped, "w") as zf:
@@ -113,6 +117,9 @@ def test_round_trip_into_a_fresh_store(db_url: str, tmp_path: Path) -> None:
         assert queued["status"] == "queued" and arrived["status"] == "failed"
         assert arrived["error"] == "the run had not ended when the engagement was exported"
         assert copy == original
+        assert copy["engagement"]["answers"] == {  # the consultant's answers travel too
+            "task": "classification", "target_metric": "macro_f1", "target_value": 0.9,
+            "label_quality": "noisy", "high_stakes": True}
         assert len(list((target_dir / "samples").iterdir())) == 2  # not the other engagement's
 
         with store.open_session(target) as s:  # importing twice makes a second copy

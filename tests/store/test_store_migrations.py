@@ -26,8 +26,8 @@ def _only_store_tables(obj, name, type_, reflected, compare_to) -> bool:  # noqa
 
 
 def test_revisions_are_a_line() -> None:
-    assert known_revisions() == ["0001", "0002"]
-    assert store.head_revision() == "0002"
+    assert known_revisions() == ["0001", "0002", "0003"]
+    assert store.head_revision() == "0003"
 
 
 def test_migrated_schema_matches_the_models(db_url: str) -> None:
@@ -62,7 +62,7 @@ def test_v1_database_from_the_frozen_ddl_opens_with_current_code(tmp_path: Path)
 
     engine = create_db_engine(f"sqlite:///{path}")
     try:
-        assert store.current_revision(engine) == "0002"
+        assert store.current_revision(engine) == "0003"
         columns = {c["name"] for c in inspect(engine).get_columns("run")}
         assert {"heartbeat_at", "process_token"} <= columns
         after = _dump_sqlite(path)
@@ -73,6 +73,7 @@ def test_v1_database_from_the_frozen_ddl_opens_with_current_code(tmp_path: Path)
             eng = store.get_engagement(s, 1)
             assert eng.client == "한빛 타일"
             assert eng.created_at == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+            assert eng.answers == {}
             run = store.get_run(s, 1)
             assert run.metrics == {"accuracy": 0.91} and run.seconds == 171.5
             assert run.heartbeat_at is None and run.process_token is None
@@ -129,7 +130,7 @@ def test_v1_to_v2_on_each_backend(db_url: str) -> None:
                     conn.execute(text(body))
         engine.dispose()
         engine = create_db_engine(db_url)
-        assert store.current_revision(engine) == "0002"
+        assert store.current_revision(engine) == "0003"
         with store.open_session(engine) as s:
             assert store.get_dataset(s, 1).profile["class_counts"] == {"crack": 57, "free": 300}
             assert store.get_run(s, 1).library_versions == {"torch": "2.14.1"}
@@ -144,6 +145,39 @@ def test_v1_to_v2_on_each_backend(db_url: str) -> None:
                 s.commit()
             new = store.start_run(s, 1, {})
             assert new.id == 2
+    finally:
+        engine.dispose()
+
+
+def test_v2_to_v3_keeps_engagements_and_gives_them_no_answers(db_url: str) -> None:
+    """A database at 0002 (engagements made before answers were stored) upgrades."""
+    engine = create_db_engine(db_url, migrate=False, recover=False)
+    try:
+        assert upgrade_schema(engine, "0002") == "0002"
+        assert "answers" not in {c["name"] for c in inspect(engine).get_columns("engagement")}
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO engagement (client, project, goal, deployment_target, language,"
+                " created_at, updated_at) VALUES ('ACME', 'Tiles', '', 'cpu', 'en',"
+                " '2026-02-01 10:00:00', '2026-02-01 10:00:00')"
+            ))
+        engine.dispose()
+        engine = create_db_engine(db_url)
+        assert store.current_revision(engine) == "0003"
+        if engine.dialect.name == "sqlite":  # the table was not rewritten without it
+            with engine.connect() as conn:
+                ddl = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'engagement'").scalar()
+            assert "AUTOINCREMENT" in ddl and "answers" in ddl
+        with store.open_session(engine) as s:
+            (old,) = store.list_engagements(s)
+            assert old.client == "ACME" and old.answers == {}
+            assert old.updated_at == datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
+            store.update_engagement(s, old.id, store.EngagementUpdate(answers={"task": "x"}))
+            store.update_engagement(s, old.id, store.EngagementUpdate(client="ACME Corp"))
+            assert store.get_engagement(s, old.id).answers == {"task": "x"}  # None: unchanged
+            new = store.create_engagement(s, store.EngagementCreate(client="B", project="C"))
+            assert new.answers == {}
     finally:
         engine.dispose()
 
@@ -173,7 +207,7 @@ def test_two_processes_starting_on_a_fresh_database(tmp_path: Path) -> None:
         assert worker.returncode == 0, err
         assert out.strip() == "opened"
     engine = create_db_engine(url)
-    assert store.current_revision(engine) == "0002"
+    assert store.current_revision(engine) == "0003"
     engine.dispose()
 
 
