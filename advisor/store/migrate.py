@@ -7,7 +7,8 @@ migrated schema with the models (a test does, so a model change without a migrat
 fails CI); and team-mode DBAs know it.
 
 How it works: revisions live in ``advisor/store/migrations/versions`` (``0001`` the
-first schema, ``0002`` adds run liveness columns). The database records its revision
+first schema, ``0002`` adds run liveness columns, ``0003`` the engagement's answers).
+The database records its revision
 in the ``alembic_version`` table. :func:`upgrade_schema`, called by
 :func:`advisor.store.database.create_db_engine`, applies the missing revisions in one
 transaction, holding the write lock (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory
