@@ -234,3 +234,32 @@ def test_a_used_up_budget_starts_nothing_more_and_says_why(tmp_path):
     assert all("budget" in s["reason"] for s in v["skipped"])
     assert [r["backbone"] for r in v["backbone_ranking"]] == ["efficientnet_lite0"]
     assert any("No other backbone was compared" in w for w in v["warnings"])
+
+
+def test_an_unlearnable_split_does_not_look_learnable(tmp_path):
+    # Crops of one photo split at random into two "classes": nothing to learn.
+    folder = make_class_folders(tmp_path / "one", {"cat": 40}, seed=5)
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / "s" / name).mkdir(parents=True)
+    for i, path in enumerate(sorted((folder / "cat").glob("*.jpg"))):
+        side = "a" if rng.permutation(40)[i] % 2 else "b"
+        path.replace(tmp_path / "s" / side / path.name)
+    result = pipeline.validate(tmp_path / "s", tmp_path / "out", budget_seconds=60,
+                               device="cpu", strategies=("linear_probe",),
+                               compare_backbones=(), report_formats=("html",))
+    metrics = result["validation"]["experiments"][0]["metrics"]
+    assert not metrics["better_than_chance"]
+    assert metrics["balanced_accuracy"]["ci_low"] <= 0.5
+
+
+def test_same_seed_same_numbers(two_class_folder, tmp_path):
+    runs = [
+        pipeline.validate(two_class_folder, tmp_path / f"out{i}", budget_seconds=60,
+                          device="cpu", strategies=("linear_probe",), compare_backbones=(),
+                          report_formats=("html",), seed=7)["validation"]
+        for i in range(2)
+    ]
+    first, second = (v["experiments"][0]["metrics"] for v in runs)
+    assert first == second
+    assert runs[0]["learning_curve"] == runs[1]["learning_curve"]
