@@ -29,7 +29,13 @@ from engines.intake import (
     unpack_upload,
 )
 from engines.profile import DatasetProfile
-from engines.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+from engines.progress import (
+    Cancelled,
+    CancelToken,
+    Progress,
+    ProgressCallback,
+    ignore_progress,
+)
 
 if TYPE_CHECKING:  # the validation engine imports torch: load it only when validating
     from engines.validation import LabeledSplit, ValidationConfig
@@ -328,6 +334,11 @@ def _run_for_layout(
     from engines.validation.unlabeled import run_unlabeled_validation, run_unpaired_validation
 
     profile, index = prepared.profile, prepared.index
+    task = intake.task or profile.task_hint
+    if task == "segmentation" and any(r.mask_path for r in index.records):
+        return _segmentation(index, config, progress, cancel)
+    if task == "detection" and any(r.boxes is not None for r in index.records):
+        return _detection(index, config, progress, cancel)
     if profile.data_type == "input_only":
         if len(index.records) < 4:
             raise NotValidatable(
@@ -358,6 +369,78 @@ def _run_for_layout(
     _apply_health(profile, health)
     split, _ = _labeled_split(index, duplicate_group_ids(health), config.seed)
     return run_validation(split, config, progress=_band(progress, 0.32, 1.0), cancel=cancel)
+
+
+def _segmentation(
+    index: DatasetIndex,
+    config: ValidationConfig,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> dict[str, Any]:
+    """Encoder-decoder quick fine-tune on images with masks: Dice and IoU with intervals."""
+    from engines.device import describe_device, resolve_device
+    from engines.errors import EngineError
+    from engines.segmentation import SegmentationConfig, run_segmentation_validation
+
+    strategies = tuple(
+        "frozen_encoder" if s == "linear_probe" else s for s in config.strategies
+    )
+    seg_config = SegmentationConfig(
+        backbone=config.backbone, strategies=strategies, budget_seconds=config.budget_seconds,
+        device=config.device, seed=config.seed,
+    )
+    records = [r for r in index.records if r.mask_path is not None]
+    start = time.monotonic()
+    try:
+        seg = run_segmentation_validation(records, None, seg_config, progress, cancel)
+    except Cancelled:
+        raise
+    except EngineError as exc:
+        raise NotValidatable(str(exc)) from exc
+    return {
+        "task": "segmentation",
+        "device": describe_device(resolve_device(config.device)),
+        "backbone": {"name": config.backbone},
+        "segmentation": seg,
+        "experiments": [],
+        "budget": {"seconds": config.budget_seconds,
+                   "used_seconds": round(time.monotonic() - start, 3)},
+        "warnings": list(seg.get("notes", [])),
+    }
+
+
+def _detection(
+    index: DatasetIndex,
+    config: ValidationConfig,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> dict[str, Any]:
+    """Evidence for detection without training a detector: sizes, balance, separability."""
+    from engines.detection import DetectionConfig, run_detection_evidence
+    from engines.device import describe_device, resolve_device
+    from engines.errors import EngineError
+
+    det_config = DetectionConfig(backbone=config.backbone, budget_seconds=config.budget_seconds,
+                                 device=config.device, seed=config.seed)
+    records = [r for r in index.records if r.boxes is not None]
+    start = time.monotonic()
+    try:
+        det = run_detection_evidence(records, det_config, progress, cancel)
+    except Cancelled:
+        raise
+    except EngineError as exc:
+        raise NotValidatable(str(exc)) from exc
+    return {
+        "task": "detection",
+        "device": describe_device(resolve_device(config.device)),
+        "backbone": {"name": config.backbone},
+        "detection": det,
+        "experiments": [],
+        "budget": {"seconds": config.budget_seconds,
+                   "used_seconds": round(time.monotonic() - start, 3)},
+        "warnings": ["No detector was trained: the evidence is object sizes, class balance "
+                     "and whether box crops can be told apart with frozen features."],
+    }
 
 
 def recommend_from_profile(profile: dict[str, Any], intake: Intake | None = None) -> Recommendation:

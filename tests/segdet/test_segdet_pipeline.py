@@ -1,0 +1,33 @@
+"""Segmentation and detection uploads go through the whole pipeline to result.json."""
+
+import json
+
+from advisor import pipeline
+from tests.segdet.fixtures import shapes_detection_sample, square_sample
+
+
+def test_a_mask_upload_gets_the_segmentation_validation(tmp_path):
+    root = square_sample(tmp_path / "seg", n=16, size=64)
+    result = pipeline.validate(root, tmp_path / "out", budget_seconds=60, device="cpu",
+                               strategies=("linear_probe",), report_formats=("html",))
+    v = result["validation"]
+    assert result["profile"]["task_hint"] == "segmentation"
+    assert v["task"] == "segmentation" and v["experiments"] == []
+    (exp,) = v["segmentation"]["experiments"]
+    assert exp["strategy"] == "frozen_encoder"
+    dice = exp["metrics"]["dice"]
+    assert 0 <= dice["ci_low"] <= dice["value"] <= dice["ci_high"] <= 1
+    on_disk = json.loads((tmp_path / "out" / "result.json").read_text("utf-8"))
+    assert on_disk["validation"]["segmentation"]["experiments"][0]["metrics"]["dice"] == dice
+    assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_a_box_upload_gets_detection_evidence(tmp_path):
+    root = shapes_detection_sample(tmp_path / "det", n=12, fmt="voc")
+    result = pipeline.validate(root, tmp_path / "out", budget_seconds=60, device="cpu",
+                               report_formats=("html",))
+    v = result["validation"]
+    assert result["profile"]["task_hint"] == "detection"
+    assert v["task"] == "detection"
+    assert {"sizes", "balance", "separability"} <= set(v["detection"])
+    assert "No detector was trained" in v["warnings"][0]
