@@ -116,8 +116,34 @@ def draw_results(run_id: int, result: dict[str, Any], sample_root: Path) -> None
         device = validation.get("device") or {}
         st.caption(text("app.validate.ran_on", device=device.get("name") or device.get("type")
                         or "–", backbone=(validation.get("backbone") or {}).get("name", "–")))
+        if validation.get("segmentation"):
+            draw_segmentation(validation["segmentation"])
         for section in ("segmentation", "detection", "clusters", "domain_gap"):
             if validation.get(section):
                 with st.expander(text("app.validate.section", name=section)):
                     st.json(validation[section], expanded=False)
     st.page_link("app_pages/report.py", label=text("app.validate.next"), icon="📄")
+
+
+def draw_segmentation(seg: dict[str, Any]) -> None:
+    """Dice and IoU of each segmentation strategy with intervals, and predicted overlays."""
+    import base64
+
+    rows = []
+    for exp in seg.get("experiments") or []:
+        m = exp.get("metrics") or {}
+        row = {"strategy": exp.get("strategy"), "epochs": exp.get("epochs")}
+        for key in ("dice", "iou"):
+            v = m.get(key) or {}
+            if charts.number(v.get("value")) is not None:
+                row["IoU" if key == "iou" else "Dice"] = (
+                    f"{v['value']:.3f} [{v.get('ci_low', 0):.3f}–{v.get('ci_high', 0):.3f}]")
+        rows.append(row)
+    if rows:
+        st.dataframe(rows, hide_index=True)
+    for skipped in seg.get("skipped_strategies") or []:
+        st.caption(f"{skipped.get('strategy')}: {skipped.get('reason')}")
+    images = [base64.b64decode(o["png_base64"]) for o in seg.get("overlays") or []
+              if o.get("png_base64")]
+    if images:
+        st.image(images, width=320)
