@@ -1,14 +1,19 @@
 """Pretrained features and ImageNet logits for a list of images, batched and cached.
 
 Decoding runs in a thread pool (PIL releases the GIL while decoding and resizing) so
-it overlaps with the forward passes. Features are cached on disk per backbone,
-preprocessing and image content, so a second look at the same sample costs nothing.
+it overlaps with the forward passes; JPEGs are decoded at reduced scale where the
+resize makes that invisible. Features are cached on disk per backbone, preprocessing
+and image content, so a second look at the same sample costs nothing. On the CPU,
+when ONNX Runtime is installed and enough images are to be embedded, the frozen
+forward pass runs on ONNX Runtime (same numbers, several times faster than eager
+PyTorch on the CPU; see bench/README.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +26,23 @@ import torch
 from PIL import Image
 from torch import nn
 
+from engines.errors import EngineError
 from engines.images import load_rgb
 from engines.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+DECODE_WORKERS = 2
+"""Threads that decode and resize the next batches while the model runs on this one."""
+PREPROCESSING = "draft-v1"
+"""Version of :func:`prepare_image`'s pixel recipe; part of the feature cache key, so
+features computed with another recipe are never mixed in."""
+
+
+ONNX_MIN_IMAGES = 96
+"""Fewest images to embed on the CPU for which exporting the model to ONNX Runtime pays
+(the export takes a few seconds; a model exported before is reused from the cache)."""
+RUNTIMES = ("auto", "torch", "onnxruntime")
+_ONNX_OPSET = 17
 
 
 @dataclass
@@ -36,14 +54,22 @@ class FeatureSet:
     seconds: float
     images_per_second: float
     cached: int
+    runtime: str = "torch"
 
 
-def prepare_image(path: Path, cfg: dict[str, Any]) -> np.ndarray:
+def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.ndarray:
     """Decode an image and resize/center-crop it as the backbone was trained.
+
+    A JPEG larger than needed is decoded at a reduced DCT scale first (Pillow's draft
+    mode, never below the resize target), then resized as usual: on 640-1024 px photos
+    this decodes about 1.7x faster and changes the pooled features of
+    ``efficientnet_lite0`` by a cosine similarity of about 0.997 (bench/README.md).
 
     Args:
         path: Image file.
         cfg: Output of :func:`engines.backbones.data_config`.
+        draft: Decode JPEGs at reduced scale, never smaller than the resize target;
+            False decodes every pixel (slower, for comparison).
 
     Returns:
         uint8 array of shape (size, size, 3).
@@ -51,7 +77,7 @@ def prepare_image(path: Path, cfg: dict[str, Any]) -> np.ndarray:
     """
     size = cfg["input_size"]
     scale_size = int(round(size / cfg["crop_pct"]))
-    img = load_rgb(path)
+    img = load_rgb(path, reduce_to=scale_size if draft else None)
     w, h = img.size
     ratio = scale_size / min(w, h)
     new_w, new_h = max(size, round(w * ratio)), max(size, round(h * ratio))
@@ -83,7 +109,8 @@ class FeatureCache:
 
     def __init__(self, root: Path, model_key: str, cfg: dict[str, Any]) -> None:
         tag = hashlib.blake2b(
-            json.dumps([model_key, cfg], sort_keys=True, default=str).encode(), digest_size=8
+            json.dumps([model_key, cfg, PREPROCESSING], sort_keys=True, default=str).encode(),
+            digest_size=8,
         ).hexdigest()
         self.dir = Path(root) / f"{model_key}-{tag}"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +148,128 @@ def _forward(
     return feats, (logits.float().cpu().numpy() if logits is not None else None)
 
 
+class PooledAndLogits(nn.Module):
+    """A timm classifier's pooled features and ImageNet logits, as one graph to export."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled features and logits of a normalised batch."""
+        pooled = self.model.forward_head(self.model.forward_features(x), pre_logits=True)
+        return pooled, self.model.get_classifier()(pooled)
+
+
+def onnxruntime_available() -> bool:
+    """Whether ONNX Runtime and the ONNX exporter's package are installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+def _weights_digest(model: nn.Module, input_size: int) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    h.update(f"{input_size}:{_ONNX_OPSET}".encode())
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def onnx_model_path(
+    model: nn.Module, input_size: int, model_key: str, cache_dir: Path | None
+) -> Path | None:
+    """Where the exported model is kept in a cache folder (None without one)."""
+    if cache_dir is None:
+        return None
+    digest = _weights_digest(model, input_size)
+    return Path(cache_dir) / "onnx" / f"{model_key}-{digest}.onnx"
+
+
+class OnnxForward:
+    """The frozen forward pass (pooled features and logits) on ONNX Runtime's CPU kernels.
+
+    The model is exported once (legacy TorchScript exporter, dynamic batch axis) and,
+    when a cache folder is given, the ``.onnx`` file is kept there under a digest of the
+    weights, so later runs only open it. Outputs match eager PyTorch to float32
+    rounding (bench: cosine 1.0, max difference about 1e-5).
+    """
+
+    def __init__(self, model: nn.Module, input_size: int, model_key: str,
+                 cache_dir: Path | None = None) -> None:
+        """Export (or reuse) the model and open an inference session.
+
+        Args:
+            model: A timm classifier in eval mode (on the CPU).
+            input_size: Square input side.
+            model_key: Name of the weights (part of the file name).
+            cache_dir: Where exported models are kept; None exports in memory.
+
+        Raises:
+            EngineError: If ONNX Runtime is missing or the export fails.
+
+        """
+        import io
+        import warnings
+
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise EngineError(
+                "ONNX Runtime is not installed: pip install onnxruntime onnx, or use the "
+                "torch runtime."
+            ) from exc
+        path = onnx_model_path(model, input_size, model_key, cache_dir)
+        if path is not None and path.exists():
+            data = path.read_bytes()
+        else:
+            buffer = io.BytesIO()
+            net = PooledAndLogits(model).eval()
+            example = torch.zeros(1, 3, input_size, input_size)
+            try:
+                with warnings.catch_warnings(), torch.no_grad():
+                    warnings.simplefilter("ignore")
+                    torch.onnx.export(
+                        net, (example,), buffer, dynamo=False, opset_version=_ONNX_OPSET,
+                        input_names=["x"], output_names=["pooled", "logits"],
+                        dynamic_axes={"x": {0: "n"}, "pooled": {0: "n"}, "logits": {0: "n"}},
+                    )
+            except Exception as exc:  # exporter missing or the graph unsupported
+                raise EngineError(
+                    f"Could not export {model_key} to ONNX ({type(exc).__name__}); use the "
+                    "torch runtime."
+                ) from exc
+            data = buffer.getvalue()
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(data)
+                tmp.replace(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads())
+        self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, batch: torch.Tensor, with_logits: bool
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Pooled features (and logits) of a normalised NCHW batch."""
+        x = batch.detach().cpu().contiguous().numpy()
+        pooled, logits = self.session.run(None, {"x": x})
+        return pooled.astype(np.float32), (logits.astype(np.float32) if with_logits else None)
+
+
+def _choose_runtime(runtime: str, device: torch.device, n_todo: int, exported: bool) -> str:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}.")
+    if runtime == "onnxruntime" and device.type != "cpu":
+        raise ValueError("The onnxruntime runtime runs on the CPU only: use device cpu or "
+                         "runtime torch.")
+    if runtime != "auto":
+        return runtime
+    wanted = device.type == "cpu" and (exported or n_todo >= ONNX_MIN_IMAGES)
+    return "onnxruntime" if wanted and onnxruntime_available() else "torch"
+
+
 def extract_features(
     model: nn.Module,
     paths: Sequence[Path],
@@ -134,6 +283,7 @@ def extract_features(
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
     stage: str = "features",
+    runtime: str = "auto",
 ) -> FeatureSet:
     """Compute pooled features (and ImageNet logits) for every image.
 
@@ -149,9 +299,18 @@ def extract_features(
         progress: Called after each batch.
         cancel: Checked between batches.
         stage: Stage name reported through ``progress``.
+        runtime: "torch" (eager PyTorch), "onnxruntime" (CPU only) or "auto": ONNX
+            Runtime on the CPU when it is installed and either at least
+            :data:`ONNX_MIN_IMAGES` images need a forward pass or the model was
+            exported to ``cache_dir`` before; else PyTorch. A failed export under
+            "auto" falls back to PyTorch.
 
     Returns:
         The features in the order of ``paths``.
+
+    Raises:
+        ValueError: An unknown runtime, or "onnxruntime" on a GPU.
+        EngineError: "onnxruntime" asked for but not installed or not exportable.
 
     """
     start = time.monotonic()
@@ -169,13 +328,30 @@ def extract_features(
             todo.append(i)
     cached = n - len(todo)
     done = 0
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    exported = False
+    if todo and runtime == "auto" and device.type == "cpu" and cache_dir is not None:
+        path = onnx_model_path(model, cfg["input_size"], model_key, cache_dir)
+        exported = path is not None and path.exists()
+    chosen = _choose_runtime(runtime, device, len(todo), exported) if todo else "torch"
+    onnx_forward = None
+    if chosen == "onnxruntime":
+        try:
+            onnx_forward = OnnxForward(model, cfg["input_size"], model_key, cache_dir)
+        except EngineError:
+            if runtime == "onnxruntime":
+                raise
+            chosen = "torch"
+    with ThreadPoolExecutor(max_workers=DECODE_WORKERS) as pool:
         batches = [todo[k : k + batch_size] for k in range(0, len(todo), batch_size)]
         pending = pool.map(lambda idx: [prepare_image(paths[i], cfg) for i in idx], batches)
         for idx, arrays in zip(batches, pending, strict=True):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            f, lg = _forward(model, to_tensor_batch(arrays, cfg), device, with_logits)
+            batch = to_tensor_batch(arrays, cfg)
+            if onnx_forward is not None:
+                f, lg = onnx_forward(batch, with_logits)
+            else:
+                f, lg = _forward(model, batch, device, with_logits)
             for row, i in enumerate(idx):
                 feats[i] = f[row]
                 logits[i] = lg[row] if lg is not None else None
@@ -195,4 +371,5 @@ def extract_features(
     seconds = time.monotonic() - start
     features = np.stack(feats).astype(np.float32) if n else np.zeros((0, 0), np.float32)
     logit_arr = np.stack(logits).astype(np.float32) if with_logits and n else None
-    return FeatureSet(features, logit_arr, seconds, n / seconds if seconds > 0 else 0.0, cached)
+    return FeatureSet(features, logit_arr, seconds, n / seconds if seconds > 0 else 0.0, cached,
+                      chosen)

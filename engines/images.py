@@ -31,6 +31,7 @@ IMAGE_SUFFIXES = frozenset(
 """File name endings read as images (any case)."""
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})  # formats Pillow can decode at reduced scale
 
 _STATS_SIDE = 256  # the quality numbers are measured on a copy at most this many px a side
 _HASH_CHUNK = 1 << 20
@@ -285,7 +286,9 @@ def _dicom_to_rgb(ds: Any, max_pixels: int) -> Image.Image:
     return _array_to_rgb(data)
 
 
-def load_rgb(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def load_rgb(
+    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, reduce_to: int | None = None
+) -> Image.Image:
     """Read an image file as an 8-bit ``RGB`` Pillow image, upright.
 
     Handles JPEG, PNG, BMP, GIF (first frame), TIFF, WebP and DICOM. The EXIF
@@ -294,10 +297,16 @@ def load_rgb(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     DICOM is windowed with the file's own window (else its range) and its modality
     LUT applied. Safe to call from several threads at once.
 
+    A caller that shrinks the image anyway can pass ``reduce_to``: a JPEG is then
+    decoded at the strongest DCT reduction (1/2, 1/4 or 1/8, Pillow's draft mode) that
+    keeps both sides at least ``reduce_to`` pixels, which skips most of the inverse DCT
+    and colour conversion work (the file is still read and entropy-decoded in full).
+
     Args:
         path: The image file.
         max_pixels: Largest width x height accepted; checked from the header before
             decoding.
+        reduce_to: Smallest side the caller needs (JPEG only; None: full size).
 
     Returns:
         A fully loaded image of mode "RGB".
@@ -311,6 +320,8 @@ def load_rgb(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     if is_dicom(path):
         return _dicom_to_rgb(_dicom_dataset(path), max_pixels)
     with _open_pil(path, max_pixels) as im:
+        if reduce_to is not None and reduce_to > 0 and im.format in _DRAFT_FORMATS:
+            im.draft(im.mode, (int(reduce_to), int(reduce_to)))
         _decode(im)
         try:
             upright = ImageOps.exif_transpose(im)
