@@ -5,6 +5,7 @@ download the report."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,15 @@ from tests.conftest import make_class_folders, zip_folder
 
 RUN_TIMEOUT_MS = 240_000
 STEP_TIMEOUT_MS = 30_000
+
+
+# Screenshots of every step, kept as test artifacts for people to look at.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def nav(page, name: str) -> None:
@@ -34,6 +44,7 @@ def test_journey_in_a_browser(browser, app_server, tmp_path):
     page.get_by_role("button", name="Create the engagement").click()
     page.get_by_text("Engagement saved.").wait_for()
     assert re.search(r"[?&]engagement=1\b", page.url)
+    shot(page, "1-engagement")
 
     # 2. Data: upload in the browser, see the profile
     nav(page, "Data")
@@ -41,11 +52,13 @@ def test_journey_in_a_browser(browser, app_server, tmp_path):
     page.get_by_text("sample.zip is stored with the engagement.").wait_for()
     page.get_by_text("Distinct images").wait_for()
     assert page.get_by_test_id("stMetricValue").first.inner_text() == "16"
+    shot(page, "2-data")
 
     # 3. Advice: the card and the 2×2
     nav(page, "Advice")
     page.get_by_role("heading", name="Transfer strategy").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
+    shot(page, "3-advice")
 
     # 4. Validate with a tiny budget, in the background
     nav(page, "Validate")
@@ -55,6 +68,7 @@ def test_journey_in_a_browser(browser, app_server, tmp_path):
     page.get_by_role("button", name="Start the validation").click()
     page.get_by_text("Run 1 is in progress").wait_for()
     page.get_by_test_id("stProgress").wait_for()
+    shot(page, "4-validate-running")
 
     # 5. A reload during the run reconnects to it
     page.reload()
@@ -67,9 +81,11 @@ def test_journey_in_a_browser(browser, app_server, tmp_path):
     page.get_by_text("Best accuracy (held-out)").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     assert "Traceback" not in page.content()
+    shot(page, "5-validate-results")
 
     # 7. Report: preview and download
     nav(page, "Report")
+    shot(page, "6-report")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the report (HTML)").click()
     saved = tmp_path / "report.html"
