@@ -11,6 +11,8 @@ section). It is imported only when a PDF is asked for.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from advisor.report.fonts import require_korean_font
@@ -45,7 +47,29 @@ def font_face_css(font: Path) -> str:
             f"font-weight: bold; }}\n")
 
 
+@contextmanager
+def _pillow_settings_kept() -> Iterator[None]:
+    """Restore Pillow's truncated-image switch, which WeasyPrint turns on for the process.
+
+    Left on, every later decode in the app would silently accept truncated files that
+    the intake must report as broken.
+    """
+    from PIL import ImageFile
+
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
 def render_pdf(model: ReportModel, options: ReportOptions | None = None) -> bytes:
+    """Render the report model as a PDF (see :func:`_render_pdf`)."""
+    with _pillow_settings_kept():
+        return _render_pdf(model, options)
+
+
+def _render_pdf(model: ReportModel, options: ReportOptions | None = None) -> bytes:
     """Render the report model as PDF bytes.
 
     Charts are drawn as static SVG; the Korean font (see

@@ -84,3 +84,21 @@ def test_pdf_charts_are_static_vector_drawings(english_pdf):
     # Chart titles and axis words are text in the PDF, not pixels.
     assert t("report.more.x_axis", "en") in text
     assert t("report.ev.confusion", "en") in text
+
+
+def test_rendering_a_pdf_leaves_truncated_images_refused(korean_font):
+    # WeasyPrint turns Pillow's truncated-image switch on when first imported; the
+    # intake relies on it being off. A fresh interpreter sees the first import.
+    import subprocess
+    import sys
+
+    code = (
+        "from PIL import ImageFile\n"
+        "from advisor.report import build_report_model, render_pdf\n"
+        "from tests.report.report_helpers import make_result\n"
+        "render_pdf(build_report_model(make_result(), 'ko'))\n"
+        "print(ImageFile.LOAD_TRUNCATED_IMAGES)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "False"
