@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from engines.progress import (
     Progress,
     ProgressCallback,
     ignore_progress,
+    scaled_progress,
 )
 
 if TYPE_CHECKING:  # the validation engine imports torch: load it only when validating
@@ -199,14 +201,6 @@ def _labeled_split(
     return split, records
 
 
-def _band(progress: ProgressCallback, low: float, high: float) -> ProgressCallback:
-    def report(p: Progress) -> None:
-        progress(Progress(p.stage, low + (high - low) * p.fraction, p.message,
-                          p.eta_seconds, p.metric))
-
-    return report
-
-
 def _validation_config(
     intake: Intake, prior: Recommendation, **settings: Any
 ) -> ValidationConfig:
@@ -360,7 +354,7 @@ def _run_for_layout(
     check_validatable(profile)
     feats = embed_images(
         [r.path for r in index.records], config.backbone, config.device, config.cache_dir,
-        config.batch_size, _band(progress, 0.0, 0.3), cancel,
+        config.batch_size, scaled_progress(progress, 0.0, 0.3), cancel,
     )
     progress(Progress("health", 0.3, "Checking duplicates and labels on the embeddings"))
     health = build_health_report(
@@ -368,7 +362,38 @@ def _run_for_layout(
     )
     _apply_health(profile, health)
     split, _ = _labeled_split(index, duplicate_group_ids(health), config.seed)
-    return run_validation(split, config, progress=_band(progress, 0.32, 1.0), cancel=cancel)
+    return run_validation(split, config, progress=scaled_progress(progress, 0.32, 1.0),
+                          cancel=cancel)
+
+
+def _task_evidence(
+    task: str, config: ValidationConfig, measure: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run a task engine and wrap its output as the ``validation`` part of result.json.
+
+    An engine's refusal of the sample (EngineError) becomes :class:`NotValidatable`
+    with its message; cancellation passes through.
+    """
+    from engines.device import describe_device, resolve_device
+    from engines.errors import EngineError
+
+    start = time.monotonic()
+    try:
+        measured = measure()
+    except Cancelled:
+        raise
+    except EngineError as exc:
+        raise NotValidatable(str(exc)) from exc
+    return {
+        "task": task,
+        "device": describe_device(resolve_device(config.device)),
+        "backbone": {"name": config.backbone},
+        task: measured,
+        "experiments": [],
+        "budget": {"seconds": config.budget_seconds,
+                   "used_seconds": round(time.monotonic() - start, 3)},
+        "warnings": [],
+    }
 
 
 def _segmentation(
@@ -378,8 +403,6 @@ def _segmentation(
     cancel: CancelToken | None,
 ) -> dict[str, Any]:
     """Encoder-decoder quick fine-tune on images with masks: Dice and IoU with intervals."""
-    from engines.device import describe_device, resolve_device
-    from engines.errors import EngineError
     from engines.segmentation import SegmentationConfig, run_segmentation_validation
 
     strategies = tuple(
@@ -390,23 +413,10 @@ def _segmentation(
         device=config.device, seed=config.seed,
     )
     records = [r for r in index.records if r.mask_path is not None]
-    start = time.monotonic()
-    try:
-        seg = run_segmentation_validation(records, None, seg_config, progress, cancel)
-    except Cancelled:
-        raise
-    except EngineError as exc:
-        raise NotValidatable(str(exc)) from exc
-    return {
-        "task": "segmentation",
-        "device": describe_device(resolve_device(config.device)),
-        "backbone": {"name": config.backbone},
-        "segmentation": seg,
-        "experiments": [],
-        "budget": {"seconds": config.budget_seconds,
-                   "used_seconds": round(time.monotonic() - start, 3)},
-        "warnings": list(seg.get("notes", [])),
-    }
+    validation = _task_evidence("segmentation", config, lambda: run_segmentation_validation(
+        records, None, seg_config, progress, cancel))
+    validation["warnings"] = list(validation["segmentation"].get("notes", []))
+    return validation
 
 
 def _detection(
@@ -417,30 +427,17 @@ def _detection(
 ) -> dict[str, Any]:
     """Evidence for detection without training a detector: sizes, balance, separability."""
     from engines.detection import DetectionConfig, run_detection_evidence
-    from engines.device import describe_device, resolve_device
-    from engines.errors import EngineError
 
     det_config = DetectionConfig(backbone=config.backbone, budget_seconds=config.budget_seconds,
                                  device=config.device, seed=config.seed)
     records = [r for r in index.records if r.boxes is not None]
-    start = time.monotonic()
-    try:
-        det = run_detection_evidence(records, det_config, progress, cancel)
-    except Cancelled:
-        raise
-    except EngineError as exc:
-        raise NotValidatable(str(exc)) from exc
-    return {
-        "task": "detection",
-        "device": describe_device(resolve_device(config.device)),
-        "backbone": {"name": config.backbone},
-        "detection": det,
-        "experiments": [],
-        "budget": {"seconds": config.budget_seconds,
-                   "used_seconds": round(time.monotonic() - start, 3)},
-        "warnings": ["No detector was trained: the evidence is object sizes, class balance "
-                     "and whether box crops can be told apart with frozen features."],
-    }
+    validation = _task_evidence("detection", config, lambda: run_detection_evidence(
+        records, det_config, progress, cancel))
+    validation["warnings"] = [
+        "No detector was trained: the evidence is object sizes, class balance and whether "
+        "box crops can be told apart with frozen features."
+    ]
+    return validation
 
 
 def recommend_from_profile(profile: dict[str, Any], intake: Intake | None = None) -> Recommendation:

@@ -37,6 +37,30 @@ def ignore_progress(_: Progress) -> None:
     """Progress callback that does nothing."""
 
 
+def scaled_progress(
+    progress: ProgressCallback, low: float, high: float
+) -> ProgressCallback:
+    """A callback that maps a stage's own 0-1 progress into [low, high] of the whole job.
+
+    Args:
+        progress: The job's callback.
+        low: Overall fraction at which the stage starts.
+        high: Overall fraction at which it ends.
+
+    Returns:
+        The stage's callback.
+
+    """
+
+    def report(p: Progress) -> None:
+        progress(
+            Progress(p.stage, low + (high - low) * p.fraction, p.message, p.eta_seconds,
+                     p.metric)
+        )
+
+    return report
+
+
 class Cancelled(EngineError):
     """Raised inside engine work when the caller asked to stop."""
 

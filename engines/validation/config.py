@@ -10,6 +10,19 @@ from typing import Any
 from engines.backbones import DEFAULT_BACKBONE
 
 STRATEGY_ORDER: tuple[str, ...] = ("linear_probe", "partial_finetune", "full_finetune")
+# Decoding and resizing one photo on one core, seconds (typical JPEGs); budget estimates.
+DECODE_SECONDS_PER_IMAGE = 0.004
+
+
+def display_path(path: Path, root: Path | None) -> str:
+    """A path as shown to people: relative to the upload root, never absolute."""
+    p = Path(path)
+    if root is not None:
+        try:
+            return p.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return p.name
 
 
 @dataclass
@@ -130,10 +143,4 @@ class LabeledSplit:
 
     def display_path(self, path: Path) -> str:
         """The path as shown to people: relative to the upload, never absolute."""
-        p = Path(path)
-        if self.root is not None:
-            try:
-                return p.relative_to(self.root).as_posix()
-            except ValueError:
-                pass
-        return p.name
+        return display_path(path, self.root)

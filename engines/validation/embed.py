@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from engines.backbones import DEFAULT_BACKBONE, create_backbone, data_config
 from engines.device import resolve_device
 from engines.features import FeatureSet, extract_features
 from engines.progress import CancelToken, ProgressCallback, ignore_progress
+from engines.similarity import domain_similarity
 
 
 def embed_images(
@@ -54,3 +57,35 @@ def embed_images(
         cancel=cancel,
         stage="embed",
     )
+
+
+def feature_record(feats: FeatureSet) -> dict[str, Any]:
+    """What result.json says about a feature extraction."""
+    return {
+        "n_images": len(feats.features),
+        "seconds": round(feats.seconds, 3),
+        "images_per_second": round(feats.images_per_second, 2),
+        "from_cache": feats.cached,
+    }
+
+
+def similarity_or_reason(
+    logits: np.ndarray | None, features: np.ndarray, backbone: str, **evidence: Any
+) -> dict[str, Any]:
+    """Domain similarity, or ``{"call": None, "score": None, "reason"}`` when it cannot run.
+
+    Args:
+        logits: ImageNet logits of the images, or None.
+        features: Their pooled features.
+        backbone: Backbone that made both.
+        **evidence: Further inputs of :func:`engines.similarity.domain_similarity`
+            (labels, lp_accuracy, knn_accuracy).
+
+    Returns:
+        The similarity record.
+
+    """
+    try:
+        return domain_similarity(logits, features, backbone=backbone, **evidence)
+    except ValueError as exc:
+        return {"call": None, "score": None, "reason": str(exc)}

@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from engines.deployment import measure_latency
 from engines.finetune import FinetuneConfig, finetune
 from engines.progress import CancelToken, ProgressCallback
-from engines.validation.config import LabeledSplit, ValidationConfig
+from engines.validation.config import DECODE_SECONDS_PER_IMAGE, LabeledSplit, ValidationConfig
 
 # Epochs a fine-tune needs before its score means something.
 MIN_INFORMATIVE_EPOCHS = 3
 DEFAULT_FREEZE_FRACTION = 0.6
-DECODE_SECONDS_PER_IMAGE = 0.004
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,8 @@ def measure_forward_cost(
     model: nn.Module, input_size: int, device: torch.device, batch: int = 4
 ) -> float:
     """Measured forward seconds per image at ``input_size`` (model put in eval mode)."""
-    x = torch.zeros(batch, 3, input_size, input_size, device=device).contiguous(
-        memory_format=torch.channels_last
-    )
-    model.eval()
-
-    def forward() -> None:
-        with torch.inference_mode():
-            model(x)
-
-    return _timed(forward, device) / batch
+    latency = measure_latency(model, input_size, device, batch_size=batch, repeats=1, warmup=1)
+    return latency["per_image_ms"] / 1000.0
 
 
 def measure_step_cost(

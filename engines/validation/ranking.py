@@ -29,7 +29,7 @@ from engines.linear_probe import fit_linear_probe
 from engines.metrics import wilson_interval
 from engines.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from engines.transferability import rank_backbones, transferability_scores
-from engines.validation.config import LabeledSplit, ValidationConfig
+from engines.validation.config import DECODE_SECONDS_PER_IMAGE, LabeledSplit, ValidationConfig
 
 
 @dataclass
@@ -88,10 +88,6 @@ def load_candidate(
         stage=f"features:{name}",
     )
     return Candidate(name, model, cfg, feats, flops, load_seconds)
-
-
-# Decoding and resizing one photo on one core, seconds (measured on typical JPEGs).
-DECODE_SECONDS_PER_IMAGE = 0.004
 
 
 def estimated_feature_seconds(

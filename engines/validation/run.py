@@ -23,9 +23,10 @@ from engines.progress import (
     Progress,
     ProgressCallback,
     ignore_progress,
+    scaled_progress,
 )
-from engines.similarity import domain_similarity
 from engines.validation.config import LabeledSplit, ValidationConfig
+from engines.validation.embed import feature_record, similarity_or_reason
 from engines.validation.finetuning import (
     measure_forward_cost,
     measure_step_cost,
@@ -48,18 +49,6 @@ RANKING_SHARE = 0.3
 # Seconds kept for the deployment figures at the end.
 DEPLOYMENT_RESERVE = 3.0
 LEARNING_CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
-
-
-def _band(progress: ProgressCallback, low: float, high: float) -> ProgressCallback:
-    """A callback that maps a stage's own 0-1 progress into [low, high] of the run."""
-
-    def report(p: Progress) -> None:
-        progress(
-            Progress(p.stage, low + (high - low) * p.fraction, p.message, p.eta_seconds,
-                     p.metric)
-        )
-
-    return report
 
 
 def _headline(experiment: dict[str, Any]) -> dict[str, float]:
@@ -96,17 +85,14 @@ def _learning_curve(
 
 def _similarity(first: Candidate, split: LabeledSplit, lp: dict[str, Any]) -> dict[str, Any]:
     labels = np.concatenate([np.asarray(split.train_labels), np.asarray(split.val_labels)])
-    try:
-        return domain_similarity(
-            first.features.logits,
-            first.features.features,
-            labels,
-            lp_accuracy=lp["metrics"]["accuracy"]["value"],
-            knn_accuracy=lp["knn_accuracy"],
-            backbone=first.name,
-        )
-    except ValueError as exc:
-        return {"call": None, "score": None, "reason": str(exc)}
+    return similarity_or_reason(
+        first.features.logits,
+        first.features.features,
+        first.name,
+        labels=labels,
+        lp_accuracy=lp["metrics"]["accuracy"]["value"],
+        knn_accuracy=lp["knn_accuracy"],
+    )
 
 
 def _backbone_record(cand: Candidate) -> dict[str, Any]:
@@ -157,7 +143,7 @@ def run_validation(
 
     progress(Progress("load_backbone", 0.0, f"Loading {config.backbone}"))
     first = load_candidate(
-        config.backbone, paths, config, device, _band(progress, 0.02, 0.35), cancel
+        config.backbone, paths, config, device, scaled_progress(progress, 0.02, 0.35), cancel
     )
     feats = first.features.features
     x_train, x_val = feats[:n_train], feats[n_train:]
@@ -178,7 +164,7 @@ def run_validation(
     _check(cancel)
     curve: dict[str, Any] | None
     try:
-        curve = _learning_curve(x_train, x_val, split, config, _band(progress, 0.4, 0.48))
+        curve = _learning_curve(x_train, x_val, split, config, scaled_progress(progress, 0.4, 0.48))
     except ValueError as exc:
         curve = None
         warnings.append(f"No learning curve: {exc}")
@@ -206,7 +192,7 @@ def run_validation(
             first_forward = 0.0  # nothing to estimate
         candidates = gather_candidates(
             first, first_forward, split, config, device, ranking_seconds,
-            _band(progress, 0.5, 0.6), cancel, warnings.append,
+            scaled_progress(progress, 0.5, 0.6), cancel, warnings.append,
         )
     progress(Progress("backbone_ranking", 0.6, "Ranking backbones by transferability"))
     ranking = rank_candidates(candidates, split, config.seed)
@@ -234,7 +220,7 @@ def run_validation(
             seconds = min(seconds, max(deadline.remaining - DEPLOYMENT_RESERVE, 1.0))
             exp, proba = run_finetune(
                 strategy, seconds, chosen.model, chosen.name, chosen.data_cfg, split,
-                config, device, decoded, _band(progress, low, low + step), cancel,
+                config, device, decoded, scaled_progress(progress, low, low + step), cancel,
             )
             experiments.append(exp)
             probas[exp["id"]] = proba
@@ -266,12 +252,7 @@ def run_validation(
         "task": "classification",
         "device": describe_device(device),
         "backbone": _backbone_record(first),
-        "feature_extraction": {
-            "n_images": len(paths),
-            "seconds": round(first.features.seconds, 3),
-            "images_per_second": round(first.features.images_per_second, 2),
-            "from_cache": first.features.cached,
-        },
+        "feature_extraction": feature_record(first.features),
         "split": {
             "n_train": n_train,
             "n_val": len(split.val_paths),

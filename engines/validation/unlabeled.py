@@ -6,32 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engines.clustering import cluster_report
 from engines.device import describe_device, resolve_device
 from engines.domain_gap import proxy_a_distance
 from engines.progress import CancelToken, Deadline, Progress, ProgressCallback, ignore_progress
-from engines.similarity import domain_similarity
-from engines.validation.config import ValidationConfig
-from engines.validation.embed import embed_images
-
-
-def _display(paths: Sequence[Path], root: Path | None) -> list[str]:
-    out = []
-    for p in paths:
-        try:
-            out.append(Path(p).relative_to(root).as_posix() if root else Path(p).name)
-        except ValueError:
-            out.append(Path(p).name)
-    return out
-
-
-def _similarity_or_reason(logits: Any, features: np.ndarray, backbone: str) -> dict[str, Any]:
-    try:
-        return domain_similarity(logits, features, backbone=backbone)
-    except ValueError as exc:
-        return {"call": None, "score": None, "reason": str(exc)}
+from engines.validation.config import ValidationConfig, display_path
+from engines.validation.embed import embed_images, feature_record, similarity_or_reason
 
 
 def run_unlabeled_validation(
@@ -65,7 +45,7 @@ def run_unlabeled_validation(
                          config.batch_size, progress, cancel)
     progress(Progress("clusters", 0.9, "Looking for natural groups"))
     clusters = cluster_report(feats.features, seed=config.seed)
-    names = _display(paths, root)
+    names = [display_path(p, root) for p in paths]
     for cluster in clusters.get("clusters", []):
         cluster["representatives"] = [names[i] for i in cluster.get("representatives", [])]
     progress(Progress("done", 1.0, f"{clusters['k']} natural groups"))
@@ -73,10 +53,8 @@ def run_unlabeled_validation(
         "task": "unlabeled",
         "device": describe_device(resolve_device(config.device)),
         "backbone": {"name": config.backbone},
-        "feature_extraction": {"n_images": len(names), "seconds": round(feats.seconds, 3),
-                               "images_per_second": round(feats.images_per_second, 2),
-                               "from_cache": feats.cached},
-        "similarity": _similarity_or_reason(feats.logits, feats.features, config.backbone),
+        "feature_extraction": feature_record(feats),
+        "similarity": similarity_or_reason(feats.logits, feats.features, config.backbone),
         "clusters": clusters,
         "experiments": [],
         "budget": {"seconds": config.budget_seconds, "used_seconds": round(deadline.elapsed, 3)},
@@ -134,13 +112,11 @@ def run_unpaired_validation(
         "task": "unpaired",
         "device": describe_device(resolve_device(config.device)),
         "backbone": {"name": config.backbone},
-        "feature_extraction": {"n_images": len(all_paths), "seconds": round(feats.seconds, 3),
-                               "images_per_second": round(feats.images_per_second, 2),
-                               "from_cache": feats.cached},
+        "feature_extraction": feature_record(feats),
         "domain_gap": gap,
         "similarity": {
-            name_a: _similarity_or_reason(la, fa, config.backbone),
-            name_b: _similarity_or_reason(lb, fb, config.backbone),
+            name_a: similarity_or_reason(la, fa, config.backbone),
+            name_b: similarity_or_reason(lb, fb, config.backbone),
         },
         "experiments": [],
         "budget": {"seconds": config.budget_seconds, "used_seconds": round(deadline.elapsed, 3)},
