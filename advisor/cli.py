@@ -14,12 +14,12 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
 
-from engines.errors import EngineError
+from engines.errors import UserError
+from engines.results import STRATEGY_ORDER, Result
 
 log = logging.getLogger("advisor")
-USER_ERRORS = (ValueError, EngineError, FileNotFoundError, PermissionError)
+USER_ERRORS = (UserError, ValueError, FileNotFoundError, PermissionError)
 
 
 def _existing_path(value: str) -> Path:
@@ -39,7 +39,7 @@ def _positive(value: str) -> float:
     return number
 
 
-STRATEGY_NAMES = ("linear_probe", "partial_finetune", "full_finetune")
+STRATEGY_NAMES = tuple(s.value for s in STRATEGY_ORDER)
 
 
 def _strategies(value: str) -> tuple[str, ...]:
@@ -153,33 +153,33 @@ def _print_progress(p) -> None:  # noqa: ANN001 - engines.progress.Progress
     print(f"[{p.fraction:5.0%}] {p.stage}: {p.message}{eta}", file=sys.stderr, flush=True)
 
 
-def _print_summary(result: dict[str, Any]) -> None:
-    validation = result["validation"]
-    for exp in validation.get("experiments", []):
-        acc = exp["metrics"]["accuracy"]
-        print(
-            f"{exp['strategy']} ({exp['backbone']}): accuracy {acc['value']:.1%} "
-            f"[95% {acc['ci_low']:.1%}–{acc['ci_high']:.1%}] in {exp['seconds']:.1f} s"
-        )
-    for skipped in validation.get("skipped", []):
-        print(f"{skipped['strategy']}: not run ({skipped['reason']})")
-    sim = validation.get("similarity") or {}
-    if sim.get("call"):
-        print(f"similarity to ImageNet: {sim['call']} (score {sim['score']:.2f})")
-    fit = (validation.get("learning_curve") or {}).get("fit") or {}
-    for pred in fit.get("predictions", []):
-        print(
-            f"predicted accuracy with {pred['n']} training images: {pred['value']:.1%} "
-            f"[95% {pred['ci_low']:.1%}–{pred['ci_high']:.1%}]"
-        )
-    gap = validation.get("domain_gap")
+def _print_summary(result: Result) -> None:
+    validation = result.validation
+    for exp in validation.experiments:
+        acc = exp.accuracy
+        interval = (f" [95% {acc.ci_low:.1%}–{acc.ci_high:.1%}]"
+                    if acc.ci_low is not None and acc.ci_high is not None else "")
+        print(f"{exp.strategy.value} ({exp.backbone}): accuracy {acc.value:.1%}{interval} "
+              f"in {exp.seconds or 0:.1f} s")
+    for skipped in validation.skipped:
+        print(f"{skipped.strategy.value}: not run ({skipped.reason})")
+    sim = validation.similarity
+    if sim is not None and sim.call and sim.score is not None:
+        print(f"similarity to ImageNet: {sim.call} (score {sim.score:.2f})")
+    fit = validation.learning_curve.fit if validation.learning_curve else None
+    for pred in fit.predictions if fit else []:
+        interval = (f" [95% {pred.ci_low:.1%}–{pred.ci_high:.1%}]"
+                    if pred.ci_low is not None and pred.ci_high is not None else "")
+        print(f"predicted accuracy with {pred.n} training images: {pred.value:.1%}{interval}")
+    gap = validation.domain_gap
     if gap:
         print(f"proxy A-distance between the collections: {gap['pad']:.2f} ({gap['level']})")
-    clusters = validation.get("clusters")
+    clusters = validation.clusters
     if clusters:
         print(f"natural groups: {clusters['k']} ({clusters['separability']} separation)")
-    print(f"recommendation: {result['recommendation']['strategy_id']} "
-          f"({result['recommendation'].get('verdict') or 'prior'})")
+    rec = result.recommendation
+    verdict = rec.verdict.value if rec.verdict else "prior"
+    print(f"recommendation: {rec.strategy_id} ({verdict})")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -187,10 +187,9 @@ def _run(args: argparse.Namespace) -> int:
     from advisor.intake import Intake
 
     if args.command == "validate":
-        result = pipeline.validate(
-            args.data,
-            args.out,
-            intake=Intake(language=args.language, target_value=args.target_accuracy),
+        from advisor.run_config import run_config
+
+        config = run_config(
             budget_seconds=args.budget_seconds,
             device=args.device,
             backbone=args.backbone,
@@ -198,6 +197,12 @@ def _run(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             strategies=args.strategies,
             compare_backbones=args.compare,
+        )
+        result = pipeline.validate(
+            args.data,
+            args.out,
+            config,
+            intake=Intake(language=args.language, target_value=args.target_accuracy),
             progress=_print_progress,
         )
         _print_summary(result)
@@ -217,7 +222,8 @@ def _run(args: argparse.Namespace) -> int:
         from advisor.report import write_report
         from advisor.result import load_result
 
-        path = write_report(load_result(args.result), args.out, language=args.language)
+        result = load_result(args.result).to_json_dict()
+        path = write_report(result, args.out, language=args.language)
         print(f"wrote {path}")
         return 0
     if args.command == "backbones":

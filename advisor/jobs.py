@@ -16,7 +16,8 @@ that copies its progress and outcome into the store's ``run`` row. So:
 Typical use (the app holds one ``ValidationJobs`` per process)::
 
     jobs = ValidationJobs(engine, settings.data_dir, create_runner("in-process"))
-    run_id = jobs.start(dataset_id, source=sample_root, intake=intake, budget_seconds=60)
+    run_id = jobs.start(dataset_id, source=sample_root, intake=intake,
+                        config=RunConfig(budget_seconds=60))
     view = jobs.view(run_id)        # RunView: status, stage, fraction, ETA, metric...
     jobs.cancel(run_id)
 
@@ -37,16 +38,15 @@ from sqlalchemy.engine import Engine
 
 from advisor import store
 from advisor.intake import Intake
-from advisor.result import load_result, write_result
+from advisor.result import ResultError, load_result, parse_result, write_result
 from advisor.store.models import utc_now
 from engines.jobs import CANCELLED, DONE, FAILED, RUNNING, JobRunner, JobState
 from engines.progress import CancelToken, Progress, ProgressCallback
+from engines.results import Result, RunConfig
 
 POLL_SECONDS = 0.5
 """How often the monitor thread copies a run's progress into the store."""
 
-_USER_ERRORS = ("NotValidatable", "IntakeError", "ValueError", "BackboneUnavailable",
-                "SampleTooLargeError", "EngineError", "Cancelled")
 
 
 @dataclass(frozen=True)
@@ -91,16 +91,13 @@ def validation_job(
     source: str,
     out_dir: str | None,
     intake: dict[str, Any],
-    budget_seconds: float,
-    device: str = "auto",
-    backbone: str | None = None,
-    seed: int = 0,
-    cache_dir: str | None = None,
-    strategies: list[str] | None = None,
+    config: dict[str, Any],
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> dict[str, Any]:
     """Run the validation pipeline as a job (the job runners' calling convention).
+
+    Arguments are plain data, so that a remote runner can ship them.
 
     Args:
         source: The sample folder or zip.
@@ -108,41 +105,30 @@ def validation_job(
             temporary folder (a remote worker, whose files the app cannot see: the
             result document travels back as the return value).
         intake: ``Intake.to_dict()`` of the consultant's answers.
-        budget_seconds: Wall-clock budget of the validation.
-        device: "auto", "cpu" or "cuda".
-        backbone: Backbone name; None for the offline default.
-        seed: Seed of the split, bootstraps and training.
-        cache_dir: Feature cache folder; None for a temporary one.
-        strategies: Strategies to compare; None for all.
+        config: ``RunConfig.to_dict()`` of the run's settings.
         progress: Progress callback (given by the runner).
         cancel: Cancellation token (given by the runner).
 
     Returns:
-        The result document.
+        The result document as JSON data.
 
     """
     from advisor import pipeline
 
     with tempfile.TemporaryDirectory(prefix="fa-run-") as tmp:
-        return pipeline.validate(
+        result = pipeline.validate(
             Path(source),
             Path(out_dir) if out_dir else Path(tmp),
+            RunConfig.model_validate(config),
             intake=Intake(**intake),
-            budget_seconds=float(budget_seconds),
-            device=device,
-            backbone=backbone,
-            seed=seed,
-            cache_dir=Path(cache_dir) if cache_dir else None,
-            strategies=tuple(strategies) if strategies else None,
             progress=progress,
             cancel=cancel,
         )
+    return result.to_json_dict()
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
+def headline(result: Result) -> dict[str, Any]:
     """The few numbers a run is listed by: best strategy, its accuracy, the verdict.
-
-    Reads the result defensively: what was not measured is left out, never invented.
 
     Args:
         result: A result document.
@@ -152,39 +138,30 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         experiment ran), ``verdict``, ``task`` and ``n_images``.
 
     """
-    validation = result.get("validation") or {}
-    experiments = validation.get("experiments") or result.get("experiments") or []
-    best_id = validation.get("best_experiment")
-    best = next((e for e in experiments if e.get("id") == best_id), None)
-    if best is None and experiments:
-        best = max(experiments, key=lambda e: _accuracy(e) or -1.0)
+    verdict = result.recommendation.verdict
     out: dict[str, Any] = {
-        "task": validation.get("task"),
-        "verdict": (result.get("recommendation") or {}).get("verdict"),
-        "n_images": (result.get("profile") or {}).get("n_images"),
+        "task": result.validation.task,
+        "verdict": verdict.value if verdict else None,
+        "n_images": result.profile.n_images,
     }
+    best = result.best_experiment()
     if best is not None:
-        acc = (best.get("metrics") or {}).get("accuracy") or {}
-        out.update(strategy=best.get("strategy"), backbone=best.get("backbone"),
-                   accuracy=acc.get("value"), ci_low=acc.get("ci_low"),
-                   ci_high=acc.get("ci_high"))
+        out.update(strategy=best.strategy.value, backbone=best.backbone,
+                   accuracy=best.accuracy.value, ci_low=best.accuracy.ci_low,
+                   ci_high=best.accuracy.ci_high)
     return out
 
 
-def _accuracy(experiment: dict[str, Any]) -> float | None:
-    value = ((experiment.get("metrics") or {}).get("accuracy") or {}).get("value")
-    return float(value) if isinstance(value, int | float) else None
+def friendly_error(error: str | None, kind: str | None = None) -> str:
+    """The sentence the consultant sees for a failed run.
 
-
-def friendly_error(error: str | None) -> str:
-    """Turn a job's one-line error ("ValueError: ...") into a sentence for the consultant.
-
-    Errors the intake and the pipeline raise on purpose carry a message written for the
-    consultant: it is shown as is. Anything else is an unexpected failure: its kind is
-    named and the consultant is told what to try.
+    Errors raised on purpose (:class:`~engines.errors.UserError`, kind ``"user"``) and
+    the runner's own reasons are written for the consultant and shown as they are; an
+    unexpected failure is named and the consultant is told what to try.
 
     Args:
-        error: The runner's one-line error, or the store's reason.
+        error: The job's one-line error.
+        kind: The job's ``error_kind``: "user", "unexpected" or "runner".
 
     Returns:
         The sentence to show.
@@ -192,12 +169,9 @@ def friendly_error(error: str | None) -> str:
     """
     if not error:
         return "The run stopped without saying why; start it again."
-    kind, _, message = error.partition(": ")
-    if kind in _USER_ERRORS and message:
-        return message
-    if " " in kind or not message:
-        return error  # already a sentence (e.g. the store's recovery reason)
-    return (f"The validation stopped unexpectedly ({kind}: {message}). Start it again; "
+    if kind != "unexpected":
+        return error
+    return (f"The validation stopped unexpectedly ({error}). Start it again; "
             "if it fails again, try a smaller time budget or sample.")
 
 
@@ -249,10 +223,7 @@ class ValidationJobs:
         *,
         source: Path,
         intake: Intake,
-        budget_seconds: float,
-        backbone: str | None = None,
-        strategies: tuple[str, ...] | None = None,
-        seed: int = 0,
+        config: RunConfig,
         recommendation_id: int | None = None,
     ) -> int:
         """Queue a validation run of a stored sample and start it in the background.
@@ -261,42 +232,31 @@ class ValidationJobs:
             dataset_id: The store's dataset the run validates on.
             source: The sample folder (or zip) on this machine.
             intake: The consultant's answers.
-            budget_seconds: Wall-clock budget of the run.
-            backbone: Backbone name; None for the offline default.
-            strategies: Strategies to compare; None for all three.
-            seed: Seed of the split, bootstraps and training.
+            config: The run's settings (the device is this process's, and the
+                feature cache the data directory's, unless the run is remote).
             recommendation_id: The recommendation the run checks, if recorded.
 
         Returns:
             The run id.
 
         Raises:
-            ValueError: The budget is not a positive number of seconds, or the sample
-                folder does not exist.
+            ValueError: The sample folder does not exist.
             advisor.store.NotFoundError: No such dataset or recommendation.
 
         """
-        if not budget_seconds or budget_seconds <= 0:
-            raise ValueError(
-                f"The time budget must be a positive number of seconds, got {budget_seconds}."
-            )
         source = Path(source)
         if not source.exists():
             raise ValueError(
                 f"The stored sample {source.name!r} is missing on disk; upload it again "
                 "on the Data page."
             )
-        config = {
-            "budget_seconds": float(budget_seconds),
-            "device": self.device,
-            "backbone": backbone,
-            "strategies": list(strategies) if strategies else None,
-            "seed": seed,
-            "runner": self.runner.name,
-            "intake": intake.to_dict(),
-        }
+        config = config.replace(
+            device=self.device,
+            cache_dir=None if self.remote else str(self.feature_cache),
+        )
+        record = {**config.to_dict(), "runner": self.runner.name, "intake": intake.to_dict()}
         with store.open_session(self.engine) as session:
-            run = store.start_run(session, dataset_id, config,
+            run = store.start_run(session, dataset_id, record,
                                   recommendation_id=recommendation_id)
         run_id = int(run.id or 0)
         out_dir = store.run_dir(self.data_dir, run_id)
@@ -304,12 +264,7 @@ class ValidationJobs:
             "source": str(source),
             "out_dir": None if self.remote else str(out_dir),
             "intake": intake.to_dict(),
-            "budget_seconds": float(budget_seconds),
-            "device": self.device,
-            "backbone": backbone,
-            "seed": seed,
-            "cache_dir": None if self.remote else str(self.feature_cache),
-            "strategies": list(strategies) if strategies else None,
+            "config": config.to_dict(),
         }
         with self._lock:
             self._submitted.add(run_id)
@@ -409,7 +364,7 @@ class ValidationJobs:
             if state.status == DONE and state.result is not None:
                 self._finish(session, run_id, state)
             elif state.status == FAILED:
-                store.fail_run(session, run_id, state.error or "failed")
+                store.fail_run(session, run_id, friendly_error(state.error, state.error_kind))
             elif state.status == CANCELLED:
                 store.cancel_run(session, run_id, "cancelled by the consultant")
             elif state.status == RUNNING:
@@ -432,14 +387,14 @@ class ValidationJobs:
                                       progress.message)
 
     def _finish(self, session: Any, run_id: int, state: JobState) -> None:
-        result = state.result or {}
+        result = parse_result(state.result or {})
         out_dir = store.run_dir(self.data_dir, run_id)
         if not (out_dir / "result.json").exists():
             write_result(result, out_dir)  # a remote run: its files stayed there
             _write_report(result, out_dir)
         seconds = (state.finished_at or time.time()) - (state.started_at or time.time())
         with contextlib.suppress(store.RunStateError):  # cancelled meanwhile: cancel wins
-            store.finish_run(session, run_id, result, max(0.0, seconds),
+            store.finish_run(session, run_id, result.to_json_dict(), max(0.0, seconds),
                              metrics=headline(result))
 
     def _view_of(self, run: store.Run, live: JobState | None) -> RunView:
@@ -454,8 +409,6 @@ class ValidationJobs:
             candidate = store.run_dir(self.data_dir, run_id)
             result_dir = candidate if (candidate / "result.json").exists() else None
         error = run.error if status in (FAILED, CANCELLED) else None
-        if status == FAILED:
-            error = friendly_error(error)
         return RunView(
             run_id=run_id,
             status=status,
@@ -472,14 +425,13 @@ class ValidationJobs:
         )
 
 
-def _write_report(result: dict[str, Any], out_dir: Path) -> None:
+def _write_report(result: Result, out_dir: Path) -> None:
     from advisor.report import write_report
 
-    language = (result.get("intake") or {}).get("language") or "en"
-    write_report(result, out_dir, language=language)
+    write_report(result.to_json_dict(), out_dir, language=result.intake.language)
 
 
-def load_run_result(data_dir: Path, run: store.Run) -> dict[str, Any] | None:
+def load_run_result(data_dir: Path, run: store.Run) -> Result | None:
     """Return a finished run's result document: its result.json, else the stored copy.
 
     Args:
@@ -487,13 +439,19 @@ def load_run_result(data_dir: Path, run: store.Run) -> dict[str, Any] | None:
         run: A run row.
 
     Returns:
-        The result, or None when the run has none (not finished, or failed).
+        The result, or None when the run has none (not finished, failed, or written
+        by an app of another major schema version).
 
     """
     path = store.run_dir(data_dir, int(run.id or 0)) / "result.json"
     if path.exists():
         try:
             return load_result(path)
-        except ValueError:
+        except ResultError:
             pass
-    return dict(run.result) if run.result else None
+    if not run.result:
+        return None
+    try:
+        return parse_result(dict(run.result), f"run {run.id}")
+    except ResultError:
+        return None

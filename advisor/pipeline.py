@@ -18,6 +18,8 @@ from advisor.intake import Intake
 from advisor.recommend import recommend
 from advisor.recommendation import Recommendation
 from advisor.result import build_result, write_result
+from advisor.run_config import resolve_run_config
+from engines.errors import UserError
 from engines.health import build_health_report, duplicate_group_ids
 from engines.intake import (
     DatasetIndex,
@@ -38,12 +40,13 @@ from engines.progress import (
     ignore_progress,
     scaled_progress,
 )
+from engines.results import Result, RunConfig, Validation, ValidationTask
 
 if TYPE_CHECKING:  # the validation engine imports torch: load it only when validating
-    from engines.validation import LabeledSplit, ValidationConfig
+    from engines.validation import LabeledSplit
 
 
-class NotValidatable(ValueError):
+class NotValidatable(UserError, ValueError):
     """The sample can be profiled but not validated; the message says what to do."""
 
 
@@ -61,6 +64,7 @@ def prepare_dataset(
     work_dir: Path,
     limits: IntakeLimits | None = None,
     claimed_n_images: int | None = None,
+    progress: ProgressCallback = ignore_progress,
 ) -> PreparedDataset:
     """Unpack (if a zip), scan, profile and health-check an upload.
 
@@ -72,6 +76,7 @@ def prepare_dataset(
         work_dir: Where a zip is unpacked.
         limits: Size and safety limits of the intake.
         claimed_n_images: How many images the client says they have, if said.
+        progress: Receives the scan's progress (every image decoded and verified).
 
     Returns:
         The dataset root, its index and its profile (with ``health`` filled).
@@ -82,7 +87,7 @@ def prepare_dataset(
     """
     limits = limits or IntakeLimits()
     root = unpack_upload(Path(source), Path(work_dir), limits)
-    index = scan_dataset(root, limits)
+    index = scan_dataset(root, limits, progress=progress)
     profile = profile_dataset(index)
     profile.samples = {
         label: [index.relpath(p) for p in paths]
@@ -113,37 +118,39 @@ def check_validatable(profile: DatasetProfile) -> None:
         )
 
 
-def evidence_from_validation(validation: dict[str, Any]) -> Evidence:
-    """Translate measured experiments into the advisor's evidence terms."""
+def evidence_from_validation(validation: Validation, target: float | None = None) -> Evidence:
+    """Translate measured experiments into the advisor's evidence terms.
+
+    Args:
+        validation: What the run measured.
+        target: The client's target accuracy ("images needed" is read for it).
+
+    Returns:
+        The evidence the rules reason with.
+
+    """
     strategies = []
-    for exp in validation.get("experiments", []):
-        acc = exp["metrics"]["accuracy"]
-        strategies.append(
-            StrategyResult(
-                strategy_id=exp["strategy"],
-                backbone=exp["backbone"],
-                accuracy=acc["value"],
-                ci_low=acc["ci_low"],
-                ci_high=acc["ci_high"],
-                seconds=exp["seconds"],
-            )
-        )
-    sim = validation.get("similarity") or {}
-    if validation.get("task") == "unpaired":
-        sim = {}  # one call per collection: no single similarity to reason with
-    fit = (validation.get("learning_curve") or {}).get("fit") or {}
-    at_10x = next((p for p in fit.get("predictions", []) if p.get("extrapolation", 0) >= 9.99),
-                  None)
-    needed = next(iter(fit.get("images_needed", [])), None)
-    images_for_target = None
-    if needed is not None and needed.get("status") in ("reachable", "already_reached"):
-        images_for_target = needed.get("n")
+    for exp in validation.experiments:
+        acc = exp.accuracy
+        strategies.append(StrategyResult(
+            strategy_id=exp.strategy.value,
+            backbone=exp.backbone,
+            accuracy=acc.value,
+            ci_low=acc.ci_low if acc.ci_low is not None else acc.value,
+            ci_high=acc.ci_high if acc.ci_high is not None else acc.value,
+            seconds=exp.seconds or 0.0,
+        ))
+    # Unpaired samples get one call per collection: no single similarity to reason with.
+    sim = validation.similarity if validation.task != ValidationTask.UNPAIRED else None
+    curve = validation.learning_curve
+    at_10x = curve.prediction_at(10.0) if curve else None
+    needed = validation.images_needed(target)
     return Evidence(
-        measured_similarity=sim.get("call"),
-        similarity_score=sim.get("score"),
+        measured_similarity=sim.call if sim else None,
+        similarity_score=sim.score if sim else None,
         strategies=strategies,
-        predicted_accuracy_10x=at_10x["value"] if at_10x else None,
-        images_for_target=images_for_target,
+        predicted_accuracy_10x=at_10x.value if at_10x else None,
+        images_for_target=needed.n if needed is not None and needed.reachable else None,
     )
 
 
@@ -201,58 +208,33 @@ def _labeled_split(
     return split, records
 
 
-def _validation_config(
-    intake: Intake, prior: Recommendation, **settings: Any
-) -> ValidationConfig:
-    from engines.validation import ValidationConfig
-
-    freeze = None
-    if prior.freeze_stages is not None and prior.total_stages:
-        freeze = prior.freeze_stages / prior.total_stages
-    target = intake.target_value if intake.target_metric in ("accuracy", None) else None
-    return ValidationConfig(freeze_fraction=freeze, target_accuracy=target, **settings)
-
-
 def validate(
     source: Path,
     out_dir: Path,
+    config: RunConfig | None = None,
     *,
     intake: Intake | None = None,
-    budget_seconds: float = 180.0,
-    device: str = "auto",
-    backbone: str | None = None,
-    seed: int = 0,
-    cache_dir: Path | None = None,
     work_dir: Path | None = None,
-    strategies: tuple[str, ...] | None = None,
-    compare_backbones: tuple[str, ...] | None = None,
-    report_formats: tuple[str, ...] | None = None,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
-) -> dict[str, Any]:
-    """Run the whole pipeline on an upload and write result.json and report.html.
+) -> Result:
+    """Run the whole pipeline on an upload and write result.json and the reports.
 
     Labeled samples (class folders, manifests) get the classification validation:
     strategies and backbones compared on one split, similarity, learning curve,
     deployment figures. Input-only samples get the natural-groups analysis, unpaired
-    ones the domain gap. The health check is redone on pretrained embeddings first, so
+    ones the domain gap. The health check is redone on pretrained embeddings, so
     near-duplicates are found and kept on one side of the split.
 
     Args:
         source: A zip file or folder (any layout the intake accepts).
-        out_dir: Where result.json and report.html are written.
+        out_dir: Where result.json and the reports are written.
+        config: The consultant's and the settings' choices (see
+            :func:`advisor.run_config.run_config`); what it leaves open is filled from
+            the recommendation and the intake, and the resolved configuration is
+            stored verbatim in result.json.
         intake: The consultant's answers (defaults: everything inferred).
-        budget_seconds: Wall-clock budget of the validation.
-        device: "auto", "cpu", "cuda" or "mps".
-        backbone: Backbone name; None for the offline default.
-        seed: Seed for the split, bootstraps and training.
-        cache_dir: Feature cache directory (None: a temporary one for this run).
         work_dir: Where a zip is unpacked (None: a temporary folder).
-        strategies: Strategies to compare (None: all three; the linear probe always).
-        compare_backbones: Backbones ranked against the first (None: every bundled
-            one available offline; () for none).
-        report_formats: Report formats to write ("html", "pdf"); None for every format
-            this machine can render.
         progress: Progress callback.
         cancel: Cancellation token.
 
@@ -262,11 +244,10 @@ def validate(
     Raises:
         engines.intake.IntakeError: The upload cannot be read.
         NotValidatable: The sample cannot be validated, with what to upload instead.
-        ValueError: A setting is invalid.
+        engines.results.ConfigError: A setting is invalid.
 
     """
-    from engines.backbones import DEFAULT_BACKBONE
-    from engines.validation import STRATEGY_ORDER, embed_images, run_validation
+    from engines.validation import embed_images, run_validation
 
     intake = intake or Intake()
     timings: dict[str, float] = {}
@@ -277,48 +258,40 @@ def validate(
         profile = prepared.profile
         timings["profile"] = round(time.monotonic() - start, 3)
         prior = recommend_for(prepared, intake)
-        config = _validation_config(
-            intake,
-            prior,
-            backbone=backbone or DEFAULT_BACKBONE,
-            device=device,
-            budget_seconds=budget_seconds,
-            seed=seed,
-            cache_dir=Path(cache_dir) if cache_dir else Path(tmp) / "features",
-            strategies=tuple(strategies) if strategies else STRATEGY_ORDER,
-            compare_backbones=compare_backbones,
-        )
+        resolved = resolve_run_config(config or RunConfig(), prior, intake)
+        engine_config = (resolved if resolved.cache_dir else
+                         resolved.replace(cache_dir=Path(tmp) / "features"))
         t1 = time.monotonic()
-        validation = _run_for_layout(prepared, intake, config, progress, cancel,
-                                     embed_images, run_validation)
+        measured = _run_for_layout(prepared, intake, engine_config, progress, cancel,
+                                   embed_images, run_validation)
+        validation = (measured if isinstance(measured, Validation)
+                      else Validation.model_validate(measured))
         timings["validation"] = round(time.monotonic() - t1, 3)
-        final = recommend(intake, profile, evidence_from_validation(validation))
+        final = recommend(intake, profile,
+                          evidence_from_validation(validation, resolved.target_accuracy))
         timings["total"] = round(time.monotonic() - start, 3)
-        config_record = config.to_dict()
-        if not cache_dir:
-            config_record["cache_dir"] = None  # a temporary folder, gone with the run
         result = build_result(
             source=Path(source).name,
             profile=profile.to_dict(),
             intake=intake.to_dict(),
             recommendation={"prior": prior.to_dict(), **final.to_dict()},
             validation=validation,
-            config=config_record,
+            config=resolved,
             timings=timings,
         )
         write_result(result, Path(out_dir))
         from advisor.report import write_report
 
         # Written while the upload is still unpacked, so its images can be embedded.
-        write_report(result, Path(out_dir), language=intake.language,
-                     formats=report_formats, image_root=prepared.root)
+        write_report(result.to_json_dict(), Path(out_dir), language=intake.language,
+                     formats=resolved.report_formats, image_root=prepared.root)
     return result
 
 
 def _run_for_layout(
     prepared: PreparedDataset,
     intake: Intake,
-    config: ValidationConfig,
+    config: RunConfig,
     progress: ProgressCallback,
     cancel: CancelToken | None,
     embed_images: Any,
@@ -367,7 +340,7 @@ def _run_for_layout(
 
 
 def _task_evidence(
-    task: str, config: ValidationConfig, measure: Callable[[], dict[str, Any]]
+    task: str, config: RunConfig, measure: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """Run a task engine and wrap its output as the ``validation`` part of result.json.
 
@@ -398,7 +371,7 @@ def _task_evidence(
 
 def _segmentation(
     index: DatasetIndex,
-    config: ValidationConfig,
+    config: RunConfig,
     progress: ProgressCallback,
     cancel: CancelToken | None,
 ) -> dict[str, Any]:
@@ -421,7 +394,7 @@ def _segmentation(
 
 def _detection(
     index: DatasetIndex,
-    config: ValidationConfig,
+    config: RunConfig,
     progress: ProgressCallback,
     cancel: CancelToken | None,
 ) -> dict[str, Any]:

@@ -1,35 +1,43 @@
-"""The result.json document: one run's full record, the source of every report.
+"""Assemble the result.json document from the pipeline's parts.
 
-The schema is documented in README.md ("result.json") and versioned by
-:data:`SCHEMA_VERSION`; additive changes bump the minor version only.
+The document's models, its version rule and strict reading and writing live in
+:mod:`engines.results`; this module adds what only the advisor knows (the library
+versions and the command line of the run).
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+from engines.results import (
+    SCHEMA_VERSION,
+    Result,
+    ResultError,
+    RunConfig,
+    Validation,
+    load_result,
+    parse_result,
+    write_result,
+)
+
+__all__ = ["SCHEMA_VERSION", "ResultError", "build_result", "library_versions",
+           "load_result", "parse_result", "write_result"]
+
 _VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "numpy", "scikit-learn", "pillow")
 
 
 def library_versions() -> dict[str, str | None]:
     """Versions of the libraries that decide the numbers (None where not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _VERSIONED_PACKAGES:
+    for name in (*_VERSIONED_PACKAGES, "feasibility-advisor"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    try:
-        versions["feasibility-advisor"] = metadata.version("feasibility-advisor")
-    except metadata.PackageNotFoundError:
-        versions["feasibility-advisor"] = None
     return versions
 
 
@@ -39,63 +47,40 @@ def build_result(
     profile: dict[str, Any],
     intake: dict[str, Any],
     recommendation: dict[str, Any],
-    validation: dict[str, Any],
-    config: dict[str, Any],
+    validation: Validation | dict[str, Any],
+    config: RunConfig,
     timings: dict[str, float],
-) -> dict[str, Any]:
-    """Assemble the result document from the pipeline's parts.
+) -> Result:
+    """Assemble and validate the result document.
 
     Args:
         source: Name of the uploaded file or folder (as given, for display only).
         profile: ``DatasetProfile.to_dict()``.
         intake: ``Intake.to_dict()``.
-        recommendation: ``Recommendation.to_dict()``, re-evaluated with the evidence.
-        validation: Output of ``engines.validation.run_validation``.
-        config: ``ValidationConfig.to_dict()``.
+        recommendation: ``Recommendation.to_dict()``, re-evaluated with the evidence,
+            with the advice before the evidence under ``prior``.
+        validation: What the validation measured.
+        config: The run configuration, stored verbatim.
         timings: Seconds per pipeline stage.
 
     Returns:
-        The JSON-ready result document.
+        The typed result document.
 
     """
-    return {
+    return parse_result({
         "schema_version": SCHEMA_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": source,
         "profile": profile,
         "intake": intake,
         "recommendation": recommendation,
-        "validation": validation,
+        "validation": (validation.model_dump(mode="json")
+                       if isinstance(validation, Validation) else validation),
         "environment": {
             "versions": library_versions(),
             "platform": platform.platform(),
             "argv": sys.argv[1:] if sys.argv else [],
         },
-        "config": config,
+        "config": config.to_dict(),
         "timings": timings,
-    }
-
-
-def write_result(result: dict[str, Any], out_dir: Path) -> Path:
-    """Write ``result.json`` into ``out_dir`` (created if needed) and return its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "result.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def load_result(path: Path) -> dict[str, Any]:
-    """Read a result.json, checking it is one this version understands."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not a readable result.json ({exc}).") from exc
-    major = str(data.get("schema_version", "")).split(".")[0]
-    if major != SCHEMA_VERSION.split(".")[0]:
-        raise ValueError(
-            f"{path} has schema version {data.get('schema_version')!r}; this app reads "
-            f"{SCHEMA_VERSION}: re-run the validation."
-        )
-    return data
+    })

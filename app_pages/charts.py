@@ -12,21 +12,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from engines.results import ImagesNeeded
+
 Tr = Callable[..., str]
 PALETTE = ("#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#b7791f",
            "#e53e3e", "#4a5568", "#00a3c4")
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white",
            "height": 380}
-
-
-def validation_of(result: dict[str, Any]) -> dict[str, Any]:
-    """The result's ``validation`` section (older flat results are read the same way)."""
-    section = result.get("validation")
-    if isinstance(section, dict):
-        return section
-    keys = ("experiments", "similarity", "backbone_ranking", "learning_curve", "backbone",
-            "feature_extraction")
-    return {k: result.get(k) for k in keys if k in result}
 
 
 def number(value: Any) -> float | None:
@@ -43,15 +35,13 @@ def interval(metric: Any) -> tuple[float | None, float | None, float | None]:
     return number(metric.get("value")), number(metric.get("ci_low")), number(metric.get("ci_high"))
 
 
-def images_needed_text(needed: dict[str, Any] | None, tr: Tr) -> str:
+def images_needed_text(needed: ImagesNeeded | None, tr: Tr) -> str:
     """How many labeled images the target needs, as the learning curve's fit says."""
-    if not isinstance(needed, dict) or not needed.get("status"):
+    if needed is None:
         return tr("app.common.not_measured")
-    status = needed["status"]
-    n = number(needed.get("n"))
-    if status == "reachable" and n is not None:
-        return f"{int(n):,}"
-    if status == "already_reached":
+    if needed.status == "reachable" and needed.n is not None:
+        return f"{needed.n:,}"
+    if needed.status == "already_reached":
         return tr("app.validate.target_reached")
     return tr("app.validate.target_unreachable")
 

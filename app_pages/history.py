@@ -56,17 +56,20 @@ if len(done) >= 2:
     pair = [pick_cols[0].selectbox(text("app.history.run_a"), done, index=1, key="history_run_a"),
             pick_cols[1].selectbox(text("app.history.run_b"), done, index=0, key="history_run_b")]
     for side, (column, run_id) in enumerate(zip(st.columns(2), pair, strict=True)):
-        result = run_result(ctx, int(run_id)) or {}
-        validation = charts.validation_of(result)
-        rec = result.get("recommendation") or {}
+        result = run_result(ctx, int(run_id))
+        if result is None:
+            column.info(text("app.common.not_measured"))
+            continue
+        validation = result.to_json_dict()["validation"]
+        verdict = result.recommendation.verdict
         with column:
             st.markdown(f"**{text('app.history.run', run=run_id)}**")
             st.caption(text("app.history.run_facts",
-                            budget=(result.get("config") or {}).get("budget_seconds", "–"),
-                            n=(result.get("profile") or {}).get("n_images", "–"),
-                            verdict=text(f"app.verdict.{rec['verdict']}") if rec.get("verdict")
+                            budget=f"{result.config.budget_seconds:g}",
+                            n=result.profile.n_images,
+                            verdict=text(f"app.verdict.{verdict.value}") if verdict
                             else text("app.verdict.none")))
-            figure = charts.strategy_figure(validation.get("experiments") or [], text)
+            figure = charts.strategy_figure(validation["experiments"], text)
             if figure is None:
                 st.info(text("app.common.not_measured"))
             else:

@@ -12,6 +12,7 @@ from advisor.recommend import present
 from advisor.recommendation import Recommendation
 from app_pages import charts
 from app_pages.common import image_path, language, text
+from engines.results import Result
 
 VERDICT_BOX = {"validated": st.success, "revised": st.warning}
 
@@ -26,12 +27,14 @@ def evidence_findings(rec: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         return []  # a result from another knowledge version: the verdict above stands
 
 
-def draw_results(run_id: int, result: dict[str, Any], sample_root: Path) -> None:
+def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
     """Verdict, headline numbers and the charts of one run."""
     lang = language()
-    validation = charts.validation_of(result)
-    rec = result.get("recommendation") or {}
-    target = (result.get("intake") or {}).get("target_value")
+    result = typed.to_json_dict()
+    validation = result["validation"]
+    rec = result["recommendation"]
+    target = typed.target()
+    best_typed = typed.best_experiment()
     st.subheader(text("app.validate.results", run=run_id))
 
     verdict = rec.get("verdict")
@@ -43,12 +46,10 @@ def draw_results(run_id: int, result: dict[str, Any], sample_root: Path) -> None
     for finding in evidence_findings(rec, lang):
         st.caption(f"{finding['outcome_label']}: {finding['text']} ({finding['rule_id']})")
 
-    experiments = validation.get("experiments") or []
-    best = next((e for e in experiments if e.get("id") == validation.get("best_experiment")),
-                experiments[0] if experiments else None)
+    experiments = validation["experiments"]
+    best = best_typed.model_dump(mode="json") if best_typed is not None else None
     similarity = validation.get("similarity") or {}
     fit = ((validation.get("learning_curve") or {}).get("fit") or {})
-    needed = next(iter(fit.get("images_needed") or []), None)
     cols = st.columns(4)
     value, low, high = charts.interval(((best or {}).get("metrics") or {}).get("accuracy"))
     cols[0].metric(text("app.validate.best_accuracy"),
@@ -62,7 +63,8 @@ def draw_results(run_id: int, result: dict[str, Any], sample_root: Path) -> None
                    f"{score:.2f} · {text('app.advice.similarity_choice.' + similarity['call'])}"
                    if score is not None and similarity.get("call") in ("similar", "different")
                    else text("app.common.not_measured"))
-    cols[2].metric(text("app.validate.images_needed"), charts.images_needed_text(needed, text))
+    cols[2].metric(text("app.validate.images_needed"),
+                   charts.images_needed_text(typed.images_needed(), text))
     budget_used = (validation.get("budget") or {}).get("used_seconds")
     cols[3].metric(text("app.validate.seconds"),
                    f"{budget_used:.0f} s" if charts.number(budget_used) is not None

@@ -12,8 +12,9 @@ from app_pages.common import (
     text,
 )
 from app_pages.results import draw_results
+from engines.results import STRATEGY_ORDER
 
-STRATEGIES = ["linear_probe", "partial_finetune", "full_finetune"]
+STRATEGIES = [s.value for s in STRATEGY_ORDER]
 
 st.header(text("app.validate.header"))
 ctx = context()

@@ -331,6 +331,7 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """The whole validation through its public entry, with the time of each stage."""
     from advisor.pipeline import validate
+    from engines.results import RunConfig
 
     start = time.perf_counter()
     stages: dict[str, float] = {}
@@ -343,10 +344,10 @@ def run_pipeline(
         if not first_probe and "accuracy" in metric and p.stage == "linear_probe":
             first_probe.append(now)
 
-    result = validate(data.source, out_dir, budget_seconds=budget, device=device,
-                      cache_dir=cache_dir, progress=progress)
+    config = RunConfig.create(budget_seconds=budget, device=device, cache_dir=cache_dir)
+    result = validate(data.source, out_dir, config, progress=progress).to_json_dict()
     seconds = time.perf_counter() - start
-    validation = result.get("validation", result)
+    validation = result["validation"]
     experiments = validation.get("experiments", [])
     probe = next((e for e in experiments if e.get("strategy") == "linear_probe"), None)
     accuracy = probe["metrics"]["accuracy"] if probe else {}

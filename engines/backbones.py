@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from engines.errors import EngineError
+from engines.results.config import DEFAULT_BACKBONE
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,6 @@ BUNDLED_BACKBONES: dict[str, BackboneSpec] = {
     ),
 }
 
-DEFAULT_BACKBONE = "efficientnet_lite0"
 
 
 class BackboneUnavailable(EngineError):

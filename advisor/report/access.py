@@ -1,18 +1,21 @@
-"""Read a result document defensively, keeping the pointer of everything read.
+"""Read a result document, keeping the pointer of everything read.
 
-The validation's sections live under ``validation`` in the current schema and at the
-top level in older result files; :class:`ResultReader` looks in both and always says
-where it found a value, so the report can cite it. Absent or null sections read as
-None: the report then says "not measured", never a number of its own.
+:class:`ResultReader` always says where it found a value, so the report can cite it.
+Absent or null sections read as None: the report then says "not measured", never a
+number of its own. Readings with one meaning across the product (the best
+experiment, the images needed for a target) come from the typed model
+(:mod:`engines.results`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from advisor.report.numbers import Estimate, MissingValue, Num, join, resolve
+from engines.results import Validation
 
 
 def is_number(value: Any) -> bool:
@@ -57,8 +60,19 @@ class ResultReader:
         return None, None
 
     def section(self, name: str) -> tuple[Any, str | None]:
-        """A validation section (``/validation/<name>``, else the top-level ``/<name>``)."""
-        return self.find(f"/validation/{name}", f"/{name}")
+        """A validation section: ``(value, "/validation/<name>")``, or ``(None, None)``."""
+        return self.find(f"/validation/{name}")
+
+    @cached_property
+    def validation(self) -> Validation | None:
+        """The typed validation section (None when absent or not a valid one)."""
+        data = self.get("/validation")
+        if not isinstance(data, Mapping):
+            return None
+        try:
+            return Validation.model_validate(dict(data))
+        except ValueError:
+            return None
 
     def num(self, ref: str | None, kind: str, unit: str = "") -> Num | None:
         """The number at a pointer as a :class:`Num`, or None where absent or not a number."""

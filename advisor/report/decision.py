@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from advisor.report.access import ResultReader, is_number
+from advisor.report.access import ResultReader
 from advisor.report.context import BuildContext
 from advisor.report.model import Decision, Item, Phrase
 from advisor.report.numbers import Estimate, Num, derive, join
@@ -64,18 +64,13 @@ class Headline:
 
 
 def best_experiment(reader: ResultReader) -> tuple[dict[str, Any], str] | None:
-    """The experiment the result names best (else the most accurate), with its pointer."""
-    experiments, ref = reader.section("experiments")
-    rows = [(e, p) for e, p in reader.items(ref) if isinstance(e, dict)]
-    scored = [(e, p) for e, p in rows
-              if is_number(reader.get(join(p, "metrics", "accuracy", "value")))]
-    if not scored:
+    """The best experiment (see ``Validation.best``), with its pointer."""
+    validation = reader.validation
+    best = validation.best() if validation is not None else None
+    if best is None:
         return None
-    best_id, _ = reader.section("best_experiment")
-    for e, p in scored:
-        if best_id is not None and e.get("id") == best_id:
-            return e, p
-    return max(scored, key=lambda ep: reader.get(join(ep[1], "metrics", "accuracy", "value")))
+    ref = join("/validation/experiments", validation.experiments.index(best))
+    return reader.get(ref), ref
 
 
 def headline(reader: ResultReader) -> Headline | None:
@@ -115,15 +110,14 @@ def target(reader: ResultReader) -> Num | None:
 
 def images_needed(reader: ResultReader, goal: Num) -> tuple[dict[str, Any], str] | None:
     """The learning curve's "images needed" entry for a target, with its pointer."""
-    curve, ref = reader.section("learning_curve")
-    if ref is None:
+    validation = reader.validation
+    needed = validation.images_needed(float(goal.value)) if validation is not None else None
+    if needed is None or validation is None or validation.learning_curve is None:
         return None
-    for entry, p in reader.items(join(ref, "fit", "images_needed")):
-        if isinstance(entry, dict) and is_number(entry.get("target")) and abs(
-            float(entry["target"]) - float(goal.value)
-        ) < 1e-9:
-            return entry, p
-    return None
+    fit = validation.learning_curve.fit
+    index = fit.images_needed.index(needed) if fit is not None else 0
+    ref = join("/validation/learning_curve/fit/images_needed", index)
+    return reader.get(ref), ref
 
 
 def half_width(estimate: Estimate) -> Num | None:

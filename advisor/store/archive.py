@@ -57,6 +57,7 @@ from advisor.store.samples import (
     sample_dir,
 )
 from advisor.store.transactions import end_read_transaction, retrying_write
+from engines.errors import UserError
 
 ARCHIVE_FORMAT = "feasibility-advisor/engagement"
 ARCHIVE_VERSION = 1
@@ -65,7 +66,7 @@ IMPORTED_ACTIVE_RUN_ERROR = "the run had not ended when the engagement was expor
 _STORED_SUFFIXES = (".zip", ".jpg", ".jpeg", ".png", ".gz", ".pth", ".pt", ".pdf", ".webp")
 
 
-class ArchiveError(ValueError):
+class ArchiveError(UserError, ValueError):
     """The file is not an engagement archive this app can import."""
 
 

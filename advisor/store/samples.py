@@ -26,6 +26,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from engines.errors import UserError
+
 SAMPLES_DIR = "samples"
 SAMPLE_NAME = "sample"
 _FOLDER_HEADER = b"folder-v1\n"
@@ -33,7 +35,7 @@ _CHUNK = 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
 
 
-class SampleTooLargeError(ValueError):
+class SampleTooLargeError(UserError, ValueError):
     """The sample is larger than the upload limit."""
 
 

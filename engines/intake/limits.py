@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engines.errors import UserError
 
-class IntakeError(ValueError):
+
+class IntakeError(UserError, ValueError):
     """An upload that cannot be used at all.
 
     The message is one line for the consultant: what is wrong and what to do. Files

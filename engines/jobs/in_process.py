@@ -30,7 +30,7 @@ from engines.jobs.state import (
     JobFunction,
     JobState,
     check_job_id,
-    error_line,
+    error_fields,
     unknown_job,
 )
 from engines.progress import Cancelled, CancelToken, Progress
@@ -178,12 +178,13 @@ class InProcessRunner:
         except Cancelled:
             self._update(job, status=CANCELLED, finished_at=time.time())
         except Exception as exc:  # noqa: BLE001 - any failure of the job becomes its state
-            self._update(job, status=FAILED, error=error_line(exc), finished_at=time.time())
+            self._update(job, status=FAILED, **error_fields(exc), finished_at=time.time())
         finally:
             if acquired:
                 self._slots.release()
             # Whatever escaped above (SystemExit in the job...), never leave it "running".
             self._update(
                 job, status=FAILED, error="the job's thread stopped unexpectedly",
+                error_kind="runner",
                 finished_at=time.time(),
             )

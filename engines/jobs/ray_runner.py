@@ -78,6 +78,7 @@ from engines.jobs.state import (
     JobFunction,
     JobState,
     check_job_id,
+    error_fields,
     error_line,
     shorten,
     unknown_job,
@@ -178,7 +179,7 @@ class _JobActor:
         except _CodeMissing as exc:
             envelope.update(status=FAILED, error=shorten(str(exc)))
         except Exception as exc:  # noqa: BLE001 - every failure of the job goes back as a reason
-            envelope.update(status=FAILED, error=error_line(exc))
+            envelope.update(status=FAILED, **error_fields(exc))
         with self._lock:
             envelope.update(progress=_plain_progress(self._progress), finished_at=time.time())
             self._envelope = envelope
@@ -549,6 +550,8 @@ class RayRunner:
             envelope["status"],
             result=envelope.get("result"),
             error=envelope.get("error"),
+            error_kind=envelope.get("error_kind") or (
+                "runner" if envelope["status"] == FAILED else None),
             progress=_progress_from(envelope.get("progress")),
             started_at=envelope.get("started_at"),
             finished_at=envelope.get("finished_at"),
@@ -581,6 +584,7 @@ class RayRunner:
         *,
         result: dict[str, Any] | None = None,
         error: str | None = None,
+        error_kind: str | None = None,
         progress: Progress | None = None,
         started_at: float | None = None,
         finished_at: float | None = None,
@@ -591,6 +595,7 @@ class RayRunner:
             status=status,
             result=result,
             error=error,
+            error_kind=error_kind or ("runner" if status == FAILED else None),
             progress=progress or job.state.progress,
             started_at=started_at or job.state.started_at,
             finished_at=finished_at or time.time(),

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from engines.errors import UserError
 from engines.progress import Progress
 
 QUEUED = "queued"
@@ -35,6 +36,9 @@ class JobState:
         progress: The latest progress the job reported, if any.
         result: The job function's return value, when done.
         error: A one-line reason, when failed.
+        error_kind: ``"user"`` when the reason is written for the user (a
+            :class:`~engines.errors.UserError`: shown as is), ``"unexpected"`` for any
+            other failure of the job, ``"runner"`` when the runner lost the job.
         started_at: Epoch seconds when the job function started, if it did.
         finished_at: Epoch seconds when the job reached its final status.
 
@@ -45,6 +49,7 @@ class JobState:
     progress: Progress | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    error_kind: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
 
@@ -114,6 +119,18 @@ def error_line(exc: BaseException) -> str:
     return shorten(line)
 
 
+def error_fields(exc: BaseException) -> dict[str, str]:
+    """The ``error`` and ``error_kind`` a job state reports for an exception.
+
+    A :class:`~engines.errors.UserError` carries a message written for the user: it is
+    reported as it is, with kind ``"user"``. Anything else is ``"unexpected"`` and keeps
+    its type name (see :func:`error_line`).
+    """
+    if isinstance(exc, UserError) and str(exc).strip():
+        return {"error": shorten(str(exc).strip().splitlines()[0]), "error_kind": "user"}
+    return {"error": error_line(exc), "error_kind": "unexpected"}
+
+
 def shorten(line: str, limit: int = MAX_ERROR_CHARS) -> str:
     """Collapse whitespace and cut a line to ``limit`` characters."""
     line = " ".join(line.split())
@@ -131,6 +148,7 @@ def unknown_job(job_id: str) -> JobState:
     return JobState(
         job_id=job_id,
         status=FAILED,
+        error_kind="runner",
         error=(
             "this runner has no job with that id: the app was restarted while it ran, "
             "or it was never submitted"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from engines.backbones import DEFAULT_BACKBONE
+from engines.results import STRATEGY_ORDER, RunConfig
 
-STRATEGY_ORDER: tuple[str, ...] = ("linear_probe", "partial_finetune", "full_finetune")
+__all__ = ["STRATEGY_ORDER", "LabeledSplit", "RunConfig", "ValidationConfig", "display_path"]
 # Decoding and resizing one photo on one core, seconds (typical JPEGs); budget estimates.
 DECODE_SECONDS_PER_IMAGE = 0.004
 
@@ -25,82 +24,8 @@ def display_path(path: Path, root: Path | None) -> str:
     return p.name
 
 
-@dataclass
-class ValidationConfig:
-    """Settings of one validation run, saved verbatim with its result.
-
-    Attributes:
-        backbone: Backbone of the first look (bundled offline or any timm name online).
-        device: "auto", "cpu", "cuda" or "mps".
-        budget_seconds: Wall-clock budget for the whole validation.
-        seed: Seed for splits, bootstraps and training.
-        batch_size: Images per forward pass.
-        cache_dir: Where features are cached (None: no cache).
-        strategies: Strategies to run, cheapest first; fine-tunes run only where the
-            budget left is enough for them to be informative.
-        freeze_fraction: Share of the backbone's stages the partial fine-tune keeps
-            frozen (from the recommendation); None for the engine's default.
-        target_accuracy: The client's target (0-1), for "images needed"; None if none.
-        compare_backbones: Other backbones to rank by transferability (None: every
-            bundled one available offline; () for none).
-        learning_curve_repeats: Repeats per training-set fraction of the learning curve.
-        max_epochs: Epoch cap of each fine-tune (early stopping usually ends sooner).
-
-    """
-
-    backbone: str = DEFAULT_BACKBONE
-    device: str = "auto"
-    budget_seconds: float = 180.0
-    seed: int = 0
-    batch_size: int = 32
-    cache_dir: Path | None = None
-    strategies: tuple[str, ...] = field(default=STRATEGY_ORDER)
-    freeze_fraction: float | None = None
-    target_accuracy: float | None = None
-    compare_backbones: tuple[str, ...] | None = None
-    learning_curve_repeats: int = 3
-    max_epochs: int = 15
-
-    def __post_init__(self) -> None:
-        if self.budget_seconds <= 0:
-            raise ValueError(
-                f"The time budget must be positive, got {self.budget_seconds} seconds."
-            )
-        if self.batch_size < 1:
-            raise ValueError(f"The batch size must be at least 1, got {self.batch_size}.")
-        unknown = [s for s in self.strategies if s not in STRATEGY_ORDER]
-        if unknown:
-            raise ValueError(
-                f"Unknown strategy {unknown[0]!r}: use {', '.join(STRATEGY_ORDER)}."
-            )
-        if "linear_probe" not in self.strategies:
-            # Every other experiment, the similarity and the learning curve stand on it.
-            self.strategies = ("linear_probe", *self.strategies)
-        self.strategies = tuple(s for s in STRATEGY_ORDER if s in self.strategies)
-        if self.freeze_fraction is not None and not 0.0 <= self.freeze_fraction <= 1.0:
-            raise ValueError(
-                f"The frozen share must be between 0 and 1, got {self.freeze_fraction}."
-            )
-        if self.target_accuracy is not None and not 0.0 < self.target_accuracy < 1.0:
-            raise ValueError(
-                f"The target accuracy must be between 0 and 1 (e.g. 0.9), got "
-                f"{self.target_accuracy}."
-            )
-        if self.learning_curve_repeats < 1:
-            raise ValueError("The learning curve needs at least one repeat per size.")
-        if self.max_epochs < 1:
-            raise ValueError("A fine-tune needs at least one epoch.")
-        if self.compare_backbones is not None:
-            self.compare_backbones = tuple(self.compare_backbones)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the configuration as JSON-ready data."""
-        data = asdict(self)
-        data["cache_dir"] = str(self.cache_dir) if self.cache_dir else None
-        data["strategies"] = list(self.strategies)
-        if self.compare_backbones is not None:
-            data["compare_backbones"] = list(self.compare_backbones)
-        return data
+ValidationConfig = RunConfig
+"""The engine's name for the run configuration (one class: :class:`RunConfig`)."""
 
 
 @dataclass

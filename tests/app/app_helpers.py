@@ -16,7 +16,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from advisor.result import write_result
+from advisor.result import parse_result, write_result
 from engines.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +41,10 @@ class FakePipeline:
         self.steps = 4
         self.edit = None  # a function that changes the result before it is written
 
-    def __call__(self, source, out_dir, *, intake, budget_seconds, progress, cancel, **kw):
-        self.calls.append({"source": Path(source), "budget_seconds": budget_seconds,
-                           "intake": intake, **kw})
+    def __call__(self, source, out_dir, config, *, intake, progress, cancel, **kw):
+        self.calls.append({"source": Path(source), "config": config, "intake": intake,
+                           **config.model_dump(), **kw})
+        budget_seconds = config.budget_seconds
         self.started.set()
         for i in range(self.steps):
             cancel.raise_if_cancelled()
@@ -61,9 +62,10 @@ class FakePipeline:
         result["config"] = {**result.get("config", {}), "budget_seconds": budget_seconds}
         if self.edit is not None:
             self.edit(result)
-        write_result(result, Path(out_dir))
+        typed = parse_result(result)
+        write_result(typed, Path(out_dir))
         (Path(out_dir) / "report.html").write_text("<html></html>", "utf-8")
-        return result
+        return typed
 
 
 def goto(at: AppTest, page: str) -> AppTest:

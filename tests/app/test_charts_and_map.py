@@ -13,6 +13,7 @@ from advisor.embedding import choose_points
 from advisor.i18n import t
 from app_pages import charts
 from engines.embedding import embedding_map, project_2d
+from engines.results import ImagesNeeded
 from tests.conftest import make_class_folders
 
 
@@ -26,7 +27,7 @@ def spec(figure) -> dict:
 
 def test_result_figures_draw_only_measured_numbers():
     result = example_result()
-    validation = charts.validation_of(result)
+    validation = result["validation"]
     exp = validation["experiments"][0]
     acc = exp["metrics"]["accuracy"]
     bars = spec(charts.strategy_figure(validation["experiments"], tr, target=0.9))["data"][0]
@@ -48,7 +49,7 @@ def test_result_figures_draw_only_measured_numbers():
 def test_missing_sections_give_no_figure(section):
     result = copy.deepcopy(example_result())
     result["validation"][section] = None
-    validation = charts.validation_of(result)
+    validation = result["validation"]
     assert {
         "experiments": lambda: charts.strategy_figure(validation["experiments"], tr),
         "learning_curve": lambda: charts.learning_curve_figure(validation["learning_curve"], tr),
@@ -58,19 +59,14 @@ def test_missing_sections_give_no_figure(section):
     assert charts.interval({"value": float("nan")}) == (None, None, None)
 
 
-def test_older_flat_results_are_read_too():
-    flat = {"experiments": [{"strategy": "linear_probe", "backbone": "b",
-                             "metrics": {"accuracy": {"value": 0.8, "ci_low": 0.7,
-                                                      "ci_high": 0.9}}}]}
-    assert charts.strategy_figure(charts.validation_of(flat)["experiments"], tr) is not None
-
-
 def test_images_needed_text_follows_the_fit_status():
     assert charts.images_needed_text(None, tr) == "not measured"
-    assert charts.images_needed_text({"status": "reachable", "n": 1234}, tr) == "1,234"
-    assert charts.images_needed_text({"status": "already_reached", "n": 3}, tr) == (
-        "already reached")
-    assert charts.images_needed_text({"status": "not_reachable"}, tr).startswith("not")
+    assert charts.images_needed_text(
+        ImagesNeeded(target=0.9, status="reachable", n=1234), tr) == "1,234"
+    assert charts.images_needed_text(
+        ImagesNeeded(target=0.9, status="already_reached", n=3), tr) == "already reached"
+    assert charts.images_needed_text(
+        ImagesNeeded(target=0.9, status="not_reachable"), tr).startswith("not")
 
 
 def test_quadrant_places_a_measured_point_and_marks_an_assumed_one():

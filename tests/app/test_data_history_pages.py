@@ -55,8 +55,8 @@ def test_history_compares_two_runs_and_deletes_an_engagement(app, two_class_zip,
     assert list(tables[1].value["#"]) == [2, 1]
     assert len(at.get("plotly_chart")) >= 2  # the two runs side by side
     facts = [c.value for c in at.caption if c.value.startswith("Budget")]
-    assert facts == ["Budget 10.0 s · 24 images · Not validated yet",
-                     "Budget 30.0 s · 24 images · Not validated yet"]
+    assert facts == ["Budget 10 s · 24 images · Not validated yet",
+                     "Budget 30 s · 24 images · Not validated yet"]
 
     samples = list((data_dir / "samples").iterdir())
     assert len(samples) == 1 and (data_dir / "runs" / "1" / "result.json").exists()

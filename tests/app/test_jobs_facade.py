@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 
@@ -11,7 +12,9 @@ from app_helpers import FakePipeline, example_result
 from advisor import store
 from advisor.intake import Intake
 from advisor.jobs import ValidationJobs, friendly_error, headline, validation_job
+from advisor.result import parse_result
 from engines.jobs import InProcessRunner
+from engines.results import ConfigError, RunConfig
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def jobs(engine, tmp_path):
 
 def start(jobs, dataset_id, two_class_folder, budget=12.0) -> int:
     return jobs.start(dataset_id, source=two_class_folder, intake=Intake(target_value=0.8),
-                      budget_seconds=budget)
+                      config=RunConfig.create(budget_seconds=budget))
 
 
 def test_a_run_reports_progress_and_lands_in_the_store(jobs, dataset_id, two_class_folder,
@@ -72,7 +75,7 @@ def test_a_run_reports_progress_and_lands_in_the_store(jobs, dataset_id, two_cla
     assert jobs.active_run(1) is None
     call = fake_pipeline.calls[0]
     assert call["source"] == two_class_folder
-    assert call["cache_dir"] == tmp_path / "data" / "cache" / "features"
+    assert call["cache_dir"] == str(tmp_path / "data" / "cache" / "features")
 
 
 def test_another_process_sees_the_run_through_the_store(jobs, dataset_id, two_class_folder,
@@ -107,7 +110,9 @@ def test_cancel_marks_the_run_at_once_and_stops_the_job(jobs, dataset_id, two_cl
 
 def test_a_failing_job_is_failed_with_a_readable_reason(jobs, dataset_id, two_class_folder,
                                                         fake_pipeline):
-    fake_pipeline.error = ValueError("The sample has no class labels: upload class folders.")
+    from advisor.pipeline import NotValidatable
+
+    fake_pipeline.error = NotValidatable("The sample has no class labels: upload class folders.")
     run_id = start(jobs, dataset_id, two_class_folder)
     view = jobs.wait(run_id, timeout=10)
     assert view.status == "failed"
@@ -138,49 +143,73 @@ def test_a_remote_run_writes_its_result_here(engine, dataset_id, two_class_folde
 
 
 def test_start_refuses_bad_input(jobs, dataset_id, two_class_folder, tmp_path):
-    with pytest.raises(ValueError, match="positive number of seconds"):
+    with pytest.raises(ConfigError, match="positive number of seconds"):
         start(jobs, dataset_id, two_class_folder, budget=0)
+    with pytest.raises(ConfigError, match="positive number of seconds"):
+        start(jobs, dataset_id, two_class_folder, budget=float("nan"))
+    config = RunConfig(budget_seconds=5)
     with pytest.raises(ValueError, match="upload it again"):
-        jobs.start(dataset_id, source=tmp_path / "gone", intake=Intake(), budget_seconds=5)
+        jobs.start(dataset_id, source=tmp_path / "gone", intake=Intake(), config=config)
     with pytest.raises(store.NotFoundError):
-        jobs.start(999, source=two_class_folder, intake=Intake(), budget_seconds=5)
+        jobs.start(999, source=two_class_folder, intake=Intake(), config=config)
 
 
 def test_validation_job_passes_everything_to_the_pipeline(fake_pipeline, tmp_path):
     from engines.progress import CancelToken
 
     seen = []
+    config = RunConfig(budget_seconds=7, device="cpu", strategies=["linear_probe"])
     result = validation_job(source=str(tmp_path), out_dir=str(tmp_path / "out"),
-                            intake={"language": "ko"}, budget_seconds=7, device="cpu",
-                            strategies=["linear_probe"], progress=seen.append,
-                            cancel=CancelToken())
+                            intake={"language": "ko"}, config=config.to_dict(),
+                            progress=seen.append, cancel=CancelToken())
     assert result["validation"] and (tmp_path / "out" / "result.json").exists()
     call = fake_pipeline.calls[0]
-    assert call["intake"].language == "ko" and call["budget_seconds"] == 7.0
-    assert call["strategies"] == ("linear_probe",) and call["device"] == "cpu"
+    assert call["intake"].language == "ko" and call["config"] == config
     assert seen and seen[-1].fraction <= 1
 
 
 def test_headline_reads_only_what_was_measured():
     result = example_result()
-    line = headline(result)
+    line = headline(parse_result(result))
     best = result["validation"]["experiments"][0]
     assert line["accuracy"] == best["metrics"]["accuracy"]["value"]
     assert line["strategy"] == best["strategy"] and line["n_images"] == 24
-    assert headline({"validation": None}) == {"task": None, "verdict": None, "n_images": None}
+    unmeasured = copy.deepcopy(result)
+    unmeasured["validation"] = {"task": "classification"}
+    assert "accuracy" not in headline(parse_result(unmeasured))
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    ("NotValidatable: Upload class folders.", "Upload class folders."),
-    ("IntakeError: 'x.zip' is not a zip archive.", "'x.zip' is not a zip archive."),
-    ("the process running it stopped (killed or crashed): process 1 on h is gone.",
-     "the process running it stopped (killed or crashed): process 1 on h is gone."),
+def test_the_best_experiment_has_one_meaning_without_a_named_best():
+    result = copy.deepcopy(example_result())
+    experiments = result["validation"]["experiments"]
+    result["validation"]["best_experiment"] = None
+    experiments[0]["metrics"]["accuracy"]["value"] = 0.1
+    experiments[-1]["metrics"]["accuracy"]["value"] = 0.99
+    typed = parse_result(result)
+    assert typed.best_experiment().id == experiments[-1]["id"]
+    assert headline(typed)["accuracy"] == 0.99
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    ("Upload class folders.", "user"),
+    ("the process running it stopped (killed or crashed): process 1 on h is gone.", "runner"),
 ])
-def test_friendly_error_keeps_messages_meant_for_the_consultant(error, expected):
-    assert friendly_error(error) == expected
+def test_friendly_error_keeps_messages_meant_for_the_consultant(error, kind):
+    assert friendly_error(error, kind) == error
+
+
+def test_user_errors_are_reported_by_kind_not_by_class_name():
+    from advisor.pipeline import NotValidatable
+    from engines.intake import IntakeError
+    from engines.jobs.state import error_fields
+
+    for exc in (NotValidatable("Upload class folders."), IntakeError("not a zip archive")):
+        fields = error_fields(exc)
+        assert fields["error_kind"] == "user" and fields["error"] == str(exc)
+    assert error_fields(RuntimeError("boom"))["error_kind"] == "unexpected"
 
 
 def test_friendly_error_names_an_unexpected_failure():
-    text = friendly_error("RuntimeError: CUDA out of memory")
+    text = friendly_error("RuntimeError: CUDA out of memory", "unexpected")
     assert "unexpectedly" in text and "CUDA out of memory" in text and "Start it again" in text
 

@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from advisor import pipeline
 from advisor.cli import main
 from advisor.result import SCHEMA_VERSION, load_result
+from engines.results import RunConfig
+from engines.results.schema import result_schema
 from tests.conftest import make_class_folders, zip_folder
 
 # Tests of plumbing around the validation need only its cheapest experiment.
@@ -22,15 +25,18 @@ def validated(tmp_path_factory):
     folder = make_class_folders(tmp / "sample", {"cat": 20, "coffee": 20})
     data = zip_folder(folder, tmp / "sample.zip", wrap="client_sample")
     out = tmp / "out"
-    result = pipeline.validate(data, out, budget_seconds=120, device="cpu",
-                               cache_dir=tmp / "cache", **QUICK)
+    result = pipeline.validate(
+        data, out, RunConfig(budget_seconds=120, device="cpu", cache_dir=tmp / "cache", **QUICK)
+    ).to_json_dict()
     return result, out, tmp
 
 
 def test_result_json_holds_profile_recommendation_and_experiment(validated):
     result, out, _ = validated
-    on_disk = load_result(out / "result.json")
+    on_disk = load_result(out / "result.json").to_json_dict()
     assert on_disk == json.loads(json.dumps(result))
+    assert on_disk == json.loads((out / "result.json").read_text())
+    jsonschema.validate(on_disk, result_schema())
     assert on_disk["schema_version"] == SCHEMA_VERSION
     profile = on_disk["profile"]
     assert profile["n_images"] == 40 and profile["n_classes"] == 2
@@ -67,24 +73,41 @@ def test_report_html_is_written_with_the_measured_numbers(validated):
 
 def test_second_run_reads_features_from_the_cache(validated):
     _, _, tmp = validated
-    again = pipeline.validate(tmp / "sample.zip", tmp / "out2", budget_seconds=120,
-                              device="cpu", cache_dir=tmp / "cache", **QUICK)
+    again = pipeline.validate(
+        tmp / "sample.zip",
+        tmp / "out2",
+        RunConfig(budget_seconds=120, device="cpu", cache_dir=tmp / "cache", **QUICK),
+    ).to_json_dict()
     assert again["validation"]["feature_extraction"]["from_cache"] == 40
 
 
 def test_split_folders_are_respected(tmp_path):
-    folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8},
-                                splits={"train": 0.75})
-    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu",
-                               **QUICK)
+    folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8}, splits={"train": 0.75})
+    result = pipeline.validate(
+        folder, tmp_path / "out", RunConfig(budget_seconds=60, device="cpu", **QUICK)
+    ).to_json_dict()
     exp = result["validation"]["experiments"][0]
     assert (exp["n_train"], exp["n_val"]) == (12, 4)
 
 
 def test_cli_validate_writes_result_and_report(tmp_path, two_class_zip, capsys):
     out = tmp_path / "cli-out"
-    code = main(["validate", str(two_class_zip), "--out", str(out), "--budget-seconds", "60",
-                 "--device", "cpu", "--strategies", "linear_probe", "--compare", "none"])
+    code = main(
+        [
+            "validate",
+            str(two_class_zip),
+            "--out",
+            str(out),
+            "--budget-seconds",
+            "60",
+            "--device",
+            "cpu",
+            "--strategies",
+            "linear_probe",
+            "--compare",
+            "none",
+        ]
+    )
     assert code == 0
     assert (out / "result.json").exists() and (out / "report.html").exists()
     assert "linear_probe" in capsys.readouterr().out
@@ -119,8 +142,9 @@ def test_cli_one_class_gives_one_line_and_exit_2(tmp_path, capsys):
 def test_corrupt_image_is_skipped_and_the_rest_used(tmp_path):
     folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8})
     (folder / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu",
-                               **QUICK)
+    result = pipeline.validate(
+        folder, tmp_path / "out", RunConfig(budget_seconds=60, device="cpu", **QUICK)
+    ).to_json_dict()
     assert result["profile"]["n_images"] == 16
     skipped = result["profile"]["skipped"]
     assert [Path(s["path"]).name for s in skipped] == ["broken.jpg"]
@@ -128,11 +152,16 @@ def test_corrupt_image_is_skipped_and_the_rest_used(tmp_path):
 
 
 def test_python_m_advisor_help_documents_every_subcommand():
-    proc = subprocess.run([sys.executable, "-m", "advisor", "--help"], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("validate", "profile", "recommend", "report", "backbones"):
         assert command in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "advisor", "validate", "--help"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor", "validate", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for option in ("--out", "--budget-seconds", "--device"):
         assert option in proc.stdout

@@ -6,6 +6,7 @@ import pytest
 from advisor import pipeline
 from advisor.intake import Intake
 from engines.progress import Cancelled, CancelToken
+from engines.results import RunConfig, Validation
 from engines.validation import LabeledSplit, ValidationConfig
 from engines.validation.finetuning import StepCost, epoch_seconds, plan_finetunes
 from tests.conftest import make_class_folders
@@ -16,16 +17,24 @@ def full_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("full")
     folder = make_class_folders(tmp / "sample", {"cat": 16, "coffee": 16}, size=72)
     # A planted copy: the same image saved twice must stay on one side of the split.
-    (folder / "cat" / "copy_of_cat_000.jpg").write_bytes((folder / "cat" / "cat_000.jpg")
-                                                           .read_bytes())
+    (folder / "cat" / "copy_of_cat_000.jpg").write_bytes(
+        (folder / "cat" / "cat_000.jpg").read_bytes()
+    )
     stages = []
     # A generous budget so that every strategy is planned whatever the machine's speed;
     # early stopping ends the fine-tunes long before it.
     result = pipeline.validate(
-        folder, tmp / "out", intake=Intake(target_value=0.95), budget_seconds=1200,
-        device="cpu", cache_dir=tmp / "cache", progress=stages.append,
-        compare_backbones=("efficientnet_lite1",),
-    )
+        folder,
+        tmp / "out",
+        RunConfig(
+            budget_seconds=1200,
+            device="cpu",
+            cache_dir=tmp / "cache",
+            compare_backbones=("efficientnet_lite1",),
+        ),
+        intake=Intake(target_value=0.95),
+        progress=stages.append,
+    ).to_json_dict()
     return result, stages
 
 
@@ -96,8 +105,15 @@ def test_progress_is_monotonic_and_ends_done(full_run):
     assert fractions[-1] == 1.0 and stages[-1].stage == "done"
     assert all(b >= a - 1e-9 for a, b in zip(fractions, fractions[1:], strict=False))
     seen = {p.stage for p in stages}
-    assert {"embed", "health", "linear_probe", "learning_curve", "partial_finetune",
-            "full_finetune", "deployment"} <= seen
+    assert {
+        "embed",
+        "health",
+        "linear_probe",
+        "learning_curve",
+        "partial_finetune",
+        "full_finetune",
+        "deployment",
+    } <= seen
 
 
 def test_the_recommendation_is_reevaluated_with_the_evidence(full_run):
@@ -147,7 +163,9 @@ def test_bad_settings_are_refused_with_a_clear_message(kwargs, message):
 
 def test_the_linear_probe_is_always_part_of_the_run():
     assert ValidationConfig(strategies=("full_finetune",)).strategies == (
-        "linear_probe", "full_finetune")
+        "linear_probe",
+        "full_finetune",
+    )
 
 
 def test_a_cancelled_run_stops_with_cancelled(tmp_path):
@@ -159,8 +177,13 @@ def test_a_cancelled_run_stops_with_cancelled(tmp_path):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        pipeline.validate(folder, tmp_path / "out", budget_seconds=60, device="cpu",
-                          progress=cancel_on_health, cancel=token)
+        pipeline.validate(
+            folder,
+            tmp_path / "out",
+            RunConfig(budget_seconds=60, device="cpu"),
+            progress=cancel_on_health,
+            cancel=token,
+        ).to_json_dict()
     assert not (tmp_path / "out" / "result.json").exists()
 
 
@@ -170,7 +193,9 @@ def test_an_unlabeled_sample_gets_natural_groups(tmp_path):
     flat.mkdir()
     for path in folder.rglob("*.jpg"):
         path.replace(flat / path.name)
-    result = pipeline.validate(flat, tmp_path / "out", budget_seconds=60, device="cpu")
+    result = pipeline.validate(
+        flat, tmp_path / "out", RunConfig(budget_seconds=60, device="cpu")
+    ).to_json_dict()
     v = result["validation"]
     assert v["task"] == "unlabeled" and v["experiments"] == []
     assert v["clusters"]["k"] >= 2
@@ -185,8 +210,9 @@ def test_an_unpaired_sample_gets_the_domain_gap(tmp_path):
     for side in ("domain_a", "domain_b"):
         for path in list((tmp_path / "u" / side).rglob("*.jpg")):
             path.replace(tmp_path / "u" / side / path.name)
-    result = pipeline.validate(tmp_path / "u", tmp_path / "out", budget_seconds=60,
-                               device="cpu")
+    result = pipeline.validate(
+        tmp_path / "u", tmp_path / "out", RunConfig(budget_seconds=60, device="cpu")
+    ).to_json_dict()
     v = result["validation"]
     assert v["task"] == "unpaired" and result["profile"]["data_type"] == "unpaired"
     gap = v["domain_gap"]
@@ -197,28 +223,36 @@ def test_an_unpaired_sample_gets_the_domain_gap(tmp_path):
 
 def test_the_evidence_reads_curve_predictions_and_images_needed():
     validation = {
+        "task": "classification",
         "experiments": [],
         "similarity": {"call": "similar", "score": 0.8},
-        "learning_curve": {"fit": {
-            "predictions": [{"n": 20, "value": 0.8, "extrapolation": 2.0},
-                            {"n": 100, "value": 0.9, "extrapolation": 10.0}],
-            "images_needed": [{"target": 0.85, "status": "reachable", "n": 60}],
-        }},
+        "learning_curve": {
+            "fit": {
+                "model": "power_law",
+                "predictions": [
+                    {"n": 20, "value": 0.8, "extrapolation": 2.0},
+                    {"n": 100, "value": 0.9, "extrapolation": 10.0},
+                ],
+                "images_needed": [{"target": 0.85, "status": "reachable", "n": 60}],
+            }
+        },
     }
-    evidence = pipeline.evidence_from_validation(validation)
+    evidence = pipeline.evidence_from_validation(Validation.model_validate(validation), 0.85)
     assert evidence.predicted_accuracy_10x == 0.9
     assert evidence.images_for_target == 60
     assert evidence.measured_similarity == "similar"
     validation["learning_curve"]["fit"]["images_needed"][0]["status"] = "not_reachable"
-    assert pipeline.evidence_from_validation(validation).images_for_target is None
+    typed = Validation.model_validate(validation)
+    assert pipeline.evidence_from_validation(typed, 0.85).images_for_target is None
 
 
 def test_misclassified_examples_name_relative_paths(tmp_path):
     from engines.validation.probe import misclassified_examples
 
     root = tmp_path / "up"
-    split = LabeledSplit([root / "a/1.jpg"], [0], [root / "a/2.jpg", root / "b/3.jpg"], [0, 1],
-                         ["a", "b"], root=root)
+    split = LabeledSplit(
+        [root / "a/1.jpg"], [0], [root / "a/2.jpg", root / "b/3.jpg"], [0, 1], ["a", "b"], root=root
+    )
     proba = np.array([[0.9, 0.1], [0.8, 0.2]])
     (wrong,) = misclassified_examples(split, proba)
     assert wrong == {"path": "b/3.jpg", "true": "b", "predicted": "a", "confidence": 0.8}
@@ -226,8 +260,11 @@ def test_misclassified_examples_name_relative_paths(tmp_path):
 
 def test_a_used_up_budget_starts_nothing_more_and_says_why(tmp_path):
     folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8})
-    result = pipeline.validate(folder, tmp_path / "out", budget_seconds=0.01, device="cpu",
-                               report_formats=("html",))
+    result = pipeline.validate(
+        folder,
+        tmp_path / "out",
+        RunConfig(budget_seconds=0.01, device="cpu", report_formats=("html",)),
+    ).to_json_dict()
     v = result["validation"]
     assert [e["strategy"] for e in v["experiments"]] == ["linear_probe"]
     assert [s["strategy"] for s in v["skipped"]] == ["partial_finetune", "full_finetune"]
@@ -245,9 +282,17 @@ def test_an_unlearnable_split_does_not_look_learnable(tmp_path):
     for i, path in enumerate(sorted((folder / "cat").glob("*.jpg"))):
         side = "a" if rng.permutation(40)[i] % 2 else "b"
         path.replace(tmp_path / "s" / side / path.name)
-    result = pipeline.validate(tmp_path / "s", tmp_path / "out", budget_seconds=60,
-                               device="cpu", strategies=("linear_probe",),
-                               compare_backbones=(), report_formats=("html",))
+    result = pipeline.validate(
+        tmp_path / "s",
+        tmp_path / "out",
+        RunConfig(
+            budget_seconds=60,
+            device="cpu",
+            strategies=("linear_probe",),
+            compare_backbones=(),
+            report_formats=("html",),
+        ),
+    ).to_json_dict()
     metrics = result["validation"]["experiments"][0]["metrics"]
     assert not metrics["better_than_chance"]
     assert metrics["balanced_accuracy"]["ci_low"] <= 0.5
@@ -255,9 +300,18 @@ def test_an_unlearnable_split_does_not_look_learnable(tmp_path):
 
 def test_same_seed_same_numbers(two_class_folder, tmp_path):
     runs = [
-        pipeline.validate(two_class_folder, tmp_path / f"out{i}", budget_seconds=60,
-                          device="cpu", strategies=("linear_probe",), compare_backbones=(),
-                          report_formats=("html",), seed=7)["validation"]
+        pipeline.validate(
+            two_class_folder,
+            tmp_path / f"out{i}",
+            RunConfig(
+                budget_seconds=60,
+                device="cpu",
+                strategies=("linear_probe",),
+                compare_backbones=(),
+                report_formats=("html",),
+                seed=7,
+            ),
+        ).to_json_dict()["validation"]
         for i in range(2)
     ]
     first, second = (v["experiments"][0]["metrics"] for v in runs)

@@ -81,11 +81,10 @@ def make_result(
     target: float | None = 0.8,
     similarity: str = "different",
     red_flags: bool = True,
-    nested: bool = True,
     device: str = "cpu",
     language: str = "en",
 ) -> dict[str, Any]:
-    """A complete result document in the pipeline's shape (``nested``: under validation)."""
+    """A complete result document in the pipeline's shape."""
     accuracies = accuracies or {"linear_probe": 0.83, "partial_finetune": 0.9}
     exps = [experiment(s, a, seed=i, device_seconds=0.5)
             for i, (s, a) in enumerate(accuracies.items())]
@@ -188,12 +187,7 @@ def make_result(
                    "target_accuracy": target, "cache_dir": None},
         "timings": {"profile": 0.412, "validation": 77.3, "total": 78.1},
     }
-    if nested:
-        result["validation"] = validation
-    else:
-        result.update({k: validation[k] for k in ("backbone", "feature_extraction",
-                                                  "experiments", "similarity",
-                                                  "backbone_ranking", "learning_curve")})
+    result["validation"] = validation
     return copy.deepcopy(result)
 
 

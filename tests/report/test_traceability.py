@@ -43,9 +43,8 @@ def known_texts(result) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("nested", [True, False], ids=["validation-section", "flat-legacy"])
-def test_every_number_in_the_model_has_a_source_that_holds_it(nested):
-    result = make_result(nested=nested)
+def test_every_number_in_the_model_has_a_source_that_holds_it():
+    result = make_result()
     model = build_report_model(result, "en", OPTIONS)
     numbers = model.numbers()
     assert len(numbers) > 100
@@ -57,8 +56,7 @@ def test_every_number_in_the_model_has_a_source_that_holds_it(nested):
     for num in derived:
         for ref in num.inputs:
             source_value(result, OPTIONS, ref)  # raises if the input does not exist
-    prefix = "/validation/" if nested else "/experiments/"
-    assert any(n.source.startswith(prefix) for n in direct)
+    assert any(n.source.startswith("/validation/") for n in direct)
 
 
 @pytest.mark.parametrize("case", CASES)

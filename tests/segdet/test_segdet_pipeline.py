@@ -3,13 +3,19 @@
 import json
 
 from advisor import pipeline
+from engines.results import RunConfig
 from tests.segdet.fixtures import shapes_detection_sample, square_sample
 
 
 def test_a_mask_upload_gets_the_segmentation_validation(tmp_path):
     root = square_sample(tmp_path / "seg", n=16, size=64)
-    result = pipeline.validate(root, tmp_path / "out", budget_seconds=60, device="cpu",
-                               strategies=("linear_probe",), report_formats=("html",))
+    result = pipeline.validate(
+        root,
+        tmp_path / "out",
+        RunConfig(
+            budget_seconds=60, device="cpu", strategies=("linear_probe",), report_formats=("html",)
+        ),
+    ).to_json_dict()
     v = result["validation"]
     assert result["profile"]["task_hint"] == "segmentation"
     assert v["task"] == "segmentation" and v["experiments"] == []
@@ -24,8 +30,9 @@ def test_a_mask_upload_gets_the_segmentation_validation(tmp_path):
 
 def test_a_box_upload_gets_detection_evidence(tmp_path):
     root = shapes_detection_sample(tmp_path / "det", n=12, fmt="voc")
-    result = pipeline.validate(root, tmp_path / "out", budget_seconds=60, device="cpu",
-                               report_formats=("html",))
+    result = pipeline.validate(
+        root, tmp_path / "out", RunConfig(budget_seconds=60, device="cpu", report_formats=("html",))
+    ).to_json_dict()
     v = result["validation"]
     assert result["profile"]["task_hint"] == "detection"
     assert v["task"] == "detection"
