@@ -12,9 +12,12 @@ Hashes:
   POSIX path, size and SHA-256, one per line, after the header ``folder-v1``. Paths
   matter (class folders are labels); symbolic links are not followed and not stored.
 
-Writes are atomic: the copy is made in a temporary directory under ``samples/`` and
-renamed into place, so a reader never sees half a sample, and two writers of the same
-sample end with one copy.
+Writes are atomic: the copy is made in a temporary directory under ``samples/``
+(``.incoming-<pid>-*``) and renamed into place, so a reader never sees half a sample,
+and two writers of the same sample end with one copy. The zip's extraction
+(``samples/<sha256>/unpacked``) is atomic the same way (see
+:func:`engines.intake.unpack.unpack_upload`). What a killed writer leaves behind is
+removed at start-up by :func:`clean_incoming`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ SAMPLE_NAME = "sample"
 _FOLDER_HEADER = b"folder-v1\n"
 _CHUNK = 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
+INCOMING_PREFIX = ".incoming-"  # as engines.intake.unpack names its temporary folders
+REMOVING_PREFIX = ".removing-"
 
 
 class SampleTooLargeError(ValueError):
@@ -186,7 +191,7 @@ def store_sample_files(
 def _copy_atomically(source: Path, target: Path, name: str) -> None:
     root = target.parent
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
+    staging = Path(tempfile.mkdtemp(prefix=f"{INCOMING_PREFIX}{os.getpid()}-", dir=root))
     try:
         if source.is_file():
             shutil.copy2(source, staging / name)
@@ -229,7 +234,7 @@ def remove_sample_files(data_dir: Path, content_hash: str) -> bool:
     if not target.exists():
         return False
     # Rename first so that a half-removed sample is never seen under its hash.
-    trash = target.with_name(f".removing-{content_hash}-{os.getpid()}")
+    trash = target.with_name(f"{REMOVING_PREFIX}{os.getpid()}-{content_hash}")
     try:
         target.rename(trash)
     except OSError:
@@ -247,3 +252,22 @@ def list_stored_hashes(data_dir: Path) -> list[str]:
         p.name for p in root.iterdir()
         if p.is_dir() and len(p.name) == 64 and set(p.name) <= _HEX
     )
+
+
+def clean_incoming(data_dir: Path) -> list[Path]:
+    """Remove what killed writers left in the sample store; return the paths removed.
+
+    Temporary copies (``samples/.incoming-*``), half-removed samples
+    (``samples/.removing-*``) and interrupted extractions
+    (``samples/<sha256>/.incoming-*``) of processes that no longer run are removed;
+    those of live processes are kept. Called when the app opens the store.
+    """
+    from engines.intake.unpack import clean_incoming as _clean_folder
+
+    root = samples_root(data_dir)
+    if not root.is_dir():
+        return []
+    removed = _clean_folder(root)
+    for content_hash in list_stored_hashes(data_dir):
+        removed += _clean_folder(root / content_hash)
+    return removed

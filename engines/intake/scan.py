@@ -43,7 +43,7 @@ from engines.intake.records import (
     nfc,
     normalize_split,
 )
-from engines.intake.unpack import SIDECAR_NAME, read_unpack_skipped
+from engines.intake.unpack import OWN_FILES, read_unpack_skipped
 from engines.profile import SkippedFile
 from engines.progress import Progress, ProgressCallback, ignore_progress
 
@@ -193,7 +193,7 @@ def _inventory(root: Path, limits: IntakeLimits) -> _Inventory:
             inv.dirs.append(here / d)
         dirnames[:] = kept_dirs
         for name in sorted(filenames, key=natural_key):
-            if name == SIDECAR_NAME:
+            if name in OWN_FILES:
                 continue
             if is_junk(name):
                 inv.n_ignored += 1
