@@ -26,6 +26,7 @@ Never imports torch or streamlit (the pipeline loads the engines when the job ru
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
 import threading
 import time
@@ -274,9 +275,11 @@ class ValidationJobs:
             ValueError: The budget is not a positive number of seconds, or the sample
                 folder does not exist.
             advisor.store.NotFoundError: No such dataset or recommendation.
+            advisor.store.RunActiveError: A run of the engagement is already active (the
+                database refuses a second one, whoever starts it; a ValueError).
 
         """
-        if not budget_seconds or budget_seconds <= 0:
+        if not budget_seconds or not math.isfinite(budget_seconds) or budget_seconds <= 0:
             raise ValueError(
                 f"The time budget must be a positive number of seconds, got {budget_seconds}."
             )

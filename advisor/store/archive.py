@@ -325,10 +325,11 @@ def _insert_rows(
 
     run_ids: dict[int, int] = {}
     for row in manifest.get("runs", []):
-        values = _fields(Run, row, ("id", "dataset_id", "recommendation_id"))
+        values = _fields(Run, row, ("id", "dataset_id", "recommendation_id", "engagement_id"))
         old_rec = row.get("recommendation_id")
         run = Run(
             dataset_id=_remap(dataset_ids, row["dataset_id"]),
+            engagement_id=new_engagement_id,
             recommendation_id=None if old_rec is None else recommendation_ids.get(int(old_rec)),
             **values,
         )

@@ -140,6 +140,8 @@ def test_a_remote_run_writes_its_result_here(engine, dataset_id, two_class_folde
 def test_start_refuses_bad_input(jobs, dataset_id, two_class_folder, tmp_path):
     with pytest.raises(ValueError, match="positive number of seconds"):
         start(jobs, dataset_id, two_class_folder, budget=0)
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        start(jobs, dataset_id, two_class_folder, budget=float("nan"))
     with pytest.raises(ValueError, match="upload it again"):
         jobs.start(dataset_id, source=tmp_path / "gone", intake=Intake(), budget_seconds=5)
     with pytest.raises(store.NotFoundError):
@@ -184,3 +186,31 @@ def test_friendly_error_names_an_unexpected_failure():
     text = friendly_error("RuntimeError: CUDA out of memory")
     assert "unexpectedly" in text and "CUDA out of memory" in text and "Start it again" in text
 
+
+
+def test_two_starts_at_once_give_one_run_and_a_clear_refusal(jobs, dataset_id,
+                                                             two_class_folder, fake_pipeline):
+    import threading
+
+    fake_pipeline.release.clear()
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def press_start() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(start(jobs, dataset_id, two_class_folder))
+        except ValueError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=press_start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    runs = [o for o in outcomes if isinstance(o, int)]
+    refusals = [o for o in outcomes if isinstance(o, ValueError)]
+    assert len(runs) == 1 and len(refusals) == 1, outcomes
+    assert "already active" in str(refusals[0])
+    fake_pipeline.release.set()
+    assert jobs.wait(runs[0], timeout=30).status == "done"
