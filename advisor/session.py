@@ -456,7 +456,8 @@ def add_sample(
             f"{ctx.settings.upload_limit_mb} MB: upload a smaller sample.")
     with store.open_session(ctx.engine) as session:
         store.get_engagement(session, engagement_id)
-    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes)
+    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes,
+                          max_decoded_bytes=ctx.settings.max_decoded_bytes)
     progress(Progress("store", 0.0, "Saving the upload"))
     suffix = Path(filename).suffix.lower() or ".zip"
     with tempfile.TemporaryDirectory(prefix="fa-upload-") as tmp:
@@ -521,7 +522,8 @@ def current_sample(ctx: AppContext, engagement_id: int) -> SampleView | None:
     if not location.exists():
         return None
     folder = sample_dir(ctx.data_dir, dataset.content_hash)
-    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes)
+    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes,
+                          max_decoded_bytes=ctx.settings.max_decoded_bytes)
     if (folder / INDEX_FILE).exists():
         root = unpack_upload(location, folder / UNPACKED_DIR, limits)
     else:

@@ -31,7 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.images import IMAGE_SUFFIXES, ImageDecodeError, inspect_image, sniff_format
+from engines.images import (
+    IMAGE_SUFFIXES,
+    ImageDecodeError,
+    decoded_bytes,
+    inspect_image,
+    sniff_format,
+)
 from engines.intake.annotations import read_coco, read_voc
 from engines.intake.limits import IntakeError, IntakeLimits
 from engines.intake.manifest import TABLE_SUFFIXES, read_manifest
@@ -136,7 +142,8 @@ def scan_dataset(
         if n % step == 0:
             report(Progress("scan", n / max(1, total), f"Checking image {n + 1:,} of {total:,}"))
         try:
-            record.info = inspect_image(record.path, limits.max_image_pixels)
+            record.info = inspect_image(record.path, limits.max_image_pixels,
+                                        max_decoded_bytes=limits.max_decoded_bytes)
         except ImageDecodeError as exc:
             skipped.append(SkippedFile(path=_rel(root, record.path), reason=str(exc)))
             continue
@@ -720,6 +727,8 @@ def _verify_masks(
                 w, h = mask.size
                 if w * h > limits.max_image_pixels:
                     reason = "mask has too many pixels"
+                elif decoded_bytes(w, h, mask.mode) > limits.max_decoded_bytes:
+                    reason = "mask too large to decode safely"
                 elif {(w, h)} & {(record.info.width, record.info.height),
                                  (record.info.height, record.info.width)} == set():
                     reason = (f"mask size {w}x{h} differs from its image "
