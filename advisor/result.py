@@ -7,6 +7,7 @@ The schema is documented in README.md ("result.json") and versioned by
 from __future__ import annotations
 
 import json
+import math
 import platform
 import sys
 from datetime import UTC, datetime
@@ -76,12 +77,28 @@ def build_result(
     }
 
 
+def _finite(value: Any) -> Any:
+    """Non-finite floats become None (JSON has no NaN), as the store does."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_result(result: dict[str, Any], out_dir: Path) -> Path:
-    """Write ``result.json`` into ``out_dir`` (created if needed) and return its path."""
+    """Write ``result.json`` into ``out_dir`` (created if needed) and return its path.
+
+    Strict JSON: a non-finite number (NaN, infinity) is written as null, never as the
+    ``NaN`` that JSON readers refuse.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "result.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(json.dumps(_finite(result), indent=2, ensure_ascii=False, allow_nan=False),
+                   encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -90,8 +107,12 @@ def load_result(path: Path) -> dict[str, Any]:
     """Read a result.json, checking it is one this version understands."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path} is not a readable result.json ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a result.json (it holds a JSON "
+                         f"{type(data).__name__}, not an object): give the file a "
+                         "validation wrote.")
     major = str(data.get("schema_version", "")).split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
         raise ValueError(
