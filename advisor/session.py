@@ -29,7 +29,7 @@ from advisor.recommend import present, recommend
 from advisor.recommendation import Recommendation
 from advisor.settings import Settings, load_settings
 from advisor.store.repository import to_json
-from advisor.store.samples import hash_sample, sample_dir
+from advisor.store.samples import hash_sample, over_limit_message, sample_dir
 from engines.health import build_health_report
 from engines.intake import (
     ImageRecord,
@@ -452,8 +452,7 @@ def add_sample(
         raise ValueError(f"{filename!r} is empty (0 bytes): upload the zip again.")
     if len(data) > ctx.settings.upload_limit_bytes:
         raise store.SampleTooLargeError(
-            f"{filename!r} is {len(data) / 2**20:.0f} MB, over the upload limit of "
-            f"{ctx.settings.upload_limit_mb} MB: upload a smaller sample.")
+            over_limit_message(repr(filename), len(data), ctx.settings.upload_limit_bytes))
     with store.open_session(ctx.engine) as session:
         store.get_engagement(session, engagement_id)
     limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes,

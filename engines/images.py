@@ -282,12 +282,48 @@ def _dicom_dataset(path: Path) -> Any:
         from pydicom.errors import InvalidDicomError
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImageDecodeError("DICOM file, but pydicom is not installed") from exc
+    _quiet_pydicom()
     try:
-        return pydicom.dcmread(path, force=path.suffix.lower() in DICOM_SUFFIXES)
+        ds = pydicom.dcmread(path, force=path.suffix.lower() in DICOM_SUFFIXES)
     except InvalidDicomError as exc:
-        raise ImageDecodeError("not a valid DICOM file") from exc
+        raise ImageDecodeError("not a DICOM file") from exc
     except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as exc:
         raise ImageDecodeError(f"unreadable DICOM file ({_short(exc)})") from exc
+    if not _looks_like_dicom(ds):
+        raise ImageDecodeError("not a DICOM file (no DICOM header or image attributes; "
+                               "a file renamed .dcm?)")
+    return ds
+
+
+_DICOM_IDENTITY = ("PixelData", "SOPClassUID", "Modality", "Rows", "StudyInstanceUID")
+_pydicom_quiet = False
+
+
+def _looks_like_dicom(ds: Any) -> bool:
+    """Whether a dataset read with ``force`` is DICOM, not bytes parsed as elements."""
+    if getattr(ds, "preamble", None) is not None or len(getattr(ds, "file_meta", ()) or ()):
+        return True
+    try:
+        return any(keyword in ds for keyword in _DICOM_IDENTITY)
+    except Exception:  # noqa: BLE001 - garbage parsed as elements fails in any way
+        return False
+
+
+def _quiet_pydicom() -> None:
+    """Keep pydicom's warnings about damaged files off stderr (once per process).
+
+    A damaged file is reported as skipped with its reason; pydicom's own warnings and
+    log lines about it would only clutter the console of the app and the CLI.
+    """
+    global _pydicom_quiet
+    if _pydicom_quiet:
+        return
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+    _pydicom_quiet = True
 
 
 def _dicom_to_rgb(ds: Any, max_pixels: int) -> Image.Image:

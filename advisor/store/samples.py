@@ -42,6 +42,22 @@ class SampleTooLargeError(ValueError):
     """The sample is larger than the upload limit."""
 
 
+def over_limit_message(name: str, size_bytes: int, limit_bytes: int) -> str:
+    """Say that an upload is over the limit, in MB that never round to the limit.
+
+    One decimal ("1.4 MB, over the upload limit of 1 MB"), more only where one would
+    show the size as no larger than the limit ("1.04 MB" is not "1.0 MB").
+    """
+    limit_mb = limit_bytes / 2**20
+    limit_text = f"{limit_mb:.0f}" if limit_mb == int(limit_mb) else f"{limit_mb:.1f}"
+    for decimals in (1, 2, 3):
+        size_text = f"{size_bytes / 2**20:.{decimals}f}"
+        if float(size_text) > float(limit_text):
+            break
+    return (f"{name} is {size_text} MB, over the upload limit of {limit_text} MB: upload "
+            "a smaller sample (a few hundred images per class is enough for the advice).")
+
+
 @dataclass(frozen=True)
 class StoredSample:
     """Where a sample lies and what it holds.
@@ -167,10 +183,7 @@ def store_sample_files(
         raise FileNotFoundError(f"No sample at {source}.")
     size, count = _measure(source)
     if max_bytes is not None and size > max_bytes:
-        raise SampleTooLargeError(
-            f"The sample is {size / 2**20:.1f} MB, over the upload limit of "
-            f"{max_bytes / 2**20:.0f} MB."
-        )
+        raise SampleTooLargeError(over_limit_message("The sample", size, max_bytes))
     if count == 0:
         raise ValueError(f"The sample {source.name!r} holds no file.")
     content_hash = hash_sample(source)

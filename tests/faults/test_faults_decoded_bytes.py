@@ -30,7 +30,7 @@ from engines.images import (
 from engines.intake import IntakeLimits
 
 _SCAN_IN_CHILD = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from engines.intake import scan_dataset, unpack_upload
 root = unpack_upload(Path(sys.argv[1]), Path(sys.argv[2]))
@@ -38,7 +38,9 @@ index = scan_dataset(root)
 print(json.dumps({
     "records": len(index.records),
     "skipped": {s.path: s.reason for s in index.skipped},
-    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM: this process's own peak (ru_maxrss would carry the parent's over exec).
+    "max_rss_mb": next(int(line.split()[1]) for line in open("/proc/self/status")
+                       if line.startswith("VmHWM:")) / 1024,
 }))
 """
 
