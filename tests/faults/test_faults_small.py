@@ -98,3 +98,22 @@ def test_skip_reasons_show_no_internal_paths(tmp_path, monkeypatch) -> None:
         "could not be extracted (File name too long: 'z.png')"
     assert without_paths("C:\\Users\\me\\AppData\\Local\\Temp\\x.png is bad") == "x.png is bad"
     assert without_paths("ratio 1/2, not a path") == "ratio 1/2, not a path"
+
+
+def test_symbolic_link_entries_in_a_zip_are_not_extracted(tmp_path) -> None:
+    import stat
+    import zipfile
+
+    upload = tmp_path / "links.zip"
+    with zipfile.ZipFile(upload, "w") as zf:
+        for c in ("ok", "defect"):
+            for i in range(2):
+                zf.writestr(f"{c}/{c}_{i}.png", png_bytes(class_image(int(c == "ok"), i, 24)))
+        link = zipfile.ZipInfo("ok/passwd.png")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+    dest = tmp_path / "out"
+    root = unpack_upload(upload, dest)
+    assert not any(p.is_symlink() for p in dest.rglob("*"))
+    reasons = {s.path: s.reason for s in scan_dataset(root).skipped}
+    assert reasons["ok/passwd.png"].startswith("symbolic link")
