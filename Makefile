@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where the app listens: this machine only by default. To serve a team, set
+# ADDRESS=0.0.0.0 and FEASIBILITY_PASSWORD (the app refuses otherwise; README "Security").
+ADDRESS ?= 127.0.0.1
 
 .PHONY: run test lint bench install
 
@@ -17,7 +20,7 @@ $(STAMP): pyproject.toml scripts/system-packages.sh
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run streamlit_app.py
+	$(BIN)/streamlit run streamlit_app.py --server.address $(ADDRESS)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -15,6 +15,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from advisor.cli_checks import OneLineParser, check_arguments
 from engines.errors import UserError
 from engines.results import STRATEGY_ORDER, Result
 
@@ -73,7 +74,7 @@ def _fraction(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand documented."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m advisor",
         description="Feasibility Advisor: profile a client's image sample, recommend an "
         "approach, validate it on the sample and export a feasibility report.",
@@ -237,11 +238,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit status."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a refusal already printed as one line (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        check_arguments(args)
         return _run(args)
     except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -242,6 +242,8 @@ class ValidationJobs:
         Raises:
             ValueError: The sample folder does not exist.
             advisor.store.NotFoundError: No such dataset or recommendation.
+            advisor.store.RunActiveError: A run of the engagement is already active (the
+                database refuses a second one, whoever starts it; a ValueError).
 
         """
         source = Path(source)

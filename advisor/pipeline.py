@@ -247,14 +247,19 @@ def validate(
         engines.results.ConfigError: A setting is invalid.
 
     """
-    from engines.validation import embed_images, run_validation
-
     intake = intake or Intake()
     timings: dict[str, float] = {}
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fa-upload-") as tmp:
         prepared = prepare_dataset(Path(source), Path(work_dir or tmp) / "upload",
                                    claimed_n_images=intake.claimed_n_images)
+        # torch is loaded only now: an upload that cannot be validated (one class) is
+        # refused in a second, not after seconds of imports and a GB of memory.
+        task = intake.task or prepared.profile.task_hint
+        if task not in ("segmentation", "detection") and prepared.profile.data_type == "paired":
+            check_validatable(prepared.profile)
+        from engines.validation import embed_images, run_validation
+
         profile = prepared.profile
         timings["profile"] = round(time.monotonic() - start, 3)
         prior = recommend_for(prepared, intake)

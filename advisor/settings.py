@@ -22,6 +22,12 @@ Environment variables:
   (needs ``pip install '.[cluster]'``).
 - ``RAY_ADDRESS``: the Ray cluster to connect to with the ``ray`` runner, e.g.
   ``ray://gpu-server:10001`` (default: Ray's own discovery).
+- ``FEASIBILITY_MAX_DECODED_MB``: the most memory one image's decode may take, in MB
+  (width x height x bands x bytes per sample, with the float working copies of 16-bit
+  and float data; default 1024). Larger images are listed as skipped, with the reason.
+- ``FEASIBILITY_PASSWORD``: the password that serving beyond this machine requires
+  (see README "Security"). Environment only: never read from the config file, never
+  shown.
 
 An empty environment variable counts as not set.
 """
@@ -33,7 +39,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +52,7 @@ RUNNERS: tuple[str, ...] = ("in-process", "ray")
 DEFAULT_UPLOAD_LIMIT_MB = 2048
 DEFAULT_BUDGET_SECONDS = 180.0
 DEFAULT_DEVICE = "auto"
+DEFAULT_MAX_DECODED_MB = 1024
 
 ENV_CONFIG = "FEASIBILITY_CONFIG"
 ENV_DATA_DIR = "FEASIBILITY_DATA_DIR"
@@ -55,6 +62,8 @@ ENV_BUDGET_SECONDS = "FEASIBILITY_BUDGET_SECONDS"
 ENV_DEVICE = "FEASIBILITY_DEVICE"
 ENV_RUNNER = "FEASIBILITY_RUNNER"
 ENV_RAY_ADDRESS = "RAY_ADDRESS"
+ENV_MAX_DECODED_MB = "FEASIBILITY_MAX_DECODED_MB"
+ENV_PASSWORD = "FEASIBILITY_PASSWORD"
 
 _FILE_KEYS: tuple[str, ...] = (
     "data_dir",
@@ -64,6 +73,7 @@ _FILE_KEYS: tuple[str, ...] = (
     "device",
     "runner",
     "ray_address",
+    "max_decoded_mb",
 )
 
 
@@ -81,6 +91,9 @@ class Settings:
         runner: ``"in-process"`` or ``"ray"``.
         ray_address: Address of the Ray cluster, or None for Ray's own discovery.
         config_file: The config file that was read, or None when none was.
+        max_decoded_mb: Most memory one image's decode may take, in MB.
+        password: The password required to serve beyond loopback (environment only;
+            kept out of ``repr``), or None.
 
     """
 
@@ -92,6 +105,13 @@ class Settings:
     runner: str = "in-process"
     ray_address: str | None = None
     config_file: Path | None = None
+    max_decoded_mb: int = DEFAULT_MAX_DECODED_MB
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def max_decoded_bytes(self) -> int:
+        """The decoded-bytes limit of one image, in bytes."""
+        return self.max_decoded_mb * 1024 * 1024
 
     @property
     def upload_limit_bytes(self) -> int:
@@ -168,6 +188,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("device", ENV_DEVICE),
         ("runner", ENV_RUNNER),
         ("ray_address", ENV_RAY_ADDRESS),
+        ("max_decoded_mb", ENV_MAX_DECODED_MB),
     ):
         value = from_env(name)
         if value is not None:
@@ -202,6 +223,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"{raw['runner']!r}."
         )
     ray_address = (str(raw["ray_address"]).strip() or None) if "ray_address" in raw else None
+    max_decoded_mb = (
+        _parse_positive_int(raw["max_decoded_mb"], sources["max_decoded_mb"])
+        if "max_decoded_mb" in raw
+        else DEFAULT_MAX_DECODED_MB
+    )
+    # Not stripped: spaces may be part of a password. Never from the config file.
+    password = env.get(ENV_PASSWORD) or None
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -211,6 +239,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         runner=runner,
         ray_address=ray_address,
         config_file=config_file,
+        max_decoded_mb=max_decoded_mb,
+        password=password,
     )
 
 
@@ -229,6 +259,7 @@ def env_name_for(key: str) -> str:
         "device": ENV_DEVICE,
         "runner": ENV_RUNNER,
         "ray_address": ENV_RAY_ADDRESS,
+        "max_decoded_mb": ENV_MAX_DECODED_MB,
     }
     if key not in names:
         raise ValueError(f"{key!r} is not a setting; known settings: {', '.join(names)}.")

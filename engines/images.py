@@ -8,7 +8,10 @@ few numbers the health check needs, in one pass and without keeping pixels.
 
 Safety: the pixel count is checked from the header *before* any decode, per call, so a
 decompression bomb is refused without touching Pillow's process-wide
-``Image.MAX_IMAGE_PIXELS`` (which other users of the same process share).
+``Image.MAX_IMAGE_PIXELS`` (which other users of the same process share). So are the
+decoded bytes (:func:`check_decoded_bytes`): a 16-bit or float image costs several
+times what its pixel count suggests, and PNG/TIFF compression hides it from the zip's
+ratio guard. A JPEG is checked at the size it is decoded at (DCT draft mode).
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest width x height decoded (100 megapixels, about a 10,000 x 10,000 scan)."""
+
+DEFAULT_MAX_DECODED_BYTES = 1024**3
+"""Largest memory one decode may take (1 GiB), see :func:`check_decoded_bytes`."""
+
+# Bytes per sample of Pillow's modes; 16-bit and float data are then scaled to 8 bits
+# through float32 working copies (_array_to_rgb), which the guard counts too.
+_WIDE_SAMPLE_BYTES = {"I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F": 4}
+_FLOAT_WORKING_BYTES = 16  # four float32 copies per sample while scaling to 8 bits
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".gif", ".tif", ".tiff",
@@ -144,6 +155,42 @@ def _check_pixels(width: int, height: int, max_pixels: int, frames: int = 1) -> 
         )
 
 
+def decoded_bytes(width: int, height: int, mode: str) -> int:
+    """Memory a decode of the image takes: width x height x bands x bytes per sample.
+
+    For 16-bit and float modes the float32 working copies that scale them to 8 bits
+    are counted as well (four per sample), since they are what fills the memory.
+    """
+    try:
+        bands = Image.getmodebands(mode)
+    except (KeyError, ValueError):
+        bands = 4  # an unknown mode: assume the widest common layout
+    per_sample = _WIDE_SAMPLE_BYTES.get(mode, 1)
+    if mode in _WIDE_SAMPLE_BYTES:
+        per_sample += _FLOAT_WORKING_BYTES
+    return int(width) * int(height) * bands * per_sample
+
+
+def check_decoded_bytes(
+    width: int, height: int, mode: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES
+) -> None:
+    """Refuse, before decoding, an image whose decode would take more than ``max_bytes``.
+
+    Raises:
+        ImageDecodeError: Over the limit; the message says by how much and what to do.
+
+    """
+    needed = decoded_bytes(width, height, mode)
+    if needed > max_bytes:
+        depth = {2: "16-bit", 4: "32-bit"}.get(_WIDE_SAMPLE_BYTES.get(mode, 1), "8-bit")
+        kind = "float" if mode == "F" else depth
+        raise ImageDecodeError(
+            f"too large to decode safely ({width}x{height} {kind} {mode}: "
+            f"{needed / 2**30:.1f} GB of memory decoded, limit {max_bytes / 2**30:.1f} GB); "
+            "downscale it or convert it to 8-bit first"
+        )
+
+
 def _open_pil(path: Path, max_pixels: int) -> Image.Image:
     """Open lazily (header only) and refuse oversize images before decoding."""
     try:
@@ -169,8 +216,13 @@ def _short(exc: BaseException) -> str:
     return text[:160]
 
 
-def _decode(im: Image.Image) -> Image.Image:
-    """Fully decode the first frame; truncation and corruption raise here."""
+def _decode(im: Image.Image, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> Image.Image:
+    """Fully decode the first frame; truncation and corruption raise here.
+
+    The decoded bytes are checked first, at the size the image will be decoded at
+    (after a JPEG draft, so a large JPEG read at a reduced scale passes).
+    """
+    check_decoded_bytes(im.width, im.height, im.mode, max_bytes)
     try:
         if getattr(im, "n_frames", 1) > 1:
             im.seek(0)
@@ -230,12 +282,48 @@ def _dicom_dataset(path: Path) -> Any:
         from pydicom.errors import InvalidDicomError
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImageDecodeError("DICOM file, but pydicom is not installed") from exc
+    _quiet_pydicom()
     try:
-        return pydicom.dcmread(path, force=path.suffix.lower() in DICOM_SUFFIXES)
+        ds = pydicom.dcmread(path, force=path.suffix.lower() in DICOM_SUFFIXES)
     except InvalidDicomError as exc:
-        raise ImageDecodeError("not a valid DICOM file") from exc
+        raise ImageDecodeError("not a DICOM file") from exc
     except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as exc:
         raise ImageDecodeError(f"unreadable DICOM file ({_short(exc)})") from exc
+    if not _looks_like_dicom(ds):
+        raise ImageDecodeError("not a DICOM file (no DICOM header or image attributes; "
+                               "a file renamed .dcm?)")
+    return ds
+
+
+_DICOM_IDENTITY = ("PixelData", "SOPClassUID", "Modality", "Rows", "StudyInstanceUID")
+_pydicom_quiet = False
+
+
+def _looks_like_dicom(ds: Any) -> bool:
+    """Whether a dataset read with ``force`` is DICOM, not bytes parsed as elements."""
+    if getattr(ds, "preamble", None) is not None or len(getattr(ds, "file_meta", ()) or ()):
+        return True
+    try:
+        return any(keyword in ds for keyword in _DICOM_IDENTITY)
+    except Exception:  # noqa: BLE001 - garbage parsed as elements fails in any way
+        return False
+
+
+def _quiet_pydicom() -> None:
+    """Keep pydicom's warnings about damaged files off stderr (once per process).
+
+    A damaged file is reported as skipped with its reason; pydicom's own warnings and
+    log lines about it would only clutter the console of the app and the CLI.
+    """
+    global _pydicom_quiet
+    if _pydicom_quiet:
+        return
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+    _pydicom_quiet = True
 
 
 def _dicom_to_rgb(ds: Any, max_pixels: int) -> Image.Image:
@@ -287,7 +375,10 @@ def _dicom_to_rgb(ds: Any, max_pixels: int) -> Image.Image:
 
 
 def load_rgb(
-    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, reduce_to: int | None = None
+    path: Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    reduce_to: int | None = None,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
 ) -> Image.Image:
     """Read an image file as an 8-bit ``RGB`` Pillow image, upright.
 
@@ -307,13 +398,16 @@ def load_rgb(
         max_pixels: Largest width x height accepted; checked from the header before
             decoding.
         reduce_to: Smallest side the caller needs (JPEG only; None: full size).
+        max_decoded_bytes: Largest memory the decode may take (see
+            :func:`check_decoded_bytes`); checked from the header before decoding.
 
     Returns:
         A fully loaded image of mode "RGB".
 
     Raises:
         ImageDecodeError: The file is not an image, is truncated or corrupt, or has
-            more pixels than ``max_pixels``. The message is a short reason.
+            more pixels than ``max_pixels`` or more decoded bytes than
+            ``max_decoded_bytes``. The message is a short reason.
 
     """
     path = Path(path)
@@ -322,7 +416,7 @@ def load_rgb(
     with _open_pil(path, max_pixels) as im:
         if reduce_to is not None and reduce_to > 0 and im.format in _DRAFT_FORMATS:
             im.draft(im.mode, (int(reduce_to), int(reduce_to)))
-        _decode(im)
+        _decode(im, max_decoded_bytes)
         try:
             upright = ImageOps.exif_transpose(im)
         except (OSError, ValueError, SyntaxError, TypeError, KeyError):
@@ -407,7 +501,10 @@ def image_quality_numbers(rgb: Image.Image) -> dict[str, Any]:
 
 
 def inspect_image(
-    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, measure: bool = True
+    path: Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    measure: bool = True,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
 ) -> ImageInfo:
     """Verify an image file by decoding it, and describe it.
 
@@ -419,6 +516,7 @@ def inspect_image(
         path: The file.
         max_pixels: Largest width x height accepted.
         measure: Also measure brightness, contrast, sharpness and the dHash.
+        max_decoded_bytes: Largest memory the decode may take (checked before it).
 
     Returns:
         The file's :class:`ImageInfo`.
@@ -453,7 +551,7 @@ def inspect_image(
         if fmt == "JPEG" and scale >= 2:
             # DCT-domain downscale: every byte is still decoded, so truncation shows.
             im.draft(im.mode, (int(width / scale) + 1, int(height / scale) + 1))
-        _decode(im)
+        _decode(im, max_decoded_bytes)
         numbers: dict[str, Any] = {}
         if measure:
             view = im

@@ -12,7 +12,7 @@ from typing import Any
 from advisor import store
 from advisor.pipeline import prepare_dataset
 from advisor.session.context import AppContext
-from advisor.store.samples import hash_sample, sample_dir
+from advisor.store.samples import hash_sample, over_limit_message, sample_dir
 from engines.intake import (
     ImageRecord,
     IntakeLimits,
@@ -83,11 +83,11 @@ def add_sample(
         raise ValueError(f"{filename!r} is empty (0 bytes): upload the zip again.")
     if len(data) > ctx.settings.upload_limit_bytes:
         raise store.SampleTooLargeError(
-            f"{filename!r} is {len(data) / 2**20:.0f} MB, over the upload limit of "
-            f"{ctx.settings.upload_limit_mb} MB: upload a smaller sample.")
+            over_limit_message(repr(filename), len(data), ctx.settings.upload_limit_bytes))
     with store.open_session(ctx.engine) as session:
         store.get_engagement(session, engagement_id)
-    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes)
+    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes,
+                          max_decoded_bytes=ctx.settings.max_decoded_bytes)
     progress(Progress("store", 0.0, "Saving the upload"))
     suffix = Path(filename).suffix.lower() or ".zip"
     with tempfile.TemporaryDirectory(prefix="fa-upload-") as tmp:
@@ -145,7 +145,8 @@ def current_sample(ctx: AppContext, engagement_id: int) -> SampleView | None:
     if not location.exists():
         return None
     folder = sample_dir(ctx.data_dir, dataset.content_hash)
-    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes)
+    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes,
+                          max_decoded_bytes=ctx.settings.max_decoded_bytes)
     if (folder / INDEX_FILE).exists():
         root = unpack_upload(location, folder / UNPACKED_DIR, limits)
     else:

@@ -38,6 +38,7 @@ from advisor.store.recovery import ORPHANED_RUN_ERROR, recover_orphaned_runs
 from advisor.store.repository import (
     DeletedEngagement,
     NotFoundError,
+    RunActiveError,
     RunStateError,
     SampleTooLargeError,
     active_runs,
@@ -86,6 +87,7 @@ __all__ = [
     "Report",
     "ReportPublic",
     "Run",
+    "RunActiveError",
     "RunPublic",
     "RunStateError",
     "RunStatus",

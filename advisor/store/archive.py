@@ -14,6 +14,13 @@ SHA-256 and every sample against its content hash, and puts the files in place. 
 are inserted in one transaction; if anything fails, the store is left as it was.
 Runs that had not ended when the engagement was exported are imported as failed
 (their process belongs to the exporting machine).
+
+An archive is a file from elsewhere, so import trusts nothing in it: member paths must
+stay inside the data directory, a report row must name a file inside its engagement's
+report folder, the engagement's language and deployment target must be ones this app
+knows, and the archive may expand to at most ``max_bytes`` (16 GiB by default) at a
+ratio a zip bomb would exceed (checked from the central directory before writing, and
+again while writing).
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from sqlmodel import Session, SQLModel
 
 from advisor.store.migrate import head_revision
 from advisor.store.models import (
+    DEPLOYMENT_TARGETS,
+    LANGUAGES,
     Dataset,
     Engagement,
     RecommendationRecord,
@@ -63,6 +72,9 @@ ARCHIVE_FORMAT = "feasibility-advisor/engagement"
 ARCHIVE_VERSION = 1
 MANIFEST = "manifest.json"
 IMPORTED_ACTIVE_RUN_ERROR = "the run had not ended when the engagement was exported"
+DEFAULT_MAX_IMPORT_BYTES = 16 * 1024**3
+_MAX_RATIO = 200.0
+_RATIO_CHECK_MIN_BYTES = 32 * 1024**2
 _STORED_SUFFIXES = (".zip", ".jpg", ".jpeg", ".png", ".gz", ".pth", ".pt", ".pdf", ".webp")
 
 
@@ -209,30 +221,42 @@ def _fields(model: type[SQLModel], row: dict[str, Any], drop: tuple[str, ...]) -
     return values
 
 
-def import_engagement(session: Session, src_zip: Path, data_dir: Path) -> Engagement:
+def import_engagement(
+    session: Session,
+    src_zip: Path,
+    data_dir: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_IMPORT_BYTES,
+) -> Engagement:
     """Import an engagement archive made by :func:`export_engagement`.
 
     Args:
         session: Open session of the target store.
         src_zip: The archive.
         data_dir: The target data directory.
+        max_bytes: Most bytes the archive may expand to.
 
     Returns:
         The new engagement (new ids; everything else as exported).
 
     Raises:
         ArchiveError: Not an engagement archive, a file fails its checksum, or a
-            sample its content hash.
+            sample its content hash; a path outside its folder, an unknown language
+            or deployment target, or an archive that expands beyond ``max_bytes`` or
+            like a zip bomb.
 
     """
     data_dir = Path(data_dir)
     manifest = read_manifest(Path(src_zip))
+    _check_rows(manifest)
     files: dict[str, str] = manifest.get("files", {})
+    if not isinstance(files, dict):
+        raise ArchiveError("The archive's list of files is damaged.")
     data_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=data_dir))
     placed: list[Path] = []
     try:
-        _extract(Path(src_zip), files, staging)
+        _extract(Path(src_zip), files, staging, max_bytes)
         placed += _place_samples(manifest, staging, data_dir)
         engagement, moves = _insert_rows(session, manifest, staging, data_dir)
         try:
@@ -254,19 +278,69 @@ def import_engagement(session: Session, src_zip: Path, data_dir: Path) -> Engage
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _extract(src_zip: Path, files: dict[str, str], staging: Path) -> None:
+def _check_rows(manifest: dict[str, Any]) -> None:
+    """Refuse rows no export of this app writes: unknown choices, reports elsewhere."""
+    engagement = manifest.get("engagement")
+    if not isinstance(engagement, dict):
+        raise ArchiveError("The archive has no engagement.")
+    for key, known in (("language", LANGUAGES), ("deployment_target", DEPLOYMENT_TARGETS)):
+        value = engagement.get(key)
+        if value is not None and value not in known:
+            raise ArchiveError(
+                f"The archive's engagement has the {key.replace('_', ' ')} {value!r}, which "
+                f"this app does not know ({', '.join(known)}); it was not imported."
+            )
+    for row in manifest.get("reports", []) or []:
+        if not isinstance(row, dict):
+            raise ArchiveError("A report row of the archive is damaged.")
+        if row.get("archive_member"):
+            continue  # the file travels with the archive and gets a path of this store
+        path = str(row.get("path", ""))
+        if PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts or \
+                "\\" in path or (len(path) > 1 and path[1] == ":") or \
+                PurePosixPath(path).parts[:1] != ("reports",):
+            raise ArchiveError(
+                f"Report {row.get('id')} of the archive points outside its folder "
+                f"({path!r}); the archive was not imported."
+            )
+
+
+def _extract(src_zip: Path, files: dict[str, str], staging: Path, max_bytes: int) -> None:
     with zipfile.ZipFile(src_zip) as archive:
-        names = set(archive.namelist())
+        infos = {info.filename: info for info in archive.infolist()}
         checked = {member: _safe_member(member) for member in files}  # all, before writing
         for member in files:
-            if member not in names:
+            if member not in infos:
                 raise ArchiveError(f"The archive lacks {member}, listed in its manifest.")
+        listed = [infos[m] for m in files]
+        total = sum(i.file_size for i in listed)
+        packed = max(1, sum(i.compress_size for i in listed))
+        if total > max_bytes:
+            raise ArchiveError(
+                f"The archive would expand to {total / 2**30:.1f} GB, over the import limit "
+                f"of {max_bytes / 2**30:.1f} GB; it was not imported."
+            )
+        if total >= _RATIO_CHECK_MIN_BYTES and total / packed > _MAX_RATIO:
+            raise ArchiveError(
+                f"The archive expands to {total / packed:,.0f} times its size: it looks like "
+                "a zip bomb and was not imported."
+            )
+        written = 0
         for member, expected in files.items():
             target = staging.joinpath(*checked[member].parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256()
+            declared = infos[member].file_size
+            n = 0
             with archive.open(member) as src, target.open("wb") as dst:
                 while chunk := src.read(1024 * 1024):
+                    n += len(chunk)
+                    written += len(chunk)
+                    if n > declared or written > max_bytes:
+                        raise ArchiveError(
+                            f"{member} expands beyond what the archive declares: it is "
+                            "damaged or a zip bomb and was not imported."
+                        )
                     digest.update(chunk)
                     dst.write(chunk)
             if digest.hexdigest() != expected:
@@ -326,10 +400,11 @@ def _insert_rows(
 
     run_ids: dict[int, int] = {}
     for row in manifest.get("runs", []):
-        values = _fields(Run, row, ("id", "dataset_id", "recommendation_id"))
+        values = _fields(Run, row, ("id", "dataset_id", "recommendation_id", "engagement_id"))
         old_rec = row.get("recommendation_id")
         run = Run(
             dataset_id=_remap(dataset_ids, row["dataset_id"]),
+            engagement_id=new_engagement_id,
             recommendation_id=None if old_rec is None else recommendation_ids.get(int(old_rec)),
             **values,
         )

@@ -85,7 +85,9 @@ def create_db_engine(
         migrate: Create the schema or migrate it to the current version (see
             :mod:`advisor.store.migrate`). Off only for tests of migrations.
         recover: Mark runs of this host whose process is gone as failed (see
-            :func:`advisor.store.recovery.recover_orphaned_runs`).
+            :func:`advisor.store.recovery.recover_orphaned_runs`) and, when
+            ``settings`` are given, remove what killed writers left in the sample
+            store (:func:`advisor.store.samples.clean_incoming`).
 
     Returns:
         The engine, ready for ``Session(engine)``.
@@ -118,6 +120,10 @@ def create_db_engine(
 
         with Session(engine) as session:
             recover_orphaned_runs(session)
+        if settings is not None:
+            from advisor.store.samples import clean_incoming
+
+            clean_incoming(settings.data_dir)
     return engine
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Index, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -215,13 +215,31 @@ class RunBase(SQLModel):
     process_token: str | None = None
 
 
+#: Name of the unique partial index that allows one active run per engagement.
+ONE_ACTIVE_RUN_INDEX = "ux_run_one_active_per_engagement"
+_ACTIVE_WHERE = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
+
+
 class Run(RunBase, table=True):
-    """A stored validation run."""
+    """A stored validation run.
+
+    At most one run per engagement is queued or running: a unique partial index on
+    ``engagement_id`` over the active statuses (migration 0004), so two sessions
+    starting a validation at once cannot both get one, on SQLite and PostgreSQL alike.
+    """
 
     __tablename__ = "run"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        Index(ONE_ACTIVE_RUN_INDEX, "engagement_id", unique=True,
+              sqlite_where=text(_ACTIVE_WHERE), postgresql_where=text(_ACTIVE_WHERE)),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Schema v4 (migration 0004): the dataset's engagement, copied so that the index
+    # above can hold one active run per engagement. No foreign key of its own: the run
+    # is removed with its dataset, which is removed with its engagement.
+    engagement_id: int | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from advisor.store.models import (
     ACTIVE_STATUSES,
     DEPLOYMENT_TARGETS,
     LANGUAGES,
+    ONE_ACTIVE_RUN_INDEX,
     REPORT_FORMATS,
     Dataset,
     Engagement,
@@ -99,6 +101,27 @@ class NotFoundError(LookupError):
 
 class RunStateError(RuntimeError):
     """The run is not in a state that allows the change (e.g. finishing a cancelled run)."""
+
+
+class RunActiveError(RunStateError, ValueError):
+    """A run of the engagement is already queued or running; the database refused another.
+
+    A ``ValueError`` too: the message is meant for the consultant, as is.
+
+    Attributes:
+        engagement_id: The engagement.
+        active_run_id: The run that is active, when it could be read (else None).
+
+    """
+
+    def __init__(self, engagement_id: int, active_run_id: int | None) -> None:
+        self.engagement_id = engagement_id
+        self.active_run_id = active_run_id
+        which = f" (run {active_run_id})" if active_run_id is not None else ""
+        super().__init__(
+            f"A validation run is already active for this engagement{which}: wait for it "
+            "to finish or cancel it, then start again."
+        )
 
 
 @dataclass
@@ -559,7 +582,6 @@ def run_dir(data_dir: Path, run_id: int) -> Path:
     return Path(data_dir) / RUNS_DIR / str(int(run_id))
 
 
-@retrying_write
 def start_run(
     session: Session,
     dataset_id: int,
@@ -568,6 +590,10 @@ def start_run(
     recommendation_id: int | None = None,
 ) -> Run:
     """Queue a validation run, recording this process as its owner.
+
+    At most one run per engagement is active: the database refuses a second (a unique
+    partial index, see :class:`advisor.store.models.Run`), so of two sessions starting
+    at the same moment exactly one gets the run.
 
     Args:
         session: Open session.
@@ -580,14 +606,35 @@ def start_run(
 
     Raises:
         NotFoundError: No such dataset or recommendation.
+        RunActiveError: A run of the dataset's engagement is already queued or running.
         ValueError: The config is not JSON data.
 
     """
+    try:
+        return _insert_run(session, dataset_id, config, recommendation_id)
+    except IntegrityError as exc:
+        if ONE_ACTIVE_RUN_INDEX not in str(exc) and "engagement_id" not in str(exc):
+            raise
+        dataset = get_dataset(session, dataset_id)
+        active = list_runs(session, engagement_id=dataset.engagement_id,
+                           statuses=ACTIVE_STATUSES)
+        raise RunActiveError(dataset.engagement_id,
+                             int(active[0].id or 0) if active else None) from None
+
+
+@retrying_write
+def _insert_run(
+    session: Session,
+    dataset_id: int,
+    config: Mapping[str, Any],
+    recommendation_id: int | None,
+) -> Run:
     dataset = get_dataset(session, dataset_id)
     if recommendation_id is not None:
         get_recommendation(session, recommendation_id)
     run = Run(
         dataset_id=dataset_id,
+        engagement_id=dataset.engagement_id,
         recommendation_id=recommendation_id,
         config=to_json(dict(config), "run config"),
         status=RunStatus.QUEUED.value,

@@ -12,9 +12,12 @@ Hashes:
   POSIX path, size and SHA-256, one per line, after the header ``folder-v1``. Paths
   matter (class folders are labels); symbolic links are not followed and not stored.
 
-Writes are atomic: the copy is made in a temporary directory under ``samples/`` and
-renamed into place, so a reader never sees half a sample, and two writers of the same
-sample end with one copy.
+Writes are atomic: the copy is made in a temporary directory under ``samples/``
+(``.incoming-<pid>-*``) and renamed into place, so a reader never sees half a sample,
+and two writers of the same sample end with one copy. The zip's extraction
+(``samples/<sha256>/unpacked``) is atomic the same way (see
+:func:`engines.intake.unpack.unpack_upload`). What a killed writer leaves behind is
+removed at start-up by :func:`clean_incoming`.
 """
 
 from __future__ import annotations
@@ -33,10 +36,28 @@ SAMPLE_NAME = "sample"
 _FOLDER_HEADER = b"folder-v1\n"
 _CHUNK = 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
+INCOMING_PREFIX = ".incoming-"  # as engines.intake.unpack names its temporary folders
+REMOVING_PREFIX = ".removing-"
 
 
 class SampleTooLargeError(UserError, ValueError):
     """The sample is larger than the upload limit."""
+
+
+def over_limit_message(name: str, size_bytes: int, limit_bytes: int) -> str:
+    """Say that an upload is over the limit, in MB that never round to the limit.
+
+    One decimal ("1.4 MB, over the upload limit of 1 MB"), more only where one would
+    show the size as no larger than the limit ("1.04 MB" is not "1.0 MB").
+    """
+    limit_mb = limit_bytes / 2**20
+    limit_text = f"{limit_mb:.0f}" if limit_mb == int(limit_mb) else f"{limit_mb:.1f}"
+    for decimals in (1, 2, 3):
+        size_text = f"{size_bytes / 2**20:.{decimals}f}"
+        if float(size_text) > float(limit_text):
+            break
+    return (f"{name} is {size_text} MB, over the upload limit of {limit_text} MB: upload "
+            "a smaller sample (a few hundred images per class is enough for the advice).")
 
 
 @dataclass(frozen=True)
@@ -164,10 +185,7 @@ def store_sample_files(
         raise FileNotFoundError(f"No sample at {source}.")
     size, count = _measure(source)
     if max_bytes is not None and size > max_bytes:
-        raise SampleTooLargeError(
-            f"The sample is {size / 2**20:.1f} MB, over the upload limit of "
-            f"{max_bytes / 2**20:.0f} MB."
-        )
+        raise SampleTooLargeError(over_limit_message("The sample", size, max_bytes))
     if count == 0:
         raise ValueError(f"The sample {source.name!r} holds no file.")
     content_hash = hash_sample(source)
@@ -188,7 +206,7 @@ def store_sample_files(
 def _copy_atomically(source: Path, target: Path, name: str) -> None:
     root = target.parent
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
+    staging = Path(tempfile.mkdtemp(prefix=f"{INCOMING_PREFIX}{os.getpid()}-", dir=root))
     try:
         if source.is_file():
             shutil.copy2(source, staging / name)
@@ -231,7 +249,7 @@ def remove_sample_files(data_dir: Path, content_hash: str) -> bool:
     if not target.exists():
         return False
     # Rename first so that a half-removed sample is never seen under its hash.
-    trash = target.with_name(f".removing-{content_hash}-{os.getpid()}")
+    trash = target.with_name(f"{REMOVING_PREFIX}{os.getpid()}-{content_hash}")
     try:
         target.rename(trash)
     except OSError:
@@ -249,3 +267,22 @@ def list_stored_hashes(data_dir: Path) -> list[str]:
         p.name for p in root.iterdir()
         if p.is_dir() and len(p.name) == 64 and set(p.name) <= _HEX
     )
+
+
+def clean_incoming(data_dir: Path) -> list[Path]:
+    """Remove what killed writers left in the sample store; return the paths removed.
+
+    Temporary copies (``samples/.incoming-*``), half-removed samples
+    (``samples/.removing-*``) and interrupted extractions
+    (``samples/<sha256>/.incoming-*``) of processes that no longer run are removed;
+    those of live processes are kept. Called when the app opens the store.
+    """
+    from engines.intake.unpack import clean_incoming as _clean_folder
+
+    root = samples_root(data_dir)
+    if not root.is_dir():
+        return []
+    removed = _clean_folder(root)
+    for content_hash in list_stored_hashes(data_dir):
+        removed += _clean_folder(root / content_hash)
+    return removed

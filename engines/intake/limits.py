@@ -29,6 +29,9 @@ class IntakeLimits:
         max_members: Most entries a zip may hold.
         max_image_pixels: Largest width x height decoded per image (decompression-bomb
             guard, checked from each header before decoding).
+        max_decoded_bytes: Largest memory one image's decode may take, width x height x
+            bands x bytes per sample (with the float working copies of 16-bit and
+            float data), checked from each header before decoding (1 GiB).
         ratio_check_min_bytes: Below this total uncompressed size the ratio is not
             checked (a small zip of blank masks can compress very well and is harmless).
 
@@ -39,6 +42,7 @@ class IntakeLimits:
     max_ratio: float = 200.0
     max_members: int = 200_000
     max_image_pixels: int = 100_000_000
+    max_decoded_bytes: int = 1024**3
     ratio_check_min_bytes: int = 32 * 1024**2
 
 

@@ -31,7 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.images import IMAGE_SUFFIXES, ImageDecodeError, inspect_image, sniff_format
+from engines.images import (
+    IMAGE_SUFFIXES,
+    ImageDecodeError,
+    decoded_bytes,
+    inspect_image,
+    sniff_format,
+)
 from engines.intake.annotations import read_coco, read_voc
 from engines.intake.limits import IntakeError, IntakeLimits
 from engines.intake.manifest import TABLE_SUFFIXES, read_manifest
@@ -43,7 +49,7 @@ from engines.intake.records import (
     nfc,
     normalize_split,
 )
-from engines.intake.unpack import SIDECAR_NAME, read_unpack_skipped
+from engines.intake.unpack import OWN_FILES, read_unpack_skipped
 from engines.profile import SkippedFile
 from engines.progress import Progress, ProgressCallback, ignore_progress
 
@@ -136,7 +142,8 @@ def scan_dataset(
         if n % step == 0:
             report(Progress("scan", n / max(1, total), f"Checking image {n + 1:,} of {total:,}"))
         try:
-            record.info = inspect_image(record.path, limits.max_image_pixels)
+            record.info = inspect_image(record.path, limits.max_image_pixels,
+                                        max_decoded_bytes=limits.max_decoded_bytes)
         except ImageDecodeError as exc:
             skipped.append(SkippedFile(path=_rel(root, record.path), reason=str(exc)))
             continue
@@ -155,6 +162,7 @@ def scan_dataset(
         plan.notes.append(
             f"Ignored {inv.n_ignored} system or hidden files (__MACOSX, .DS_Store...).")
     skipped.sort(key=lambda s: natural_key(s.path))
+    skipped = [SkippedFile(s.path, without_paths(s.reason)) for s in skipped]
     return DatasetIndex(
         root=root,
         records=records,
@@ -193,7 +201,7 @@ def _inventory(root: Path, limits: IntakeLimits) -> _Inventory:
             inv.dirs.append(here / d)
         dirnames[:] = kept_dirs
         for name in sorted(filenames, key=natural_key):
-            if name == SIDECAR_NAME:
+            if name in OWN_FILES:
                 continue
             if is_junk(name):
                 inv.n_ignored += 1
@@ -309,12 +317,45 @@ def _skip_unused_annotation_files(root: Path, inv: _Inventory, skipped: list[Ski
         if p.suffix.lower() == ".txt":
             skipped.append(SkippedFile(_rel(root, p), "not an image file (.txt)"))
         else:
-            skipped.append(SkippedFile(_rel(root, p), "table without a file-name column; "
-                                       "not used"))
+            skipped.append(SkippedFile(_rel(root, p), _unused_table_reason(p)))
     for p in inv.xmls:
         skipped.append(SkippedFile(_rel(root, p), "XML file that is not a Pascal VOC annotation"))
     for p in inv.jsons:
         skipped.append(SkippedFile(_rel(root, p), "JSON file that is not a COCO annotation"))
+
+
+_SEPARATORS = re.compile(r"[\\/]")
+_QUOTED_PATH = re.compile(r"""(['"])((?:[A-Za-z]:)?[\\/][^'"]*?)\1""")
+_BARE_PATH = re.compile(
+    r"(?<![\w.])((?:[A-Za-z]:)?[\\/](?:[^\s\\/'\"():,]+[\\/])+)([^\s\\/'\"():,]*)"
+)
+
+
+def _last_part(match: re.Match[str]) -> str:
+    return match[1] + _SEPARATORS.split(match[2])[-1] + match[1]
+
+
+def without_paths(reason: str) -> str:
+    """A skip reason with absolute paths cut to their last part.
+
+    Library messages name files by their full path ("[Errno 36] File name too long:
+    '/tmp/fa-upload-x1/unpacked/...'"): the consultant and the report must see neither
+    this machine's folders nor the temporary ones the upload was unpacked into.
+    """
+    return _BARE_PATH.sub(lambda m: m[2], _QUOTED_PATH.sub(_last_part, reason))
+
+
+def _unused_table_reason(table: Path) -> str:
+    """Why a table was not used as the manifest: no file column, or no name matched."""
+    try:
+        manifest = read_manifest(table)
+    except IntakeError as exc:
+        return f"table that could not be read ({exc}); not used"
+    if manifest is None or not manifest.rows:
+        return "table without a file-name column; not used"
+    first = manifest.rows[0].file
+    return (f"table whose {len(manifest.rows):,} file names (e.g. '{first[:60]}') match no "
+            "image in the upload; check the names or zip the images with it; not used")
 
 
 def _split_from_parts(parts: Iterable[str]) -> str | None:
@@ -720,6 +761,8 @@ def _verify_masks(
                 w, h = mask.size
                 if w * h > limits.max_image_pixels:
                     reason = "mask has too many pixels"
+                elif decoded_bytes(w, h, mask.mode) > limits.max_decoded_bytes:
+                    reason = "mask too large to decode safely"
                 elif {(w, h)} & {(record.info.width, record.info.height),
                                  (record.info.height, record.info.width)} == set():
                     reason = (f"mask size {w}x{h} differs from its image "

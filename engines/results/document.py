@@ -109,7 +109,7 @@ class Result(Record):
     validation: Validation
     environment: Environment = Field(default_factory=Environment)
     config: RunConfig
-    timings: dict[str, float] = Field(default_factory=dict)
+    timings: dict[str, float | None] = Field(default_factory=dict)
 
     @field_validator("schema_version")
     @classmethod

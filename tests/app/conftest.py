@@ -15,6 +15,7 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FEASIBILITY_DATA_DIR", str(folder))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("FEASIBILITY_CONFIG", raising=False)
+    monkeypatch.delenv("FEASIBILITY_PASSWORD", raising=False)
     return folder
 
 

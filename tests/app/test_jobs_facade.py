@@ -213,3 +213,30 @@ def test_friendly_error_names_an_unexpected_failure():
     text = friendly_error("RuntimeError: CUDA out of memory", "unexpected")
     assert "unexpectedly" in text and "CUDA out of memory" in text and "Start it again" in text
 
+
+def test_two_starts_at_once_give_one_run_and_a_clear_refusal(jobs, dataset_id,
+                                                             two_class_folder, fake_pipeline):
+    import threading
+
+    fake_pipeline.release.clear()
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def press_start() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(start(jobs, dataset_id, two_class_folder))
+        except ValueError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=press_start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    runs = [o for o in outcomes if isinstance(o, int)]
+    refusals = [o for o in outcomes if isinstance(o, ValueError)]
+    assert len(runs) == 1 and len(refusals) == 1, outcomes
+    assert "already active" in str(refusals[0])
+    fake_pipeline.release.set()
+    assert jobs.wait(runs[0], timeout=30).status == "done"

@@ -90,9 +90,13 @@ def test_path_traversal_and_absolute_paths_stay_inside(tmp_path: Path) -> None:
     assert not any(p.is_relative_to(Path("/etc")) for p in dest.rglob("abs_evil.png"))
     files = _files(dest)
     assert "cls/ok.png" in files
-    assert "etc/abs_evil.png" in files  # absolute path made relative, inside dest
+    # Absolute paths are not extracted: their folders ("etc", "windows") are no class.
+    assert not any("abs_evil" in f or "win_evil" in f for f in files)
     index = scan_dataset(root)
+    assert index.classes == ["cls"] or index.layout != "class_folders"
     reasons = {s.path: s.reason for s in index.skipped}
+    assert "absolute path" in reasons["/etc/abs_evil.png"]
+    assert "absolute path" in reasons["C:\\windows\\win_evil.png"]
     assert "outside the upload" in reasons["../../escaped.png"]
     assert "outside the upload" in reasons["a/../../escaped2.png"]
 

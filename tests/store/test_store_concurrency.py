@@ -37,7 +37,9 @@ def test_concurrent_threads_lose_nothing(db_url: str, data_dir: Path, sample_zip
                     store.update_engagement(
                         s, own.id, store.EngagementUpdate(goal=f"goal {n}-{i}"))
                     store.record_recommendation(s, ds.id, {"n": n, "i": i}, {}, "k")
-                    run = store.start_run(s, ds.id, {"n": n, "i": i})
+                    # One active run per engagement: each thread runs on its own one.
+                    own_ds = store.store_sample(s, own.id, sample_zip, data_dir)
+                    run = store.start_run(s, own_ds.id, {"n": n, "i": i})
                     store.update_run_progress(s, run.id, "t", 0.5, f"{n}-{i}")
                     store.finish_run(s, run.id, {"n": n, "i": i}, 0.1)
                     store.update_run_progress(s, shared_run.id, f"t{n}", i / PER_THREAD)
@@ -60,7 +62,7 @@ def test_concurrent_threads_lose_nothing(db_url: str, data_dir: Path, sample_zip
             recs = store.list_recommendations(s, ds.id)
             assert sorted((r.inputs["n"], r.inputs["i"]) for r in recs) == sorted(
                 (n, i) for n in range(THREADS) for i in range(PER_THREAD))
-            runs = [r for r in store.list_runs(s, dataset_id=ds.id) if r.id != shared_run.id]
+            runs = [r for r in store.list_runs(s) if r.id != shared_run.id]
             assert len(runs) == total
             assert all(r.status == "done" and r.result == r.config for r in runs)
             assert store.get_run(s, shared_run.id).status == "running"

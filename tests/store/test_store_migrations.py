@@ -26,8 +26,8 @@ def _only_store_tables(obj, name, type_, reflected, compare_to) -> bool:  # noqa
 
 
 def test_revisions_are_a_line() -> None:
-    assert known_revisions() == ["0001", "0002", "0003"]
-    assert store.head_revision() == "0003"
+    assert known_revisions() == ["0001", "0002", "0003", "0004"]
+    assert store.head_revision() == "0004"
 
 
 def test_migrated_schema_matches_the_models(db_url: str) -> None:
@@ -62,7 +62,7 @@ def test_v1_database_from_the_frozen_ddl_opens_with_current_code(tmp_path: Path)
 
     engine = create_db_engine(f"sqlite:///{path}")
     try:
-        assert store.current_revision(engine) == "0003"
+        assert store.current_revision(engine) == "0004"
         columns = {c["name"] for c in inspect(engine).get_columns("run")}
         assert {"heartbeat_at", "process_token"} <= columns
         after = _dump_sqlite(path)
@@ -130,7 +130,7 @@ def test_v1_to_v2_on_each_backend(db_url: str) -> None:
                     conn.execute(text(body))
         engine.dispose()
         engine = create_db_engine(db_url)
-        assert store.current_revision(engine) == "0003"
+        assert store.current_revision(engine) == "0004"
         with store.open_session(engine) as s:
             assert store.get_dataset(s, 1).profile["class_counts"] == {"crack": 57, "free": 300}
             assert store.get_run(s, 1).library_versions == {"torch": "2.14.1"}
@@ -163,7 +163,7 @@ def test_v2_to_v3_keeps_engagements_and_gives_them_no_answers(db_url: str) -> No
             ))
         engine.dispose()
         engine = create_db_engine(db_url)
-        assert store.current_revision(engine) == "0003"
+        assert store.current_revision(engine) == "0004"
         if engine.dialect.name == "sqlite":  # the table was not rewritten without it
             with engine.connect() as conn:
                 ddl = conn.exec_driver_sql(
@@ -207,7 +207,7 @@ def test_two_processes_starting_on_a_fresh_database(tmp_path: Path) -> None:
         assert worker.returncode == 0, err
         assert out.strip() == "opened"
     engine = create_db_engine(url)
-    assert store.current_revision(engine) == "0003"
+    assert store.current_revision(engine) == "0004"
     engine.dispose()
 
 

@@ -39,7 +39,10 @@ def test_kill_9_mid_training_is_recovered_and_nothing_else_is_harmed(
         done = store.start_run(s, ds.id, {"n": 1})
         store.finish_run(s, done.id, {"metrics": {"accuracy": 0.7}}, 3.0)
         victim = store.start_run(s, ds.id, {"n": 2}, recommendation_id=rec.id)
-        live = store.start_run(s, ds.id, {"n": 3})  # queued by this (living) process
+        # Queued by this (living) process, on another engagement (one active run each).
+        other = store.create_engagement(s, store.EngagementCreate(client="B", project="C"))
+        other_ds = store.store_sample(s, other.id, sample_zip, data_dir)
+        live = store.start_run(s, other_ds.id, {"n": 3})
 
     worker = start_worker("train", db_url, str(victim.id))
     try:
@@ -114,7 +117,8 @@ def test_runs_of_other_hosts(engine: Engine, data_dir: Path, sample_zip: Path) -
         e = store.create_engagement(s, store.EngagementCreate(client="A", project="B"))
         ds = store.store_sample(s, e.id, sample_zip, data_dir)
         quiet = store.start_run(s, ds.id, {})
-        fresh = store.start_run(s, ds.id, {})
+        other = store.create_engagement(s, store.EngagementCreate(client="C", project="D"))
+        fresh = store.start_run(s, store.store_sample(s, other.id, sample_zip, data_dir).id, {})
         for run_id, age in ((quiet.id, 3600), (fresh.id, 5)):
             run = store.get_run(s, run_id)
             run.hostname, run.pid = "colleague-laptop", 1
