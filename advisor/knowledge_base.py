@@ -27,6 +27,7 @@ import jsonschema
 import yaml
 
 from advisor import rules as rule_engine
+from advisor.korean import resolve_particles
 from advisor.recommendation import STRATEGIES
 from knowledge import DATA_DIR
 
@@ -63,6 +64,7 @@ REQUIRED_UI_KEYS: tuple[str, ...] = (
     "unknown_task", "answer_yes", "answer_no", "no_facts", "match_task",
     "match_related_task", "match_data_type", "match_tags", "match_keywords",
     "match_signals", "match_deployment", "stages_frozen", "prior_strategy", "task",
+    "inference",
 )
 
 
@@ -124,18 +126,29 @@ class Text:
         return None if data is None else cls(en=data["en"], ko=data["ko"])
 
 
+INFERENCE = "inference"
+"""The key of a source that is the project's own inference rather than a deck or paper."""
+
+
 @dataclass(frozen=True)
 class Source:
-    """Where a piece of knowledge comes from: a seed deck slide, or a paper."""
+    """Where a piece of knowledge comes from: a seed deck slide, a paper, or an inference.
+
+    An inference is this tool's own reasoning, stated as such (with the reasoning), so
+    that a rule never borrows a deck's authority for what the deck does not say.
+    """
 
     seed: str | None = None
     slide: str | None = None
     quote: str | None = None
     paper: str | None = None
+    inference: Text | None = None
 
     @property
     def key(self) -> str:
-        """The seed file name or the paper id."""
+        """The seed file name, the paper id, or "inference"."""
+        if self.inference is not None:
+            return INFERENCE
         return self.seed or self.paper or ""
 
 
@@ -183,8 +196,10 @@ class Rule:
 
     @property
     def reads(self) -> frozenset[str]:
-        """Facts this rule's condition reads."""
-        return rule_engine.referenced_facts(self.when)
+        """Facts this rule's condition reads, and the facts its ``from_fact`` copies."""
+        copied = {spec["from_fact"] for spec in self.then.derives.values()
+                  if isinstance(spec, Mapping)}
+        return rule_engine.referenced_facts(self.when) | copied
 
     @property
     def writes(self) -> frozenset[str]:
@@ -244,6 +259,19 @@ class Task:
     losses: tuple[str, ...]
     metrics: tuple[str, ...]
     backbones: Mapping[str, tuple[str, ...]]
+    sources: tuple[Source, ...]
+    modality: str = "image"
+    pretrained_family: Text | None = None
+    best_reported: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class GenerativePath:
+    """How generative and image-to-image tasks transfer: no freeze table."""
+
+    name: Text
+    summary: Text
+    lr_plan: Text
     sources: tuple[Source, ...]
 
 
@@ -327,6 +355,7 @@ class KnowledgeBase:
     seeds: Mapping[str, Seed]
     papers: Mapping[str, Paper]
     version: str
+    generative: GenerativePath | None = None
 
     def rule(self, rule_id: str) -> Rule:
         """Return a rule by id.
@@ -364,6 +393,8 @@ class KnowledgeBase:
     def cite(self, source: Source, language: str) -> str:
         """Return a one-line citation of a source, e.g. ``003 «Answer»: "..."``."""
         _check_language(language)
+        if source.inference is not None:
+            return f"{self.label('inference', language)}: {source.inference.get(language)}"
         if source.paper:
             p = self.papers[source.paper]
             return f"{p.authors} ({p.year}). {p.title}. {p.venue}."
@@ -409,10 +440,15 @@ class KnowledgeBase:
 
     def render(self, template: str, facts: Mapping[str, Any], language: str,
                *, strict: bool = False) -> str:
-        """Fill a rule text's ``{fact}`` placeholders with formatted values."""
-        return rule_engine.render_text(
+        """Fill a rule text's ``{fact}`` placeholders with formatted values.
+
+        In Korean, paired particle markers ("은(는)", "(으)로") are then resolved from
+        the word before them (:func:`advisor.korean.resolve_particles`).
+        """
+        text = rule_engine.render_text(
             template, facts, lambda name, v: self.format_value(name, v, language), strict=strict
         )
+        return resolve_particles(text) if language == "ko" else text
 
 
 def _number(value: float) -> str:
@@ -509,8 +545,15 @@ def load_knowledge(root: Traversable | Path | str | None = None) -> KnowledgeBas
     return _build(docs, rule_docs, digest.hexdigest()[:12])
 
 
+def _source(item: Mapping[str, Any]) -> Source:
+    data = dict(item)
+    if "inference" in data:
+        data["inference"] = Text.of(data["inference"])
+    return Source(**data)
+
+
 def _sources(items: Iterable[Mapping[str, Any]]) -> tuple[Source, ...]:
-    return tuple(Source(**dict(s)) for s in items)
+    return tuple(_source(s) for s in items)
 
 
 def _index(items: Iterable[Any], key: Callable[[Any], str], kind: str,
@@ -545,6 +588,14 @@ def _task(t: Mapping[str, Any]) -> Task:
         metrics=tuple(t["metrics"]),
         backbones=MappingProxyType({k: tuple(v) for k, v in t["backbones"].items()}),
         sources=_sources(t["sources"]),
+        modality=t.get("modality", "image"),
+        pretrained_family=Text.of(t.get("pretrained_family")),
+        best_reported=(MappingProxyType({
+            "metric": t["best_reported"]["metric"],
+            "value": t["best_reported"]["value"],
+            "benchmark": Text.of(t["best_reported"]["benchmark"]),
+            "source": _source(t["best_reported"]["source"]),
+        }) if "best_reported" in t else None),
     )
 
 
@@ -586,15 +637,21 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
     strategies = _index((_strategy(s) for s in docs["strategies.yaml"]["strategies"]),
                         lambda x: x.id, "strategy", problems)
     total_stages = docs["strategies.yaml"]["total_stages"]
+    gen_doc = docs["strategies.yaml"].get("generative")
+    generative = (GenerativePath(Text.of(gen_doc["name"]), Text.of(gen_doc["summary"]),
+                                 Text.of(gen_doc["lr_plan"]), _sources(gen_doc["sources"]))
+                  if gen_doc else None)
     catalogues = {
         "tasks": {k: t.name for k, t in tasks.items()},
         "strategies": {k: s.short for k, s in strategies.items()},
         "tags": tags,
+        "benchmarks": {k: t.best_reported["benchmark"] for k, t in tasks.items()
+                       if t.best_reported is not None},
     }
     facts = _index((_fact(f, catalogues) for f in facts_doc["facts"]),
                    lambda x: x.name, "fact", problems)
     constants = {
-        k: Constant(k, c["value"], Text.of(c["label"]), Source(**c["source"]),
+        k: Constant(k, c["value"], Text.of(c["label"]), _source(c["source"]),
                     Text.of(c.get("note")))
         for k, c in facts_doc["constants"].items()
     }
@@ -614,6 +671,14 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         problems += [f"{where}: unknown metric {x!r}." for x in task.metrics
                      if x not in metrics]
         problems += sources(where, task.sources)
+        if task.best_reported is not None:
+            problems += sources(where, [task.best_reported["source"]])
+            if task.best_reported["metric"] not in metrics:
+                problems.append(f"{where}: unknown metric {task.best_reported['metric']!r}.")
+        if task.framing == "one_to_many" and task.pretrained_family is None:
+            problems.append(f"{where}: a generative task needs a pretrained_family.")
+    if generative is not None:
+        problems += sources("strategies.yaml: generative", generative.sources)
     for s in strategies.values():
         if s.freeze_stages > total_stages:
             problems.append(f"strategies.yaml: {s.id} freezes {s.freeze_stages} of "
@@ -686,6 +751,7 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         seeds=MappingProxyType(seeds),
         papers=MappingProxyType(papers),
         version=version,
+        generative=generative,
     )
 
 

@@ -25,6 +25,9 @@ from advisor.knowledge_base import Case, KnowledgeBase, Rule, Text, knowledge_ba
 from advisor.recommendation import Recommendation, RuleFiring
 from engines.profile import DatasetProfile
 
+GENERATIVE_STRATEGY = "full_finetune"
+"""Generative tasks fine-tune all of a pretrained model of the same family."""
+
 # Where each kind of rule output goes in the recommendation.
 _TEXT_FIELDS: dict[str, str] = {
     "diagnosis": "diagnosis",
@@ -106,27 +109,34 @@ def _assemble(
         strategy_id = facts["advised_strategy"]
     elif "strategy_2x2" in facts:
         strategy_id = facts["strategy_2x2"]
+    elif facts.get("transfer_path") == "generative":
+        strategy_id = GENERATIVE_STRATEGY
     else:
         raise rule_engine.RuleConflictError(
             "No transfer strategy was derived: the data-size and similarity rules must "
             "cover every case."
         )
-    if strategy_id == facts.get("strategy_2x2"):
+    generative = facts.get("transfer_path") == "generative"
+    if generative:
+        freeze = None  # no freeze table for generators
+    elif strategy_id == facts.get("strategy_2x2"):
         freeze = facts["freeze_stages_2x2"]
     elif basis == "advised" and prior is not None:
         freeze = prior.freeze_stages
     else:
         freeze = kb.strategies[strategy_id].freeze_stages
     strategy = kb.strategies[strategy_id]
+    path = kb.generative if generative and kb.generative is not None else strategy
 
     rec = Recommendation(
         task=facts.get("task", "unknown"),
         strategy_id=strategy_id,
         freeze_stages=freeze,
         total_stages=kb.total_stages,
-        strategy_name=strategy.name.as_dict(),
-        lr_plan=strategy.lr_plan.as_dict(),
-        lr_schedule=dict(strategy.lr_schedule),
+        strategy_name=path.name.as_dict(),
+        lr_plan=path.lr_plan.as_dict(),
+        lr_schedule={} if generative else dict(strategy.lr_schedule),
+        path="generative" if generative else "recognition",
         verdict=facts.get("verdict"),
         prior_strategy_id=prior.strategy_id if prior is not None else None,
         knowledge_version=kb.version,
@@ -185,6 +195,9 @@ def _architecture(kb: KnowledgeBase, rule: Rule, facts: Mapping[str, Any]) -> di
         "deployment": deployment,
         "backbones": list(task.backbones[deployment]),
         "backbones_by_target": {k: list(v) for k, v in task.backbones.items()},
+        "modality": task.modality,
+        "pretrained_family": (task.pretrained_family.as_dict()
+                              if task.pretrained_family is not None else None),
     }
 
 
