@@ -25,11 +25,12 @@ from advisor import store
 from advisor.intake import TASKS, Intake
 from advisor.jobs import ValidationJobs, friendly_error, load_run_result
 from advisor.knowledge_base import knowledge_base
-from advisor.recommend import present, recommend
+from advisor.recommend import recommend
 from advisor.recommendation import Recommendation
 from advisor.settings import Settings, load_settings
 from advisor.store.repository import to_json
 from advisor.store.samples import hash_sample, sample_dir
+from advisor.views import present
 from engines.health import build_health_report
 from engines.intake import (
     ImageRecord,
@@ -103,7 +104,7 @@ class AdviceView:
 
     Attributes:
         recommendation: The advisor's answer.
-        presented: ``advisor.recommend.present`` of it in the page's language.
+        presented: ``advisor.views.present`` of it in the page's language.
         record_id: The store's recommendation record.
         quadrant: Where the engagement sits on the 2×2 (see :func:`quadrant_position`).
         answers: The answers it was made from.

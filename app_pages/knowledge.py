@@ -1,13 +1,13 @@
 """Knowledge: browse every rule, task, strategy and case the advisor applies.
 
-Everything shown comes from ``advisor.knowledge_base.catalog`` (generated from the
+Everything shown comes from ``advisor.views.catalog`` (generated from the
 knowledge files); this page only reads the filters and draws.
 """
 
 import pandas as pd
 import streamlit as st
 
-from advisor.knowledge_base import catalog
+from advisor.views import catalog
 
 language = st.session_state.get("language", "en")
 language = language if language in ("en", "ko") else "en"
