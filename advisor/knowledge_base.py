@@ -645,6 +645,7 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         "tasks": {k: t.name for k, t in tasks.items()},
         "strategies": {k: s.short for k, s in strategies.items()},
         "tags": tags,
+        "metrics": {k: m.name for k, m in metrics.items()},
         "benchmarks": {k: t.best_reported["benchmark"] for k, t in tasks.items()
                        if t.best_reported is not None},
     }
