@@ -3,7 +3,7 @@
 The table is data (``method_scenarios.yaml`` beside this file) and README.md's method
 section shows it; :func:`test_readme_shows_the_scenario_table` keeps the two in step.
 To refresh the README after editing the table, print it with
-``python tests/unit/test_method_scenarios.py`` and paste it between the markers.
+``PYTHONPATH=. python tests/unit/test_method_scenarios.py`` and paste it between the markers.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def test_readme_shows_the_scenario_table():
     shown = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert shown == markdown_table(), (
         "README.md's scenario table is stale: print the new one with "
-        "`python tests/unit/test_method_scenarios.py`")
+        "`PYTHONPATH=. python tests/unit/test_method_scenarios.py`")
 
 
 # --- the Korean a consultant signs ----------------------------------------------------
