@@ -9,6 +9,7 @@ from app_pages.common import context, labeler, language, require_engagement, tex
 
 SIMILARITY = ["unknown", "similar", "different"]
 LABELS = ["unknown", "clean", "noisy"]
+YES_NO = ["unknown", "yes", "no"]
 
 
 def why(item: dict) -> None:
@@ -55,13 +56,27 @@ with st.form("advice_questions"):
                                    value=bool(answers.get("high_stakes")), key="advice_stakes")
     realtime = cols[2].checkbox(text("app.advice.realtime"), value=bool(answers.get("realtime")),
                                 key="advice_realtime")
+    cols = st.columns(3)
+    relabel_now = {True: "yes", False: "no"}.get(answers.get("can_relabel"), "unknown")
+    relabel = cols[0].selectbox(
+        text("app.advice.can_relabel"), YES_NO, index=YES_NO.index(relabel_now),
+        format_func=labeler("app.advice.relabel_choice"), key=f"advice_relabel_{lang}")
+    pairs = cols[1].selectbox(
+        text("app.advice.pairs_synth"), YES_NO,
+        index=YES_NO.index(answers.get("pairs_can_be_synthesised", "unknown")),
+        format_func=labeler("app.advice.pairs_choice"), key=f"advice_pairs_{lang}")
+    wants_rl = cols[2].checkbox(text("app.advice.wants_rl"),
+                                value=bool(answers.get("wants_reinforcement_learning")),
+                                key="advice_wants_rl")
     submitted = st.form_submit_button(text("app.advice.update"), type="primary")
 
 new_answers = None
 if submitted:
     new_answers = {"task": task, "domain_similarity": similarity, "label_quality": labels,
                    "claimed_n_images": int(claimed) or None, "high_stakes": high_stakes,
-                   "realtime": realtime}
+                   "realtime": realtime,
+                   "can_relabel": {"yes": True, "no": False}.get(relabel),
+                   "pairs_can_be_synthesised": pairs, "wants_reinforcement_learning": wants_rl}
 view = advise(ctx, engagement_id, lang, answers=new_answers)
 card = view.presented
 
