@@ -650,7 +650,7 @@ def quadrant_position(rec: Recommendation) -> dict[str, Any]:
     return {
         "n_images": int(n) if isinstance(n, int | float) else None,
         "large_at": int(kb.constant_values["a_lot"]),
-        "data_size": facts.get("data_size"),
+        "data_size": facts.get("size_2x2", facts.get("data_size")),
         "similarity": facts.get("similarity_2x2"),
         "similarity_score": float(score) if isinstance(score, int | float) else None,
         "similarity_source": facts.get("similarity_source", "none"),

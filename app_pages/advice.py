@@ -92,6 +92,8 @@ with left:
     arch = card.get("architecture")
     if arch:
         st.markdown(f"**{arch['name']}** · {arch['shape']}\n\n{arch['description']}")
+        if arch.get("pretrained_family"):
+            st.markdown(arch["pretrained_family"])
         st.caption(f"{text('app.advice.backbones', target=arch['deployment'])}: "
                    + ", ".join(f"`{b}`" for b in arch["backbones"]))
         trail = {f["rule_id"]: f for f in card["trail"]}
@@ -114,11 +116,15 @@ with right:
     for item in card["strategy_notes"] + card["assumptions"]:
         why(item)
 
-names = {q: text(f"app.quadrant.{q}") for q in
-         ("small_similar", "large_similar", "small_different", "large_different")}
-st.plotly_chart(charts.quadrant_figure(view.quadrant, names, text), key="advice_quadrant")
-if view.quadrant.get("similarity_score") is None:
-    st.caption(text("app.advice.quadrant_assumed"))
+if card["strategy"].get("path") == "generative":
+    # Generative and image-to-image tasks have no freeze table: no 2×2 to draw.
+    st.info(card["strategy"]["path_label"])
+else:
+    names = {q: text(f"app.quadrant.{q}") for q in
+             ("small_similar", "large_similar", "small_different", "large_different")}
+    st.plotly_chart(charts.quadrant_figure(view.quadrant, names, text), key="advice_quadrant")
+    if view.quadrant.get("similarity_score") is None:
+        st.caption(text("app.advice.quadrant_assumed"))
 
 for section, key in (("data_strategy", "app.advice.data_strategy"),
                      ("red_flags", "app.advice.red_flags"), ("risks", "app.advice.risks")):
