@@ -63,3 +63,10 @@ def test_every_korean_rule_text_reads_as_written_by_hand(rule):
         assert bool(_POLITE_END.search(text.strip())) == (kind == "question"), (kind, text)
     for text in (rule.title.ko, rule.why.ko, rule.limits.ko):
         assert not has_marker(text) and "비쌍" not in text, text
+
+
+def test_locale_texts_fit_particles_to_the_inserted_word():
+    from advisor.i18n import t
+
+    assert t("app.data.stored", "ko", name="모델") == "모델을 프로젝트에 저장했습니다."
+    assert t("app.data.stored", "ko", name="데이터") == "데이터를 프로젝트에 저장했습니다."
