@@ -1,4 +1,6 @@
-"""Load, validate and browse the knowledge base (the YAML files of :mod:`knowledge`).
+"""Load and validate the knowledge base (the YAML files of :mod:`knowledge`).
+
+Display-ready views of it (the Knowledge page's catalogue) live in :mod:`advisor.views`.
 
 Why JSON Schema (in ``knowledge/schema.yaml``) rather than dataclass or pydantic
 validation: the schema is itself data that a reviewer who does not read Python can
@@ -64,7 +66,7 @@ REQUIRED_UI_KEYS: tuple[str, ...] = (
     "unknown_task", "answer_yes", "answer_no", "no_facts", "match_task",
     "match_related_task", "match_data_type", "match_tags", "match_keywords",
     "match_signals", "match_deployment", "stages_frozen", "prior_strategy", "task",
-    "inference",
+    "inference", "generative_path", "pretrained_family", "modality", "best_reported",
 )
 
 
