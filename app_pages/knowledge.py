@@ -61,7 +61,11 @@ with tab_tasks:
                 f"({labels['labeling_effort']}: {task['labeling_effort']})\n\n"
                 f"**{labels['losses']}:** {task['losses']}\n\n"
                 f"**{labels['metrics']}:** {task['metrics']}\n\n"
-                f"**{labels['backbones']}:**\n"
+                + (f"**{labels['pretrained_family']}:** {task['pretrained_family']}\n\n"
+                   if task["pretrained_family"] else "")
+                + (f"**{labels['best_reported']}:** {task['best_reported']}\n\n"
+                   if task["best_reported"] else "")
+                + f"**{labels['backbones']}:**\n"
                 + bullets([f"{labels[d]}: `{b}`" for d, b in task["backbones"].items()])
                 + f"\n\n**{labels['source']}:**\n{bullets(task['sources'])}"
             )
