@@ -67,9 +67,18 @@ def _fraction(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number.") from None
     if number > 1:
         number /= 100  # "90" means 90%
-    if not 0 < number < 1:
+    if not 0 < number <= 1:
         raise argparse.ArgumentTypeError("the target accuracy must be between 0 and 1 (or %).")
-    return number
+    return number  # 1.0 (100%) is allowed: the advice says why it cannot be promised
+
+
+def _intake_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a file: give a JSON file of the consultant's answers."
+        )
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_help = (
         "a zip file or folder laid out as class/*.jpg or split/class/*.jpg "
         "(split folders train/val/test are recognised)"
+    )
+    intake_help = (
+        "JSON file of the consultant's answers: an object whose keys are those of "
+        "result.json's 'intake' (task, data_type, claimed_n_images, domain_similarity, "
+        "deployment, target_metric, target_value, label_quality, can_relabel, ...) plus "
+        "wants_reinforcement_learning and pairs_can_be_synthesised (yes/no/unknown)"
     )
     p = sub.add_parser(
         "validate",
@@ -104,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--backbone", default=None, help="backbone name (default: bundled offline)")
     p.add_argument("--seed", type=int, default=0, help="seed for split and bootstrap")
-    p.add_argument("--language", choices=("en", "ko"), default="en", help="report language")
+    p.add_argument("--language", choices=("en", "ko"), default=None,
+                   help="report language (default: the intake's language, else en)")
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.add_argument(
         "--strategies", type=_strategies, default=None, metavar="LIST",
@@ -118,8 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--target-accuracy", type=_fraction, default=None, metavar="P",
-        help="the client's target accuracy (0.9 or 90), for the images-needed estimate",
+        help="the client's target accuracy (0.9 or 90), for the images-needed estimate; "
+        "overrides target_value of --intake",
     )
+    p.add_argument("--intake", type=_intake_file, default=None, metavar="FILE.json",
+                   help=intake_help)
 
     p = sub.add_parser(
         "profile", help="print the dataset profile as JSON",
@@ -133,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fired, as JSON.",
     )
     p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
+    p.add_argument("--intake", type=_intake_file, default=None, metavar="FILE.json",
+                   help=intake_help)
 
     p = sub.add_parser(
         "report", help="render report.html again from a result.json",
@@ -187,9 +208,15 @@ def _run(args: argparse.Namespace) -> int:
     from advisor import pipeline
     from advisor.intake import Intake
 
+    answers = Intake.from_json_file(args.intake) if getattr(args, "intake", None) else None
     if args.command == "validate":
         from advisor.run_config import run_config
 
+        intake = answers or Intake()
+        if args.language is not None:
+            intake.language = args.language
+        if args.target_accuracy is not None:
+            intake.target_value = args.target_accuracy
         config = run_config(
             budget_seconds=args.budget_seconds,
             device=args.device,
@@ -203,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
             args.data,
             args.out,
             config,
-            intake=Intake(language=args.language, target_value=args.target_accuracy),
+            intake=intake,
             progress=_print_progress,
         )
         _print_summary(result)
@@ -212,11 +239,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("profile", "recommend"):
         with tempfile.TemporaryDirectory(prefix="fa-") as tmp:
-            prepared = pipeline.prepare_dataset(args.data, Path(tmp))
+            claimed = answers.claimed_n_images if answers is not None else None
+            prepared = pipeline.prepare_dataset(args.data, Path(tmp), claimed_n_images=claimed)
             if args.command == "profile":
                 data = prepared.profile.to_dict()
             else:
-                data = pipeline.recommend_for(prepared, Intake()).to_dict()
+                data = pipeline.recommend_for(prepared, answers or Intake()).to_dict()
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     if args.command == "report":

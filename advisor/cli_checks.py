@@ -46,7 +46,8 @@ def check_arguments(args: argparse.Namespace) -> None:
             f"--budget-seconds must be a finite positive number of seconds, got {budget}."
         )
     target = getattr(args, "target_accuracy", None)
-    if target is not None and not (math.isfinite(target) and 0 < target < 1):
+    # 1.0 (100 %) is an answer the advice explains (no sample can show it), not an error.
+    if target is not None and not (math.isfinite(target) and 0 < target <= 1):
         raise ValueError(
             f"--target-accuracy must be between 0 and 1 (or a percentage), got {target}."
         )

@@ -50,6 +50,24 @@ def _duplicate_fraction(profile: DatasetProfile) -> float | None:
     return max(found) if found else None
 
 
+LOSSY_FORMATS: frozenset[str] = frozenset({"JPEG", "MPO"})
+"""Pillow format names of lossy still-image files (the deck's "JPEG: Loss")."""
+
+
+def _format_facts(image_stats: Mapping[str, Any]) -> dict[str, Any]:
+    """Share of lossy files and the highest bit depth, from the profile's image summary."""
+    found: dict[str, Any] = {}
+    formats = image_stats.get("formats") or {}
+    total = sum(int(n) for n in formats.values())
+    if total:
+        lossy = sum(int(n) for f, n in formats.items() if str(f).upper() in LOSSY_FORMATS)
+        found["lossy_fraction"] = round(lossy / total, 3)
+    depths = [int(d) for d in (image_stats.get("bit_depths") or {}) if str(d).isdigit()]
+    if depths:
+        found["max_bit_depth"] = max(depths)
+    return found
+
+
 def _put(facts: dict[str, Any], name: str, value: Any) -> None:
     """Record a fact only when it is known."""
     if value is not None:
@@ -95,6 +113,10 @@ def derive_facts(
             task_needs_decoder=spec.needs_decoder,
             target_metric_fits=intake.target_metric in spec.metrics,
         )
+        best = spec.best_reported
+        if best is not None and best["metric"] == intake.target_metric:
+            facts["best_reported_value"] = best["value"]
+            facts["best_reported_benchmark"] = task  # shown as the benchmark's name
     if intake.task is not None and hint is not None:
         hints = kb.tasks[intake.task].label_hints
         facts["task_label_mismatch"] = hints is not None and hint not in hints
@@ -166,6 +188,9 @@ def derive_facts(
     _put(facts, "target_value", intake.target_value)
     _put(facts, "can_relabel", intake.can_relabel)
     _put(facts, "deployment_domain_differs", intake.deployment_domain_differs)
+    facts["wants_reinforcement_learning"] = intake.wants_reinforcement_learning
+    facts["pairs_can_be_synthesised"] = intake.pairs_can_be_synthesised
+    facts.update(_format_facts(profile.image_stats or {}))
     if intake.goal.strip():
         facts["goal"] = intake.goal.strip()
     return facts

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from advisor.korean import resolve_particles
+
 LANGUAGES = ("ko", "en")
 
 
@@ -54,11 +56,15 @@ def t(key: str, language: str = "en", **kwargs: Any) -> str:
         **kwargs: Values for the ``{placeholders}`` of the text.
 
     Returns:
-        The text; the key itself where it is missing (and a test fails).
+        The text (in Korean with its particles fitted to the inserted words); the key
+        itself where it is missing (and a test fails).
 
     """
     text = _catalog(check_language(language)).get(key, key)
-    return text.format(**kwargs) if kwargs else text
+    text = text.format(**kwargs) if kwargs else text
+    # Korean texts that insert a word write both particle forms ("{target}이(가)");
+    # keep the one that fits the word.
+    return resolve_particles(text) if language == "ko" else text
 
 
 def pick(localized: dict[str, str] | str | None, language: str) -> str:

@@ -1,4 +1,6 @@
-"""Load, validate and browse the knowledge base (the YAML files of :mod:`knowledge`).
+"""Load and validate the knowledge base (the YAML files of :mod:`knowledge`).
+
+Display-ready views of it (the Knowledge page's catalogue) live in :mod:`advisor.views`.
 
 Why JSON Schema (in ``knowledge/schema.yaml``) rather than dataclass or pydantic
 validation: the schema is itself data that a reviewer who does not read Python can
@@ -27,6 +29,7 @@ import jsonschema
 import yaml
 
 from advisor import rules as rule_engine
+from advisor.korean import resolve_particles
 from advisor.recommendation import STRATEGIES
 from knowledge import DATA_DIR
 
@@ -63,6 +66,7 @@ REQUIRED_UI_KEYS: tuple[str, ...] = (
     "unknown_task", "answer_yes", "answer_no", "no_facts", "match_task",
     "match_related_task", "match_data_type", "match_tags", "match_keywords",
     "match_signals", "match_deployment", "stages_frozen", "prior_strategy", "task",
+    "inference", "generative_path", "pretrained_family", "modality", "best_reported",
 )
 
 
@@ -124,18 +128,29 @@ class Text:
         return None if data is None else cls(en=data["en"], ko=data["ko"])
 
 
+INFERENCE = "inference"
+"""The key of a source that is the project's own inference rather than a deck or paper."""
+
+
 @dataclass(frozen=True)
 class Source:
-    """Where a piece of knowledge comes from: a seed deck slide, or a paper."""
+    """Where a piece of knowledge comes from: a seed deck slide, a paper, or an inference.
+
+    An inference is this tool's own reasoning, stated as such (with the reasoning), so
+    that a rule never borrows a deck's authority for what the deck does not say.
+    """
 
     seed: str | None = None
     slide: str | None = None
     quote: str | None = None
     paper: str | None = None
+    inference: Text | None = None
 
     @property
     def key(self) -> str:
-        """The seed file name or the paper id."""
+        """The seed file name, the paper id, or "inference"."""
+        if self.inference is not None:
+            return INFERENCE
         return self.seed or self.paper or ""
 
 
@@ -183,8 +198,10 @@ class Rule:
 
     @property
     def reads(self) -> frozenset[str]:
-        """Facts this rule's condition reads."""
-        return rule_engine.referenced_facts(self.when)
+        """Facts this rule's condition reads, and the facts its ``from_fact`` copies."""
+        copied = {spec["from_fact"] for spec in self.then.derives.values()
+                  if isinstance(spec, Mapping)}
+        return rule_engine.referenced_facts(self.when) | copied
 
     @property
     def writes(self) -> frozenset[str]:
@@ -244,6 +261,19 @@ class Task:
     losses: tuple[str, ...]
     metrics: tuple[str, ...]
     backbones: Mapping[str, tuple[str, ...]]
+    sources: tuple[Source, ...]
+    modality: str = "image"
+    pretrained_family: Text | None = None
+    best_reported: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class GenerativePath:
+    """How generative and image-to-image tasks transfer: no freeze table."""
+
+    name: Text
+    summary: Text
+    lr_plan: Text
     sources: tuple[Source, ...]
 
 
@@ -327,6 +357,7 @@ class KnowledgeBase:
     seeds: Mapping[str, Seed]
     papers: Mapping[str, Paper]
     version: str
+    generative: GenerativePath | None = None
 
     def rule(self, rule_id: str) -> Rule:
         """Return a rule by id.
@@ -364,6 +395,8 @@ class KnowledgeBase:
     def cite(self, source: Source, language: str) -> str:
         """Return a one-line citation of a source, e.g. ``003 «Answer»: "..."``."""
         _check_language(language)
+        if source.inference is not None:
+            return f"{self.label('inference', language)}: {source.inference.get(language)}"
         if source.paper:
             p = self.papers[source.paper]
             return f"{p.authors} ({p.year}). {p.title}. {p.venue}."
@@ -409,10 +442,15 @@ class KnowledgeBase:
 
     def render(self, template: str, facts: Mapping[str, Any], language: str,
                *, strict: bool = False) -> str:
-        """Fill a rule text's ``{fact}`` placeholders with formatted values."""
-        return rule_engine.render_text(
+        """Fill a rule text's ``{fact}`` placeholders with formatted values.
+
+        In Korean, paired particle markers ("은(는)", "(으)로") are then resolved from
+        the word before them (:func:`advisor.korean.resolve_particles`).
+        """
+        text = rule_engine.render_text(
             template, facts, lambda name, v: self.format_value(name, v, language), strict=strict
         )
+        return resolve_particles(text) if language == "ko" else text
 
 
 def _number(value: float) -> str:
@@ -509,8 +547,15 @@ def load_knowledge(root: Traversable | Path | str | None = None) -> KnowledgeBas
     return _build(docs, rule_docs, digest.hexdigest()[:12])
 
 
+def _source(item: Mapping[str, Any]) -> Source:
+    data = dict(item)
+    if "inference" in data:
+        data["inference"] = Text.of(data["inference"])
+    return Source(**data)
+
+
 def _sources(items: Iterable[Mapping[str, Any]]) -> tuple[Source, ...]:
-    return tuple(Source(**dict(s)) for s in items)
+    return tuple(_source(s) for s in items)
 
 
 def _index(items: Iterable[Any], key: Callable[[Any], str], kind: str,
@@ -545,6 +590,14 @@ def _task(t: Mapping[str, Any]) -> Task:
         metrics=tuple(t["metrics"]),
         backbones=MappingProxyType({k: tuple(v) for k, v in t["backbones"].items()}),
         sources=_sources(t["sources"]),
+        modality=t.get("modality", "image"),
+        pretrained_family=Text.of(t.get("pretrained_family")),
+        best_reported=(MappingProxyType({
+            "metric": t["best_reported"]["metric"],
+            "value": t["best_reported"]["value"],
+            "benchmark": Text.of(t["best_reported"]["benchmark"]),
+            "source": _source(t["best_reported"]["source"]),
+        }) if "best_reported" in t else None),
     )
 
 
@@ -586,15 +639,22 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
     strategies = _index((_strategy(s) for s in docs["strategies.yaml"]["strategies"]),
                         lambda x: x.id, "strategy", problems)
     total_stages = docs["strategies.yaml"]["total_stages"]
+    gen_doc = docs["strategies.yaml"].get("generative")
+    generative = (GenerativePath(Text.of(gen_doc["name"]), Text.of(gen_doc["summary"]),
+                                 Text.of(gen_doc["lr_plan"]), _sources(gen_doc["sources"]))
+                  if gen_doc else None)
     catalogues = {
         "tasks": {k: t.name for k, t in tasks.items()},
         "strategies": {k: s.short for k, s in strategies.items()},
         "tags": tags,
+        "metrics": {k: m.name for k, m in metrics.items()},
+        "benchmarks": {k: t.best_reported["benchmark"] for k, t in tasks.items()
+                       if t.best_reported is not None},
     }
     facts = _index((_fact(f, catalogues) for f in facts_doc["facts"]),
                    lambda x: x.name, "fact", problems)
     constants = {
-        k: Constant(k, c["value"], Text.of(c["label"]), Source(**c["source"]),
+        k: Constant(k, c["value"], Text.of(c["label"]), _source(c["source"]),
                     Text.of(c.get("note")))
         for k, c in facts_doc["constants"].items()
     }
@@ -614,6 +674,14 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         problems += [f"{where}: unknown metric {x!r}." for x in task.metrics
                      if x not in metrics]
         problems += sources(where, task.sources)
+        if task.best_reported is not None:
+            problems += sources(where, [task.best_reported["source"]])
+            if task.best_reported["metric"] not in metrics:
+                problems.append(f"{where}: unknown metric {task.best_reported['metric']!r}.")
+        if task.framing == "one_to_many" and task.pretrained_family is None:
+            problems.append(f"{where}: a generative task needs a pretrained_family.")
+    if generative is not None:
+        problems += sources("strategies.yaml: generative", generative.sources)
     for s in strategies.values():
         if s.freeze_stages > total_stages:
             problems.append(f"strategies.yaml: {s.id} freezes {s.freeze_stages} of "
@@ -686,6 +754,7 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         seeds=MappingProxyType(seeds),
         papers=MappingProxyType(papers),
         version=version,
+        generative=generative,
     )
 
 
@@ -831,185 +900,3 @@ class _FactChecker:
 def knowledge_base() -> KnowledgeBase:
     """Return the packaged knowledge base, loaded and validated once per process."""
     return load_knowledge()
-
-
-# --- browsing -----------------------------------------------------------------------
-
-
-def _matches(query: str, *texts: str) -> bool:
-    needle = query.strip().lower()
-    return not needle or any(needle in t.lower() for t in texts)
-
-
-def rule_row(kb: KnowledgeBase, rule: Rule, language: str) -> dict[str, Any]:
-    """Return one rule as plain, display-ready data in one language.
-
-    Args:
-        kb: The knowledge base.
-        rule: The rule.
-        language: "en" or "ko".
-
-    Returns:
-        A dict of strings and lists of strings.
-
-    """
-    words = kb.vocabulary(language)
-
-    def template(text: Text) -> str:
-        # Placeholders show which fact fills them: «distinct images».
-        return rule_engine.render_text(
-            text.get(language), {}, str, missing=lambda name: f"«{words.fact_label(name)}»"
-        )
-
-    recommends = []
-    if rule.then.architecture:
-        task = kb.tasks[rule.then.architecture]
-        recommends.append(f"{kb.label('architecture', language)}: {task.name.get(language)}")
-    recommends += [template(text) for text in rule.then.texts.values()]
-    if rule.then.finding:
-        recommends.append(template(rule.then.finding.text))
-    for name, value in rule.then.derives.items():
-        shown = (words.fact_label(value["from_fact"]) if isinstance(value, Mapping)
-                 else kb.format_value(name, value, language))
-        recommends.append(f"{words.fact_label(name)} → {shown}")
-
-    def example(facts: Mapping[str, Any]) -> str:
-        if not facts:
-            return kb.label("no_facts", language)
-        return "; ".join(f"{words.fact_label(k)} = {kb.format_value(k, v, language)}"
-                         for k, v in facts.items())
-
-    return {
-        "id": rule.id,
-        "slug": rule.slug,
-        "topic": rule.topic,
-        "topic_label": kb.topics[rule.topic].get(language),
-        "title": rule.title.get(language),
-        "when": rule_engine.describe(rule.when, words),
-        "recommends": recommends,
-        "why": rule.why.get(language),
-        "limits": rule.limits.get(language),
-        "confidence": rule.confidence,
-        "confidence_label": kb.label(rule.confidence, language),
-        "sources": [kb.cite(s, language) for s in rule.sources],
-        "terms": [kb.terms[t].name.get(language) for t in rule.terms],
-        "must_fire": [example(f) for f in rule.must_fire],
-        "must_not_fire": [example(f) for f in rule.must_not_fire],
-    }
-
-
-def catalog(language: str = "en", topic: str | None = None, query: str = "") -> dict[str, Any]:
-    """Return every rule, task, strategy, case, term and source as display-ready rows.
-
-    This is what the Knowledge page draws; nothing there is written by hand.
-
-    Args:
-        language: "en" or "ko".
-        topic: Only rules of this topic (None for all).
-        query: Only rules, cases and terms whose text contains this (case-insensitive).
-
-    Returns:
-        A dict with "labels", "topics", "rules", "tasks", "strategies", "cases",
-        "glossary", "seeds", "papers" and "counts", all plain data.
-
-    Raises:
-        ValueError: For an unknown language or topic.
-
-    """
-    _check_language(language)
-    kb = knowledge_base()
-    if topic is not None and topic not in kb.topics:
-        raise ValueError(f"Unknown topic {topic!r}: use one of {', '.join(kb.topics)}.")
-    lang = language
-    rows = [rule_row(kb, r, lang) for r in sorted(kb.rules, key=lambda r: r.id)]
-    shown = [
-        row for row in rows
-        if (topic is None or row["topic"] == topic)
-        and _matches(query, row["id"], row["slug"], row["title"], row["why"],
-                     *row["recommends"])
-    ]
-    cited: dict[str, list[str]] = {}
-    for rule in sorted(kb.rules, key=lambda r: r.id):
-        for key in dict.fromkeys(s.key for s in rule.sources):
-            cited.setdefault(key, []).append(rule.id)
-
-    def names(ids: Iterable[str], table: Mapping[str, Term]) -> str:
-        return ", ".join(table[i].name.get(lang) for i in ids)
-
-    tasks = [
-        {
-            "id": t.id,
-            "name": t.name.get(lang),
-            "framing": kb.facts["task_framing"].values[t.framing].get(lang),
-            "shape": kb.shapes[t.shape].get(lang),
-            "architecture": t.architecture.get(lang),
-            "label_format": t.label_format.get(lang),
-            "labeling_effort": kb.label(t.labeling_effort, lang),
-            "losses": names(t.losses, kb.losses),
-            "metrics": names(t.metrics, kb.metrics),
-            "backbones": {d: ", ".join(b) for d, b in t.backbones.items()},
-            "sources": [kb.cite(s, lang) for s in t.sources],
-        }
-        for t in kb.tasks.values()
-    ]
-    strategies = [
-        {
-            "id": s.id,
-            "name": s.name.get(lang),
-            "summary": s.summary.get(lang),
-            "freeze_stages": f"{s.freeze_stages} / {kb.total_stages}",
-            "lr_plan": s.lr_plan.get(lang),
-            "sources": [kb.cite(x, lang) for x in s.sources],
-        }
-        for s in kb.strategies.values()
-    ]
-    cases = [
-        {
-            "id": c.id,
-            "title": c.title.get(lang),
-            "goal": c.goal.get(lang),
-            "task": kb.tasks[c.task].name.get(lang),
-            "data_type": kb.format_value("data_type", c.data_type, lang),
-            "tags": ", ".join(kb.tags[t].get(lang) for t in c.tags),
-            "ultimately_needed": c.ultimately_needed.get(lang),
-            "preprocessing": [p.get(lang) for p in c.preprocessing],
-            "client_provides": [p.get(lang) for p in c.client_provides],
-            "rules": list(c.rules),
-            "sources": [kb.cite(s, lang) for s in c.sources],
-        }
-        for c in kb.cases
-        if _matches(query, c.id, c.title.get(lang), c.goal.get(lang),
-                    c.ultimately_needed.get(lang))
-    ]
-    glossary = [
-        {"id": t.id, "term": t.name.get(lang), "definition": t.definition.get(lang)}
-        for t in (*kb.terms.values(), *kb.metrics.values())
-        if _matches(query, t.name.get(lang), t.definition.get(lang))
-    ]
-    return {
-        "language": lang,
-        "labels": {k: v.get(lang) for k, v in kb.ui.items()},
-        "topics": [
-            {"id": k, "label": v.get(lang),
-             "n_rules": sum(1 for r in kb.rules if r.topic == k)}
-            for k, v in kb.topics.items()
-        ],
-        "rules": shown,
-        "tasks": tasks,
-        "strategies": strategies,
-        "cases": cases,
-        "glossary": glossary,
-        "seeds": [
-            {"file": s.file, "title": s.title.get(lang), "author": s.author,
-             "covers": s.covers.get(lang), "cited_by": cited.get(s.file, [])}
-            for s in kb.seeds.values()
-        ],
-        "papers": [
-            {"id": p.id, "citation": f"{p.authors} ({p.year}). {p.title}. {p.venue}.",
-             "url": p.url or "", "cited_by": cited.get(p.id, [])}
-            for p in kb.papers.values()
-        ],
-        "counts": {"rules": len(kb.rules), "shown": len(shown), "tasks": len(kb.tasks),
-                   "cases": len(kb.cases)},
-        "version": kb.version,
-    }

@@ -118,6 +118,34 @@ def check_validatable(profile: DatasetProfile) -> None:
         )
 
 
+def check_task_validatable(task: str | None) -> None:
+    """Raise :class:`NotValidatable` for tasks the quick validation cannot measure yet.
+
+    The quick validation measures classifiers (and segmentation / detection where the
+    sample carries masks or boxes). Generative and image-to-image tasks produce images,
+    and 3D landmarks read volumes or meshes: nothing here measures them yet, and the
+    message says so plainly rather than reporting a classification proxy as evidence.
+    """
+    if task is None:
+        return
+    from advisor.knowledge_base import knowledge_base
+
+    spec = knowledge_base().tasks.get(task)
+    if spec is None:
+        return
+    if spec.framing == "one_to_many":
+        raise NotValidatable(
+            f"The quick validation cannot validate {spec.name.en.lower()} yet: it measures "
+            "classifiers, not generated images. Use the advice (python -m advisor recommend) "
+            "and judge a pilot by the task's metrics and by eye."
+        )
+    if spec.modality in ("volume_3d", "mesh_3d"):
+        raise NotValidatable(
+            f"The quick validation cannot validate {spec.name.en.lower()} yet: it reads 2D "
+            "images, not 3D volumes or meshes. Use the advice (python -m advisor recommend)."
+        )
+
+
 def evidence_from_validation(validation: Validation, target: float | None = None) -> Evidence:
     """Translate measured experiments into the advisor's evidence terms.
 
@@ -307,6 +335,7 @@ def _run_for_layout(
 
     profile, index = prepared.profile, prepared.index
     task = intake.task or profile.task_hint
+    check_task_validatable(task)
     if task == "segmentation" and any(r.mask_path for r in index.records):
         return _segmentation(index, config, progress, cancel)
     if task == "detection" and any(r.boxes is not None for r in index.records):

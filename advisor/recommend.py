@@ -6,9 +6,6 @@ of ``knowledge/`` in dependency order and assembles what fired into a
 recomputes the advice as it stood before the evidence, then fires the rules again
 with the measurements, so the evidence rules can say where they confirmed or
 overturned that advice.
-
-``present`` turns a recommendation into display-ready text in one language, for the
-Advice page and the report.
 """
 
 from __future__ import annotations
@@ -24,6 +21,9 @@ from advisor.intake import Intake
 from advisor.knowledge_base import Case, KnowledgeBase, Rule, Text, knowledge_base
 from advisor.recommendation import Recommendation, RuleFiring
 from engines.profile import DatasetProfile
+
+GENERATIVE_STRATEGY = "full_finetune"
+"""Generative tasks fine-tune all of a pretrained model of the same family."""
 
 # Where each kind of rule output goes in the recommendation.
 _TEXT_FIELDS: dict[str, str] = {
@@ -106,27 +106,34 @@ def _assemble(
         strategy_id = facts["advised_strategy"]
     elif "strategy_2x2" in facts:
         strategy_id = facts["strategy_2x2"]
+    elif facts.get("transfer_path") == "generative":
+        strategy_id = GENERATIVE_STRATEGY
     else:
         raise rule_engine.RuleConflictError(
             "No transfer strategy was derived: the data-size and similarity rules must "
             "cover every case."
         )
-    if strategy_id == facts.get("strategy_2x2"):
+    generative = facts.get("transfer_path") == "generative"
+    if generative:
+        freeze = None  # no freeze table for generators
+    elif strategy_id == facts.get("strategy_2x2"):
         freeze = facts["freeze_stages_2x2"]
     elif basis == "advised" and prior is not None:
         freeze = prior.freeze_stages
     else:
         freeze = kb.strategies[strategy_id].freeze_stages
     strategy = kb.strategies[strategy_id]
+    path = kb.generative if generative and kb.generative is not None else strategy
 
     rec = Recommendation(
         task=facts.get("task", "unknown"),
         strategy_id=strategy_id,
         freeze_stages=freeze,
         total_stages=kb.total_stages,
-        strategy_name=strategy.name.as_dict(),
-        lr_plan=strategy.lr_plan.as_dict(),
-        lr_schedule=dict(strategy.lr_schedule),
+        strategy_name=path.name.as_dict(),
+        lr_plan=path.lr_plan.as_dict(),
+        lr_schedule={} if generative else dict(strategy.lr_schedule),
+        path="generative" if generative else "recognition",
         verdict=facts.get("verdict"),
         prior_strategy_id=prior.strategy_id if prior is not None else None,
         knowledge_version=kb.version,
@@ -185,6 +192,9 @@ def _architecture(kb: KnowledgeBase, rule: Rule, facts: Mapping[str, Any]) -> di
         "deployment": deployment,
         "backbones": list(task.backbones[deployment]),
         "backbones_by_target": {k: list(v) for k, v in task.backbones.items()},
+        "modality": task.modality,
+        "pretrained_family": (task.pretrained_family.as_dict()
+                              if task.pretrained_family is not None else None),
     }
 
 
@@ -264,116 +274,3 @@ def _case_score(
     reasons = [{lang: f"{kb.label(key, lang)}: {detail[lang]}" for lang in detail}
                for _, key, detail in parts]
     return sum(points for points, _, _ in parts), reasons
-
-
-def present(rec: Recommendation, language: str = "en") -> dict[str, Any]:
-    """Return a recommendation as display-ready text in one language.
-
-    This is what the Advice page (and the report) draws: every section carries its
-    heading, and every item the rule it came from, that rule's reason and sources.
-
-    Args:
-        rec: A recommendation (e.g. from :func:`recommend` or
-            ``Recommendation.from_dict`` of a stored result).
-        language: "en" or "ko".
-
-    Returns:
-        Plain data: "labels", "task", "architecture", "strategy", "verdict", the item
-        lists ("diagnosis", "strategy_notes", "data_strategy", "red_flags", "risks",
-        "questions", "assumptions"), "evidence", "cases" and "trail".
-
-    Raises:
-        ValueError: For an unknown language.
-
-    """
-    kb = knowledge_base()
-    if language not in ("en", "ko"):
-        raise ValueError(f"Unknown language {language!r}: use en or ko.")
-    lang = language
-    trail = {f.rule_id: f for f in rec.trail}
-
-    def item(entry: Mapping[str, Any]) -> dict[str, Any]:
-        firing = trail.get(entry.get("rule_id", ""))
-        return {
-            "text": entry[lang],
-            "rule_id": entry.get("rule_id", ""),
-            "why": firing.reason.get(lang, "") if firing else "",
-            "sources": [c.get(lang, "") for c in firing.citations] if firing else [],
-        }
-
-    architecture = None
-    if rec.architecture:
-        a = rec.architecture
-        architecture = {
-            "id": a["id"],
-            "rule_id": a.get("rule_id", ""),
-            "name": a["name"][lang],
-            "shape": a["shape_name"][lang],
-            "description": a["description"][lang],
-            "label_format": a["label_format"][lang],
-            "labeling_effort": kb.label(a["labeling_effort"], lang),
-            "losses": [kb.losses[x].name.get(lang) for x in a["losses"]],
-            "metrics": [kb.metrics[x].name.get(lang) for x in a["metrics"]],
-            "deployment": kb.format_value("deployment", a["deployment"], lang),
-            "backbones": list(a["backbones"]),
-        }
-    prior = rec.prior_strategy_id
-    return {
-        "language": lang,
-        "labels": {k: v.get(lang) for k, v in kb.ui.items()},
-        "task": {
-            "id": rec.task,
-            "name": (kb.tasks[rec.task].name.get(lang) if rec.task in kb.tasks
-                     else kb.label("unknown_task", lang)),
-        },
-        "architecture": architecture,
-        "strategy": {
-            "id": rec.strategy_id,
-            "name": rec.strategy_name.get(lang) or kb.strategies[rec.strategy_id].name.get(lang),
-            "summary": kb.strategies[rec.strategy_id].summary.get(lang),
-            "freeze_stages": rec.freeze_stages,
-            "total_stages": rec.total_stages,
-            "lr_plan": rec.lr_plan.get(lang, ""),
-            "prior_id": prior,
-            "prior_name": kb.strategies[prior].name.get(lang) if prior else None,
-        },
-        "verdict": {
-            "status": rec.verdict,
-            "label": kb.label(rec.verdict or "not_validated", lang),
-            "reason": rec.verdict_reason.get(lang, ""),
-        },
-        **{name: [item(e) for e in getattr(rec, name)] for name in _TEXT_FIELDS.values()},
-        "evidence": [
-            {**item(e), "outcome": e["outcome"], "outcome_label": kb.label(e["outcome"], lang)}
-            for e in rec.evidence_findings
-        ],
-        "cases": [_case_view(kb, m, lang) for m in rec.case_matches],
-        "trail": [
-            {
-                "rule_id": f.rule_id,
-                "slug": f.slug,
-                "title": f.title.get(lang, f.slug),
-                "topic": kb.topics[f.topic].get(lang) if f.topic in kb.topics else f.topic,
-                "matched": f.matched.get(lang, ""),
-                "why": f.reason.get(lang, ""),
-                "confidence": kb.label(f.confidence, lang) if f.confidence else "",
-                "sources": [c.get(lang, "") for c in f.citations] or [f.source],
-            }
-            for f in rec.trail
-        ],
-    }
-
-
-def _case_view(kb: KnowledgeBase, match: Mapping[str, Any], lang: str) -> dict[str, Any]:
-    case = kb.case(match["id"])
-    return {
-        "id": case.id,
-        "title": case.title.get(lang),
-        "score": match["score"],
-        "reasons": [r[lang] for r in match["reasons"]],
-        "goal": case.goal.get(lang),
-        "ultimately_needed": case.ultimately_needed.get(lang),
-        "preprocessing": [p.get(lang) for p in case.preprocessing],
-        "client_provides": [p.get(lang) for p in case.client_provides],
-        "sources": [kb.cite(s, lang) for s in case.sources],
-    }

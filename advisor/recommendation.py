@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STRATEGIES: tuple[str, ...] = ("linear_probe", "partial_finetune", "full_finetune")
-VERDICTS: tuple[str, ...] = ("validated", "revised")
+from engines.results.vocab import STRATEGY_ORDER, Verdict
+
+STRATEGIES: tuple[str, ...] = tuple(s.value for s in STRATEGY_ORDER)
+PATHS: tuple[str, ...] = ("recognition", "generative")
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 
 
 @dataclass
@@ -81,6 +84,9 @@ class Recommendation:
             schedule.
         facts: The facts the advice was derived from.
         knowledge_version: Fingerprint of the knowledge files used.
+        path: "recognition" (the 2×2 freeze table applies) or "generative" (generative
+            and image-to-image tasks: fine-tune a pretrained model of the same family;
+            ``freeze_stages`` is None and ``strategy_id`` is "full_finetune").
 
     """
 
@@ -108,12 +114,15 @@ class Recommendation:
     lr_schedule: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     knowledge_version: str = ""
+    path: str = "recognition"
 
     def __post_init__(self) -> None:
         if self.strategy_id not in STRATEGIES:
             raise ValueError(
                 f"Unknown strategy {self.strategy_id!r}: use one of {', '.join(STRATEGIES)}."
             )
+        if self.path not in PATHS:
+            raise ValueError(f"Unknown path {self.path!r}: use one of {', '.join(PATHS)}.")
         if self.verdict not in (None, *VERDICTS):
             raise ValueError(f"Unknown verdict {self.verdict!r}: use validated or revised.")
 

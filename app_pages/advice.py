@@ -9,6 +9,7 @@ from app_pages.common import context, labeler, language, require_engagement, tex
 
 SIMILARITY = ["unknown", "similar", "different"]
 LABELS = ["unknown", "clean", "noisy"]
+YES_NO = ["unknown", "yes", "no"]
 
 
 def why(item: dict) -> None:
@@ -55,13 +56,27 @@ with st.form("advice_questions"):
                                    value=bool(answers.get("high_stakes")), key="advice_stakes")
     realtime = cols[2].checkbox(text("app.advice.realtime"), value=bool(answers.get("realtime")),
                                 key="advice_realtime")
+    cols = st.columns(3)
+    relabel_now = {True: "yes", False: "no"}.get(answers.get("can_relabel"), "unknown")
+    relabel = cols[0].selectbox(
+        text("app.advice.can_relabel"), YES_NO, index=YES_NO.index(relabel_now),
+        format_func=labeler("app.advice.relabel_choice"), key=f"advice_relabel_{lang}")
+    pairs = cols[1].selectbox(
+        text("app.advice.pairs_synth"), YES_NO,
+        index=YES_NO.index(answers.get("pairs_can_be_synthesised", "unknown")),
+        format_func=labeler("app.advice.pairs_choice"), key=f"advice_pairs_{lang}")
+    wants_rl = cols[2].checkbox(text("app.advice.wants_rl"),
+                                value=bool(answers.get("wants_reinforcement_learning")),
+                                key="advice_wants_rl")
     submitted = st.form_submit_button(text("app.advice.update"), type="primary")
 
 new_answers = None
 if submitted:
     new_answers = {"task": task, "domain_similarity": similarity, "label_quality": labels,
                    "claimed_n_images": int(claimed) or None, "high_stakes": high_stakes,
-                   "realtime": realtime}
+                   "realtime": realtime,
+                   "can_relabel": {"yes": True, "no": False}.get(relabel),
+                   "pairs_can_be_synthesised": pairs, "wants_reinforcement_learning": wants_rl}
 view = advise(ctx, engagement_id, lang, answers=new_answers)
 card = view.presented
 
@@ -77,6 +92,8 @@ with left:
     arch = card.get("architecture")
     if arch:
         st.markdown(f"**{arch['name']}** · {arch['shape']}\n\n{arch['description']}")
+        if arch.get("pretrained_family"):
+            st.markdown(arch["pretrained_family"])
         st.caption(f"{text('app.advice.backbones', target=arch['deployment'])}: "
                    + ", ".join(f"`{b}`" for b in arch["backbones"]))
         trail = {f["rule_id"]: f for f in card["trail"]}
@@ -99,11 +116,15 @@ with right:
     for item in card["strategy_notes"] + card["assumptions"]:
         why(item)
 
-names = {q: text(f"app.quadrant.{q}") for q in
-         ("small_similar", "large_similar", "small_different", "large_different")}
-st.plotly_chart(charts.quadrant_figure(view.quadrant, names, text), key="advice_quadrant")
-if view.quadrant.get("similarity_score") is None:
-    st.caption(text("app.advice.quadrant_assumed"))
+if card["strategy"].get("path") == "generative":
+    # Generative and image-to-image tasks have no freeze table: no 2×2 to draw.
+    st.info(card["strategy"]["path_label"])
+else:
+    names = {q: text(f"app.quadrant.{q}") for q in
+             ("small_similar", "large_similar", "small_different", "large_different")}
+    st.plotly_chart(charts.quadrant_figure(view.quadrant, names, text), key="advice_quadrant")
+    if view.quadrant.get("similarity_score") is None:
+        st.caption(text("app.advice.quadrant_assumed"))
 
 for section, key in (("data_strategy", "app.advice.data_strategy"),
                      ("red_flags", "app.advice.red_flags"), ("risks", "app.advice.risks")):

@@ -1,13 +1,13 @@
 """Knowledge: browse every rule, task, strategy and case the advisor applies.
 
-Everything shown comes from ``advisor.knowledge_base.catalog`` (generated from the
+Everything shown comes from ``advisor.views.catalog`` (generated from the
 knowledge files); this page only reads the filters and draws.
 """
 
 import pandas as pd
 import streamlit as st
 
-from advisor.knowledge_base import catalog
+from advisor.views import catalog
 
 language = st.session_state.get("language", "en")
 language = language if language in ("en", "ko") else "en"
@@ -61,7 +61,11 @@ with tab_tasks:
                 f"({labels['labeling_effort']}: {task['labeling_effort']})\n\n"
                 f"**{labels['losses']}:** {task['losses']}\n\n"
                 f"**{labels['metrics']}:** {task['metrics']}\n\n"
-                f"**{labels['backbones']}:**\n"
+                + (f"**{labels['pretrained_family']}:** {task['pretrained_family']}\n\n"
+                   if task["pretrained_family"] else "")
+                + (f"**{labels['best_reported']}:** {task['best_reported']}\n\n"
+                   if task["best_reported"] else "")
+                + f"**{labels['backbones']}:**\n"
                 + bullets([f"{labels[d]}: `{b}`" for d, b in task["backbones"].items()])
                 + f"\n\n**{labels['source']}:**\n{bullets(task['sources'])}"
             )

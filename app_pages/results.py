@@ -8,8 +8,8 @@ from typing import Any
 import streamlit as st
 
 from advisor.i18n import pick
-from advisor.recommend import present
 from advisor.recommendation import Recommendation
+from advisor.views import present
 from app_pages import charts
 from app_pages.common import image_path, language, text
 from engines.results import Result

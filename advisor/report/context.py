@@ -59,8 +59,8 @@ class BuildContext:
 
     @cached_property
     def presented(self) -> dict[str, Any] | None:
-        """The recommendation as display-ready text (``advisor.recommend.present``)."""
-        from advisor.recommend import present
+        """The recommendation as display-ready text (``advisor.views.present``)."""
+        from advisor.views import present
 
         rec = self.recommendation
         if rec is None:

@@ -7,12 +7,13 @@ from typing import Any
 
 from advisor import store
 from advisor.knowledge_base import knowledge_base
-from advisor.recommend import present, recommend
+from advisor.recommend import recommend
 from advisor.recommendation import Recommendation
 from advisor.session.context import AppContext
 from advisor.session.engagements import intake_for, load_answers, save_answers
 from advisor.session.samples import current_sample
 from advisor.store.repository import to_json
+from advisor.views import present
 
 SIMILARITY_CALL_AT = 0.5
 """Score at which the similarity engine calls a sample "similar" (engines.similarity)."""
@@ -24,7 +25,7 @@ class AdviceView:
 
     Attributes:
         recommendation: The advisor's answer.
-        presented: ``advisor.recommend.present`` of it in the page's language.
+        presented: ``advisor.views.present`` of it in the page's language.
         record_id: The store's recommendation record.
         quadrant: Where the engagement sits on the 2×2 (see :func:`quadrant_position`).
         answers: The answers it was made from.
@@ -109,7 +110,7 @@ def quadrant_position(rec: Recommendation) -> dict[str, Any]:
     return {
         "n_images": int(n) if isinstance(n, int | float) else None,
         "large_at": int(kb.constant_values["a_lot"]),
-        "data_size": facts.get("data_size"),
+        "data_size": facts.get("size_2x2", facts.get("data_size")),
         "similarity": facts.get("similarity_2x2"),
         "similarity_score": float(score) if isinstance(score, int | float) else None,
         "similarity_source": facts.get("similarity_source", "none"),

@@ -21,6 +21,7 @@ TARGET_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_f1",
 ANSWER_FIELDS: tuple[str, ...] = (
     "task", "target_metric", "target_value", "claimed_n_images", "domain_similarity",
     "label_quality", "can_relabel", "high_stakes", "realtime", "client_expects_everything",
+    "wants_reinforcement_learning", "pairs_can_be_synthesised",
 )
 
 

@@ -76,3 +76,5 @@ class Task(StrEnum):
     ACTION_RECOGNITION = "action_recognition"
     SIMILARITY = "similarity"
     SUPER_RESOLUTION = "super_resolution"
+    LIP_SYNC = "lip_sync"
+    LANDMARKS_3D = "landmarks_3d"

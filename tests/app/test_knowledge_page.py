@@ -69,6 +69,7 @@ def test_strategies_glossary_and_sources_are_tables():
     assert list(strategies["name"]) == [
         "Fine-tune the whole model", "Train the top layers, freeze the rest",
         "Freeze the convolutional base, train the classifier",
+        "Fine-tune a pretrained model of the same family",  # the generative path
     ]
     assert any("Domain-Adversarial Training of Neural Networks" in c
                for c in frames[-1]["citation"])

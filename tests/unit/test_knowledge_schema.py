@@ -172,8 +172,11 @@ def test_facts_match_what_the_advisor_derives(kb):
     evidence = Evidence(measured_similarity="different", similarity_score=0.3,
                         strategies=[StrategyResult("linear_probe", "b", 0.8, 0.75, 0.85, 1.0)],
                         predicted_accuracy_10x=0.9, images_for_target=900)
+    profile.image_stats = {"formats": {"JPEG": 60, "PNG": 40}, "bit_depths": {"8": 100}}
     derived = set(derive_facts(intake, profile, evidence, kb=kb))
     derived |= set(derive_evidence_facts(evidence, "linear_probe"))
+    # The best figure the decks cite exists for some tasks only (face recognition).
+    derived |= set(derive_facts(Intake(task="similarity"), profile, kb=kb))
     declared = {n for n, f in kb.facts.items() if f.origin != "rule"}
     assert derived == declared
 
@@ -209,10 +212,10 @@ def test_a_copy_of_the_knowledge_loads(broken_copy):
         ("rules/data.yaml", lambda d: d["rules"][0]["why"].pop("ko"), "'ko' is a required"),
         ("rules/data.yaml", lambda d: d["rules"][1].update(id=d["rules"][0]["id"]),
          "duplicate rule id"),
-        ("rules/data.yaml", lambda d: d["rules"][0]["when"].update(op="=~"), "(top)|when"),
-        ("rules/data.yaml", lambda d: d["rules"][0]["when"].update(value="pairs"),
+        ("rules/data.yaml", lambda d: d["rules"][1]["when"].update(op="=~"), "(top)|when"),
+        ("rules/data.yaml", lambda d: d["rules"][1]["when"].update(value="pairs"),
          "'pairs' is not a value of data_type"),
-        ("rules/data.yaml", lambda d: d["rules"][0]["when"].update(fact="colour"),
+        ("rules/data.yaml", lambda d: d["rules"][1]["when"].update(fact="colour"),
          "unknown fact 'colour'"),
         ("rules/data.yaml", lambda d: d["rules"][0]["sources"].append({"paper": "nobody2099"}),
          "unknown paper 'nobody2099'"),

@@ -8,8 +8,9 @@ import pytest
 
 from advisor.evidence import Evidence, StrategyResult
 from advisor.intake import Intake
-from advisor.recommend import present, recommend
+from advisor.recommend import recommend
 from advisor.recommendation import Recommendation
+from advisor.views import present
 from engines.profile import DatasetProfile
 
 SMALL_SIMILAR = Intake(task="classification", domain_similarity="similar", target_value=0.9)
