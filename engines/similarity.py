@@ -621,7 +621,10 @@ def domain_similarity(
 
     """
     if pixel_stats is None and paths is not None and len(paths) > 0:
-        pixel_stats = image_statistics_from_paths(paths, seed=seed)
+        try:
+            pixel_stats = image_statistics_from_paths(paths, seed=seed)
+        except ValueError:
+            pixel_stats = None  # no file decodes: the backbone-only model answers
     values = sample_signals(imagenet_logits, features, pixel_stats, seed=seed)
     n_images = None
     for arr in (imagenet_logits, features):

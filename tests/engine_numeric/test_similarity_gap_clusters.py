@@ -69,3 +69,32 @@ def test_calibration_suite_loader_stratifies(tmp_path):
     assert sets[0]["classes"].count("b") == 2 and all(p.is_file() for p in sets[0]["paths"])
     again = mod.load_suite(tmp_path / "y", per_set=6, root=root, names=["face_mask"])
     assert [p.name for p in again[0]["paths"]] == [p.name for p in sets[0]["paths"]]
+
+
+def test_site_gap_reads_same_shifted_and_different():
+    from engines.domain_gap import SITE_MIN_IMAGES, site_gap
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(200, 32))
+    same = site_gap(train, rng.normal(size=(60, 32)), seed=0)
+    assert same["interpretation"] == "same" and same["n_site"] == 60
+    shifted = site_gap(train, rng.normal(size=(60, 32)) + 0.25, seed=0)
+    assert shifted["interpretation"] == "shifted", shifted["gap"]
+    far = site_gap(train, rng.normal(size=(60, 32)) + 2.0, seed=0)
+    assert far["interpretation"] == "different" and far["gap"] > 1.5
+    assert same["gap"] < shifted["gap"] < far["gap"]
+    assert far["ci_low"] <= far["gap"] <= far["ci_high"]
+    json.dumps(far)
+    few = site_gap(train, rng.normal(size=(5, 32)) + 2.0, seed=0)
+    assert few["n_site"] == 5 and f"at least {SITE_MIN_IMAGES}" in few["note"]
+    with pytest.raises(ValueError, match="two images"):
+        site_gap(train, train[:1])
+
+
+def test_site_gap_from_paths_refuses_too_few_images(tmp_path):
+    from engines.domain_gap import site_gap_from_paths
+
+    with pytest.raises(ValueError, match="two site images"):
+        site_gap_from_paths([tmp_path / "a.jpg"] * 3, [tmp_path / "b.jpg"])
+    with pytest.raises(ValueError, match="max_images"):
+        site_gap_from_paths([], [], max_images=1)
