@@ -23,7 +23,8 @@ class Evidence:
     """What the validation measured, in the terms the advisor reasons with.
 
     Attributes:
-        measured_similarity: "similar" or "different", or None where not measured.
+        measured_similarity: "similar", "different" or "borderline" (the 2x2 then takes
+            the cautious side, "different"), or None where not measured.
         similarity_score: The score behind that call (0-1, higher is more similar).
         strategies: Strategy results on the same split.
         predicted_accuracy_10x: Learning-curve prediction at 10x the sample.

@@ -153,15 +153,17 @@ def derive_facts(
 
     # Similarity: a measurement overrides the consultant's guess.
     measured = evidence.measured_similarity if evidence is not None else None
-    if measured not in (None, "similar", "different"):
+    if measured not in (None, "similar", "different", "borderline"):
         raise ValueError(
-            f"Measured similarity must be 'similar' or 'different', got {measured!r}."
+            "Measured similarity must be 'similar', 'different' or 'borderline', got "
+            f"{measured!r}."
         )
     guess = intake.domain_similarity
     facts["similarity_guess"] = guess
     if measured is not None:
-        facts.update(similarity=measured, similarity_source="measured",
-                     similarity_measured=measured)
+        # A borderline measurement takes the cautious side of the 2x2, as an unknown does.
+        facts.update(similarity="different" if measured == "borderline" else measured,
+                     similarity_source="measured", similarity_measured=measured)
         if evidence is not None and evidence.similarity_score is not None:
             facts["similarity_score"] = _checked_fraction(
                 evidence.similarity_score, "similarity score"

@@ -15,16 +15,23 @@ interval is the Wilson interval of the error over all held-out predictions, mapp
 through ``2 (1 - 2ε)``. The reading of the value (``level``) uses the cut points of
 :data:`PAD_LEVELS`, a judgement: below 0.5 the collections overlap heavily, above 1.5
 they are nearly separable by a linear classifier.
+
+:func:`site_gap` applies it to the client's own reference images from the deployment
+site against the training sample, and reads the value as "same", "shifted" or
+"different"; :func:`site_gap_from_paths` embeds both first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engines.linear_probe import kfold_predict
 from engines.metrics import wilson_interval
+from engines.progress import CancelToken, ProgressCallback, ignore_progress
 
 PAD_LEVELS = ({"below": 0.5, "level": "small"}, {"below": 1.5, "level": "moderate"})
 """Reading of PAD values: the first entry whose ``below`` exceeds the value; else "large"."""
@@ -131,3 +138,124 @@ def proxy_a_distance(
         "method": "2(1-2ε), ε = balanced out-of-fold error of a linear probe; Wilson interval",
         "citations": list(CITATIONS),
     }
+
+
+SITE_READING = {"small": "same", "moderate": "shifted", "large": "different"}
+"""How a proxy A-distance level reads for deployment-site images."""
+SITE_MIN_IMAGES = 20
+"""Below this many site images the interval is wide; the result says so."""
+
+
+def site_gap(
+    train_features: np.ndarray, site_features: np.ndarray, seed: int = 0
+) -> dict[str, Any]:
+    """Domain gap between the training sample and images from the deployment site.
+
+    The client's own reference images ("deployment-site" images) against the training
+    sample: the domain-adaptation situation when they differ. Proxy A-distance
+    (Ben-David et al. 2007; 2010) with a linear domain classifier, read through
+    :data:`PAD_LEVELS` as "same" (< 0.5), "shifted" (< 1.5) or "different".
+
+    Args:
+        train_features: (n_train, d) features of the training sample.
+        site_features: (n_site, d) features of the site images, same backbone.
+        seed: Seed of the folds.
+
+    Returns:
+        ``{"gap": PAD 0-2, "ci_low", "ci_high", "interpretation": "same"|"shifted"|
+        "different", "interval_spans_readings": bool, "n_train", "n_site", "note",
+        "proxy_a_distance": the full PAD record}``.
+
+    Raises:
+        ValueError: As :func:`proxy_a_distance` (fewer than two images on a side,
+            different feature sizes).
+
+    """
+    pad = proxy_a_distance(train_features, site_features, seed=seed)
+    reading = SITE_READING[pad["level"]]
+    spans = len({_level(pad["ci_low"]), _level(pad["ci_high"])}) > 1
+    notes = {
+        "same": "The backbone cannot tell the site images from the training sample: a "
+                "model trained on the sample should meet similar images at the site.",
+        "shifted": "The site images differ measurably from the training sample: expect "
+                   "some loss at the site; include site images in training or validate "
+                   "on them (domain adaptation).",
+        "different": "A linear classifier separates site images from the training sample "
+                     "almost perfectly: this is a domain-adaptation problem; the sample's "
+                     "accuracy will not carry over without site data.",
+    }
+    note = notes[reading]
+    if pad["n_b"] < SITE_MIN_IMAGES:
+        note += (f" Only {pad['n_b']} site images: the interval is wide; give at least "
+                 f"{SITE_MIN_IMAGES}.")
+    return {
+        "gap": pad["pad"],
+        "ci_low": pad["ci_low"],
+        "ci_high": pad["ci_high"],
+        "interpretation": reading,
+        "interval_spans_readings": bool(spans),
+        "n_train": pad["n_a"],
+        "n_site": pad["n_b"],
+        "note": note,
+        "proxy_a_distance": pad,
+    }
+
+
+def site_gap_from_paths(
+    train_paths: Sequence[Path],
+    site_paths: Sequence[Path],
+    backbone: str = "efficientnet_lite0",
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    seed: int = 0,
+    max_images: int = 500,
+    progress: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Embed the training sample and the site images, then measure :func:`site_gap`.
+
+    Each side is capped at ``max_images`` (a seeded random subset) so a large sample
+    does not make the check slow; features are shared with the validation's cache.
+
+    Args:
+        train_paths: Images of the training sample.
+        site_paths: Images from the deployment site.
+        backbone: Backbone that embeds both (the bundled default unless given).
+        device: "auto", "cpu", "cuda" or "mps".
+        cache_dir: Feature cache directory (None: no cache).
+        seed: Seed of the subsets and folds.
+        max_images: Most images used per side.
+        progress: Progress callback.
+        cancel: Cancellation token.
+
+    Returns:
+        :func:`site_gap`'s record plus ``"backbone"`` and ``"n_site_given"``.
+
+    Raises:
+        ValueError: When a side has fewer than two images, or ``max_images`` < 2.
+
+    """
+    if max_images < 2:
+        raise ValueError("max_images must be at least 2.")
+    if len(train_paths) < 2 or len(site_paths) < 2:
+        raise ValueError(
+            "The site comparison needs at least two training images and two site images; "
+            f"got {len(train_paths)} and {len(site_paths)}."
+        )
+    from engines.validation.embed import embed_images
+
+    rng = np.random.default_rng(seed)
+
+    def cap(paths: Sequence[Path]) -> list[Path]:
+        paths = list(paths)
+        if len(paths) <= max_images:
+            return paths
+        return [paths[i] for i in sorted(rng.permutation(len(paths))[:max_images])]
+
+    train, site = cap(train_paths), cap(site_paths)
+    feats = embed_images(train + site, backbone, device, cache_dir, progress=progress,
+                         cancel=cancel)
+    out = site_gap(feats.features[: len(train)], feats.features[len(train):], seed=seed)
+    out["backbone"] = backbone
+    out["n_site_given"] = len(site_paths)
+    return out

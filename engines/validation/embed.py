@@ -79,7 +79,7 @@ def similarity_or_reason(
         features: Their pooled features.
         backbone: Backbone that made both.
         **evidence: Further inputs of :func:`engines.similarity.domain_similarity`
-            (labels, lp_accuracy, knn_accuracy).
+            (labels, lp_accuracy, knn_accuracy, paths for the pixel signals).
 
     Returns:
         The similarity record.

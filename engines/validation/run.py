@@ -92,6 +92,7 @@ def _similarity(first: Candidate, split: LabeledSplit, lp: dict[str, Any]) -> di
         labels=labels,
         lp_accuracy=lp["metrics"]["accuracy"]["value"],
         knn_accuracy=lp["knn_accuracy"],
+        paths=[*split.train_paths, *split.val_paths],
     )
 
 

@@ -7,78 +7,6 @@ import pytest
 
 from engines.clustering import cluster_report
 from engines.domain_gap import proxy_a_distance
-from engines.similarity import (
-    THRESHOLDS,
-    domain_similarity,
-    effective_rank,
-    feature_statistics,
-    head_statistics,
-)
-
-
-def fake_sample(confident: bool, seed: int, n: int = 40):
-    rng = np.random.default_rng(seed)
-    logits = rng.normal(0, 1, size=(n, 1000))
-    if confident:
-        logits[np.arange(n), rng.integers(0, 1000, n)] += 12.0
-    feats = np.maximum(rng.normal(size=(n, 256)) + (0.8 if confident else -0.6), 0)
-    return logits, feats
-
-
-def test_head_statistics_known_values():
-    logits = np.zeros((3, 4))
-    out = head_statistics(logits)
-    assert out["msp_median"] == pytest.approx(0.25)
-    assert out["energy_mean"] == pytest.approx(-np.log(4))
-
-
-def test_effective_rank_known_values():
-    assert effective_rank(np.eye(5)) == pytest.approx(5.0)
-    assert effective_rank(np.outer(np.arange(1, 6), np.ones(4))) == pytest.approx(1.0)
-
-
-def test_confident_dense_sample_is_similar_and_flat_sparse_one_is_not():
-    sim = domain_similarity(*fake_sample(True, 0))
-    diff = domain_similarity(*fake_sample(False, 1))
-    assert sim["call"] == "similar" and diff["call"] == "different"
-    assert sim["score"] > diff["score"]
-    json.dumps(sim)
-    names = {e["name"] for e in sim["evidence"]}
-    assert names == {"energy_mean", "msp_median", "near_zero_fraction", "erank_ratio"}
-    for e in sim["evidence"]:
-        assert e["points_to"] in ("similar", "different") and e["threshold"] is not None
-    assert sim["calibrated"] is True and "efficientnet_lite0" in sim["thresholds_note"]
-
-
-def test_probe_gap_evidence_and_uncalibrated_backbone():
-    logits, feats = fake_sample(True, 0)
-    out = domain_similarity(logits, feats, lp_accuracy=0.9, knn_accuracy=0.55, backbone="resnet50")
-    gap = next(e for e in out["evidence"] if e["name"] == "lp_knn_gap")
-    assert gap["value"] == pytest.approx(0.35) and gap["points_to"] == "different"
-    assert out["calibrated"] is False
-    only_gap = domain_similarity(None, None, lp_accuracy=0.8, knn_accuracy=0.79)
-    assert only_gap["call"] == "similar"
-
-
-def test_similarity_is_reproducible_and_validates():
-    a = domain_similarity(*fake_sample(True, 3), seed=1)
-    assert a == domain_similarity(*fake_sample(True, 3), seed=1)
-    with pytest.raises(ValueError, match="No evidence"):
-        domain_similarity(None, None)
-    with pytest.raises(ValueError, match="both"):
-        domain_similarity(None, None, lp_accuracy=0.5)
-    logits, feats = fake_sample(True, 0)
-    with pytest.raises(ValueError, match="same rows"):
-        domain_similarity(logits, feats[:10])
-    with pytest.raises(ValueError):
-        feature_statistics(np.ones((2, 5)))
-
-
-def test_threshold_table_is_complete():
-    for table in THRESHOLDS.values():
-        for spec in table.values():
-            assert {"threshold", "scale", "weight", "higher_is_similar"} <= set(spec)
-            assert spec["scale"] > 0 and spec["weight"] > 0
 
 
 def test_proxy_a_distance_same_vs_shifted():
@@ -122,12 +50,51 @@ def test_a_few_near_duplicates_are_not_called_classes():
         cluster_report(x[:3])
 
 
-def test_calibration_cut_helper_without_torch():
+def test_calibration_suite_loader_stratifies(tmp_path):
+    import zipfile
+
     path = Path(__file__).resolve().parents[2] / "bench" / "calibrate_similarity.py"
     spec = importlib.util.spec_from_file_location("calibrate_similarity", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    cut = mod.best_cut(np.array([0.8, 0.9, 0.7]), np.array([0.1, 0.2, 0.75]), True)
-    assert cut["youden_j"] == pytest.approx(2 / 3) and 0.2 < cut["threshold"] < 0.8
-    img = mod._augment(np.zeros((64, 80, 3), np.uint8), np.random.default_rng(0))
-    assert img.ndim == 3 and img.dtype == np.uint8
+    root = tmp_path / "datasets"
+    (root / "calibration").mkdir(parents=True)
+    with zipfile.ZipFile(root / "calibration" / "face_mask.zip", "w") as zf:
+        for cls, n in (("a", 9), ("b", 2)):
+            for i in range(n):
+                zf.writestr(f"face_mask/{cls}/{i}.png", b"x")
+        zf.writestr("face_mask/README.txt", b"not an image")
+    sets = mod.load_suite(tmp_path / "x", per_set=6, root=root, names=["face_mask"])
+    assert sets[0]["label"] == "similar" and len(sets[0]["paths"]) == 6
+    assert sets[0]["classes"].count("b") == 2 and all(p.is_file() for p in sets[0]["paths"])
+    again = mod.load_suite(tmp_path / "y", per_set=6, root=root, names=["face_mask"])
+    assert [p.name for p in again[0]["paths"]] == [p.name for p in sets[0]["paths"]]
+
+
+def test_site_gap_reads_same_shifted_and_different():
+    from engines.domain_gap import SITE_MIN_IMAGES, site_gap
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(200, 32))
+    same = site_gap(train, rng.normal(size=(60, 32)), seed=0)
+    assert same["interpretation"] == "same" and same["n_site"] == 60
+    shifted = site_gap(train, rng.normal(size=(60, 32)) + 0.25, seed=0)
+    assert shifted["interpretation"] == "shifted", shifted["gap"]
+    far = site_gap(train, rng.normal(size=(60, 32)) + 2.0, seed=0)
+    assert far["interpretation"] == "different" and far["gap"] > 1.5
+    assert same["gap"] < shifted["gap"] < far["gap"]
+    assert far["ci_low"] <= far["gap"] <= far["ci_high"]
+    json.dumps(far)
+    few = site_gap(train, rng.normal(size=(5, 32)) + 2.0, seed=0)
+    assert few["n_site"] == 5 and f"at least {SITE_MIN_IMAGES}" in few["note"]
+    with pytest.raises(ValueError, match="two images"):
+        site_gap(train, train[:1])
+
+
+def test_site_gap_from_paths_refuses_too_few_images(tmp_path):
+    from engines.domain_gap import site_gap_from_paths
+
+    with pytest.raises(ValueError, match="two site images"):
+        site_gap_from_paths([tmp_path / "a.jpg"] * 3, [tmp_path / "b.jpg"])
+    with pytest.raises(ValueError, match="max_images"):
+        site_gap_from_paths([], [], max_images=1)
