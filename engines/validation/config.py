@@ -45,6 +45,13 @@ class ValidationConfig:
             bundled one available offline; () for none).
         learning_curve_repeats: Repeats per training-set fraction of the learning curve.
         max_epochs: Epoch cap of each fine-tune (early stopping usually ends sooner).
+        resize_mode: "auto" (from the images' aspect ratios), "crop" (centre crop) or
+            "squash" (the whole image resized into the square).
+        started_at: Monotonic clock reading at which the whole job started (the
+            budget counts from there, profiling included); None: when the validation
+            starts. Not saved with the result.
+        report_reserve_seconds: Seconds of the budget kept for writing result.json and
+            the report after the validation; None: 2 s plus 3 % of the budget.
 
     """
 
@@ -60,6 +67,9 @@ class ValidationConfig:
     compare_backbones: tuple[str, ...] | None = None
     learning_curve_repeats: int = 3
     max_epochs: int = 15
+    resize_mode: str = "auto"
+    started_at: float | None = None
+    report_reserve_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.budget_seconds <= 0:
@@ -92,10 +102,22 @@ class ValidationConfig:
             raise ValueError("A fine-tune needs at least one epoch.")
         if self.compare_backbones is not None:
             self.compare_backbones = tuple(self.compare_backbones)
+        if self.resize_mode not in ("auto", "crop", "squash"):
+            raise ValueError(
+                f"Unknown resize mode {self.resize_mode!r}: use auto, crop or squash."
+            )
+
+    @property
+    def report_reserve(self) -> float:
+        """Seconds of the budget kept for result.json and the report."""
+        if self.report_reserve_seconds is not None:
+            return self.report_reserve_seconds
+        return 2.0 + 0.03 * self.budget_seconds
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as JSON-ready data."""
         data = asdict(self)
+        data.pop("started_at")  # a clock reading, meaningless outside this process
         data["cache_dir"] = str(self.cache_dir) if self.cache_dir else None
         data["strategies"] = list(self.strategies)
         if self.compare_backbones is not None:
