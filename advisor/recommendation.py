@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 STRATEGIES: tuple[str, ...] = ("linear_probe", "partial_finetune", "full_finetune")
-VERDICTS: tuple[str, ...] = ("validated", "revised")
+VERDICTS: tuple[str, ...] = ("validated", "revised", "inconclusive")
 
 
 @dataclass
@@ -65,7 +65,8 @@ class Recommendation:
         questions: Questions back to the consultant where answers are missing or
             conflict, localized.
         trail: Every rule that fired, in evaluation order.
-        verdict: After evidence: "validated", "revised" or None before validation.
+        verdict: After evidence: "validated", "revised" or "inconclusive" (with the
+            reason in ``verdict_reason``); None before validation.
         verdict_reason: Localized explanation of the verdict, with the numbers.
         diagnosis: What kind of problem and data this is, localized.
         strategy_name: The strategy's name, localized.
@@ -115,7 +116,9 @@ class Recommendation:
                 f"Unknown strategy {self.strategy_id!r}: use one of {', '.join(STRATEGIES)}."
             )
         if self.verdict not in (None, *VERDICTS):
-            raise ValueError(f"Unknown verdict {self.verdict!r}: use validated or revised.")
+            raise ValueError(
+                f"Unknown verdict {self.verdict!r}: use validated, revised or inconclusive."
+            )
 
     @property
     def fired_rule_ids(self) -> list[str]:
