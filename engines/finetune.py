@@ -541,7 +541,7 @@ def finetune(
                 bad_epochs += 1
         history.append(record)
         progress(Progress(
-            config.strategy, (epoch + 1) / config.max_epochs,
+            config.strategy, 0.1 + 0.9 * (epoch + 1) / config.max_epochs,
             f"Epoch {epoch + 1}: loss {record['train_loss']:.3f}",
             eta_seconds=epoch_seconds * (config.max_epochs - epoch - 1),
             metric={"early_stop_accuracy": record.get("early_stop_accuracy", float("nan"))},

@@ -299,7 +299,7 @@ def run_finetune(
         max_epochs=epochs or config.max_epochs,
         batch_size=config.batch_size,
         # LP-FT: the head starts as the probe, so small rates keep the features intact
-        lr=5e-4 if strategy == "partial_finetune" else 2e-4,
+        lr=2e-4 if strategy == "partial_finetune" else 1e-4,
         layer_decay=0.7,
         warmup_fraction=0.05,
         seed=config.seed,
