@@ -126,3 +126,34 @@ def test_a_destructive_fine_tune_keeps_the_probe_checkpoint(sample):
     untrained = run(model, sample, strategy="full_finetune", max_epochs=1, image_size=64,
                     lr=1e-12, warmup_fraction=0.0, early_stop_fraction=0.25)
     assert kept["metrics"]["accuracy"] == pytest.approx(untrained["metrics"]["accuracy"])
+
+
+def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_path):
+    from PIL import Image
+
+    from engines.features import prepare_image, with_resize_mode
+    from engines.finetune import decode_square
+    from engines.images import choose_resize_mode
+
+    long_paths, square_paths = [], []
+    for i in range(5):
+        strip = np.zeros((40, 160, 3), np.uint8)
+        strip[:, :20] = 255  # a mark at the left end: a centre crop cuts it off
+        long_paths.append(tmp_path / f"long{i}.png")
+        Image.fromarray(strip).save(long_paths[-1])
+        square_paths.append(tmp_path / f"sq{i}.png")
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(square_paths[-1])
+    assert choose_resize_mode(long_paths) == "squash"
+    assert choose_resize_mode(square_paths) == "crop"
+    cfg = {"input_size": 32, "crop_pct": 1.0, "interpolation": "bilinear",
+           "mean": (0.5,) * 3, "std": (0.5,) * 3}
+    squashed = with_resize_mode(cfg, "auto", long_paths)
+    assert squashed["resize_mode"] == "squash"
+    assert "resize_mode" not in with_resize_mode(cfg, "auto", square_paths)  # same cache key
+    whole = prepare_image(long_paths[0], squashed)
+    cropped = prepare_image(long_paths[0], cfg)
+    assert whole.shape == cropped.shape == (32, 32, 3)
+    assert whole[:, :2].mean() > 200 and cropped[:, :2].mean() < 50
+    # the fine-tune decodes the same geometry as the features
+    np.testing.assert_allclose(decode_square(long_paths[0], 32, "bilinear", "squash"), whole,
+                               atol=2)
