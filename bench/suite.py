@@ -80,6 +80,8 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
     v = result["validation"]
     experiments = v["experiments"]
     probe = experiments[0]["metrics"]["accuracy"]
+    # each fine-tune against the probe of its own backbone (from the ranking)
+    own_probe = {r["backbone"]: r["linear_probe_accuracy"] for r in v["backbone_ranking"]}
     tuned = [
         {
             "strategy": e["strategy"],
@@ -90,7 +92,10 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
             "best_epoch": e.get("best_epoch"),
             "image_size": e.get("image_size"),
             "seconds": e.get("seconds"),
-            "below_probe_lower_bound": e["metrics"]["accuracy"]["value"] < probe["ci_low"],
+            "backbone": e["backbone"],
+            "own_probe": own_probe.get(e["backbone"], probe),
+            "below_probe_lower_bound": e["metrics"]["accuracy"]["value"]
+            < own_probe.get(e["backbone"], probe)["ci_low"],
         }
         for e in experiments[1:]
     ]
@@ -178,8 +183,10 @@ def format_row(row: dict[str, Any], budget: float) -> str:
     p = e["probe"]
     probe = f"{p['value']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"
     tunes = "; ".join(
-        f"{t['strategy'].split('_')[0]} {t['accuracy']:.3f} ({t['epochs']} ep @{t['image_size']},"
-        f" {'no' if t['below_probe_lower_bound'] else 'yes'})" for t in e["finetunes"]) or "—"
+        f"{t['strategy'].split('_')[0]} {t['accuracy']:.3f} vs probe "
+        f"{t['own_probe']['value']:.3f} ({t['backbone'].replace('efficientnet_', '')}, "
+        f"{t['epochs']} ep @{t['image_size']}, {'no' if t['below_probe_lower_bound'] else 'yes'})"
+        for t in e["finetunes"]) or "—"
     skipped = [s["strategy"].split("_")[0] + (f" needs {s['estimated_seconds']:.0f} s"
                                               if s.get("estimated_seconds") else "")
                for s in e.get("skipped") or []]

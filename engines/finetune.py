@@ -501,7 +501,7 @@ def finetune(
         for k in range(0, len(order), config.batch_size):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            if epoch > 0 and seen and deadline.remaining < step_seconds * 2:
+            if seen and deadline.remaining < step_seconds * 2:
                 stopped_by = "budget"  # the budget ends inside this epoch
                 break
             t_step = clock()

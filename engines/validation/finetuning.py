@@ -33,7 +33,8 @@ def measure_forward_cost(
     model: nn.Module, input_size: int, device: torch.device, batch: int = 4
 ) -> float:
     """Measured forward seconds per image at ``input_size`` (model put in eval mode)."""
-    latency = measure_latency(model, input_size, device, batch_size=batch, repeats=1, warmup=1)
+    # the median of three passes: single passes on a shared CPU vary by 2-3x
+    latency = measure_latency(model, input_size, device, batch_size=batch, repeats=3, warmup=1)
     return latency["per_image_ms"] / 1000.0
 
 
@@ -314,6 +315,8 @@ def run_finetune(
         lr=2e-4 if strategy == "partial_finetune" else 1e-4,
         layer_decay=0.7,
         warmup_fraction=0.05,
+        # the planned epochs fit the budget: give a slow LP-FT start half of them
+        patience=max(3, math.ceil((epochs or config.max_epochs) / 2)),
         seed=config.seed,
     )
     result = finetune(
