@@ -19,6 +19,15 @@ class StrategyResult:
 
 
 @dataclass
+class SkippedStrategy:
+    """A strategy the validation wanted but could not run, and the time it would need."""
+
+    strategy_id: str
+    seconds_needed: float | None = None
+    reason: str = ""
+
+
+@dataclass
 class Evidence:
     """What the validation measured, in the terms the advisor reasons with.
 
@@ -30,6 +39,8 @@ class Evidence:
         predicted_accuracy_10x: Learning-curve prediction at 10x the sample.
         images_for_target: Labeled images needed to reach the client's target, or None
             where not reachable or not measured.
+        skipped: Strategies that did not fit in the time budget (a verdict without
+            them is inconclusive unless a measured one clears the advice).
 
     """
 
@@ -38,6 +49,7 @@ class Evidence:
     strategies: list[StrategyResult] = field(default_factory=list)
     predicted_accuracy_10x: float | None = None
     images_for_target: int | None = None
+    skipped: list[SkippedStrategy] = field(default_factory=list)
 
     def best(self) -> StrategyResult | None:
         """Return the strategy with the highest accuracy, if any was run."""

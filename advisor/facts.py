@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from advisor.evidence import Evidence, StrategyResult
+from advisor.evidence import Evidence, SkippedStrategy, StrategyResult
 from advisor.intake import Intake
 from advisor.knowledge_base import KnowledgeBase, knowledge_base
 from advisor.recommendation import STRATEGIES
@@ -219,6 +219,7 @@ def has_evidence(evidence: Evidence | None) -> bool:
         or bool(evidence.strategies)
         or evidence.predicted_accuracy_10x is not None
         or evidence.images_for_target is not None
+        or bool(evidence.skipped)
     )
 
 
@@ -249,20 +250,33 @@ def derive_evidence_facts(evidence: Evidence, advised_strategy: str) -> dict[str
         kept = by_strategy.get(result.strategy_id)
         if kept is None or result.accuracy > kept.accuracy:
             by_strategy[result.strategy_id] = result
+    skipped = [s for s in evidence.skipped if s.strategy_id not in by_strategy]
+    for item in skipped:
+        if item.strategy_id not in STRATEGIES:
+            raise ValueError(
+                f"Unknown strategy {item.strategy_id!r} among the skipped: use one of "
+                f"{', '.join(STRATEGIES)}."
+            )
+    if skipped:
+        facts.update(_skipped_facts(skipped, advised_strategy))
     if by_strategy:
         advised = by_strategy.get(advised_strategy)
         best = max(by_strategy.values(), key=lambda r: r.accuracy)
         if advised is not None and advised.accuracy >= best.accuracy:
             best = advised
         facts.update(best_strategy=best.strategy_id, best_accuracy=best.accuracy,
+                     best_ci_low=best.ci_low, best_ci_high=best.ci_high,
                      advised_measured=advised is not None)
         if advised is not None:
             margin = max(best.ci_high - best.ci_low, advised.ci_high - advised.ci_low) / 2
             facts.update(
                 advised_accuracy=advised.accuracy,
+                advised_ci_low=advised.ci_low,
+                advised_ci_high=advised.ci_high,
                 gap_points=round((best.accuracy - advised.accuracy) * 100, 1),
                 margin_points=round(margin * 100, 1),
             )
+        facts["ab_outcome"] = _ab_outcome(best, advised, skipped, advised_strategy)
     if evidence.predicted_accuracy_10x is not None:
         facts["predicted_accuracy_10x"] = _checked_fraction(
             evidence.predicted_accuracy_10x, "predicted accuracy at 10x"
@@ -272,3 +286,41 @@ def derive_evidence_facts(evidence: Evidence, advised_strategy: str) -> dict[str
             raise ValueError("Images needed for the target cannot be negative.")
         facts["images_for_target"] = int(evidence.images_for_target)
     return facts
+
+
+def _skipped_facts(skipped: list[SkippedStrategy], advised_strategy: str) -> dict[str, Any]:
+    """The strategy that did not fit (the advised one first) and the time it would need."""
+    first = next((s for s in skipped if s.strategy_id == advised_strategy), skipped[0])
+    facts: dict[str, Any] = {"skipped_strategy": first.strategy_id,
+                             "n_strategies_skipped": len(skipped)}
+    if first.seconds_needed is not None:
+        if first.seconds_needed < 0:
+            raise ValueError("The time a skipped strategy needs cannot be negative.")
+        facts["skipped_seconds"] = int(round(first.seconds_needed))
+    return facts
+
+
+def _ab_outcome(
+    best: StrategyResult,
+    advised: StrategyResult | None,
+    skipped: list[SkippedStrategy],
+    advised_strategy: str,
+) -> str:
+    """How the strategy comparison came out, for the verdict rules.
+
+    ``clears``: another strategy's 95% interval lies wholly above the advised one's
+    (lower bound above its upper bound), the only case that revises the advice.
+    ``advised_best``: the advised strategy measured best and every wanted strategy ran.
+    ``overlap``: another strategy scored higher but the intervals overlap.
+    ``not_run``: a wanted strategy (perhaps the advised one) did not fit in the budget.
+    ``advised_missing``: the advised strategy was neither run nor planned.
+    """
+    if advised is None:
+        if any(s.strategy_id == advised_strategy for s in skipped):
+            return "not_run"
+        return "advised_missing"
+    if best is not advised and best.ci_low > advised.ci_high:
+        return "clears"
+    if best is not advised:
+        return "overlap"
+    return "not_run" if skipped else "advised_best"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor.evidence import Evidence, StrategyResult
+from advisor.evidence import Evidence, SkippedStrategy, StrategyResult
 from advisor.intake import Intake
 from advisor.recommend import recommend
 from advisor.recommendation import Recommendation
@@ -179,6 +179,8 @@ def evidence_from_validation(validation: Validation, target: float | None = None
         strategies=strategies,
         predicted_accuracy_10x=at_10x.value if at_10x else None,
         images_for_target=needed.n if needed is not None and needed.reachable else None,
+        skipped=[SkippedStrategy(s.strategy.value, s.estimated_seconds, s.reason)
+                 for s in validation.skipped],
     )
 
 
@@ -292,8 +294,11 @@ def validate(
         timings["profile"] = round(time.monotonic() - start, 3)
         prior = recommend_for(prepared, intake)
         resolved = resolve_run_config(config or RunConfig(), prior, intake)
-        engine_config = (resolved if resolved.cache_dir else
-                         resolved.replace(cache_dir=Path(tmp) / "features"))
+        # The budget covers the whole run from here, profiling and report included.
+        engine_config = resolved.replace(
+            cache_dir=resolved.cache_dir or Path(tmp) / "features",
+            started_at=resolved.started_at if resolved.started_at is not None else start,
+        )
         t1 = time.monotonic()
         measured = _run_for_layout(prepared, intake, engine_config, progress, cancel,
                                    embed_images, run_validation)
@@ -363,6 +368,7 @@ def _run_for_layout(
         [r.path for r in index.records], config.backbone, config.device, config.cache_dir,
         config.batch_size, scaled_progress(progress, 0.0, 0.3), cancel,
     )
+    _first_look(index, profile, feats.features, config, progress)
     progress(Progress("health", 0.3, "Checking duplicates and labels on the embeddings"))
     health = build_health_report(
         index, feats.features, claimed_n_images=intake.claimed_n_images, seed=config.seed
@@ -371,6 +377,35 @@ def _run_for_layout(
     split, _ = _labeled_split(index, duplicate_group_ids(health), config.seed)
     return run_validation(split, config, progress=scaled_progress(progress, 0.32, 1.0),
                           cancel=cancel)
+
+
+def _first_look(
+    index: DatasetIndex,
+    profile: DatasetProfile,
+    features: Any,
+    config: RunConfig,
+    progress: ProgressCallback,
+) -> None:
+    """Report the first linear-probe accuracy, with its interval, before the health check.
+
+    It uses the split of the pixel health check (exact duplicates kept on one side);
+    the validation refits it on the final split.
+    """
+    from engines.validation.probe import first_probe
+
+    try:
+        split, _ = _labeled_split(index, duplicate_group_ids(profile.health), config.seed)
+        row_of = {r.path: i for i, r in enumerate(index.records)}
+        acc = first_probe(features, row_of, split, config.seed)
+    except (ValueError, KeyError):
+        return  # too few images per class: the validation says why
+    progress(Progress(
+        "linear_probe", 0.3,
+        f"First look: linear probe accuracy {acc['value']:.1%} "
+        f"(95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%})",
+        metric={"accuracy": float(acc["value"]), "ci_low": float(acc["ci_low"]),
+                "ci_high": float(acc["ci_high"])},
+    ))
 
 
 def _task_evidence(

@@ -68,7 +68,8 @@ class Recommendation:
         questions: Questions back to the consultant where answers are missing or
             conflict, localized.
         trail: Every rule that fired, in evaluation order.
-        verdict: After evidence: "validated", "revised" or None before validation.
+        verdict: After evidence: "validated", "revised" or "inconclusive" (with the
+            reason in ``verdict_reason``); None before validation.
         verdict_reason: Localized explanation of the verdict, with the numbers.
         diagnosis: What kind of problem and data this is, localized.
         strategy_name: The strategy's name, localized.
@@ -124,7 +125,9 @@ class Recommendation:
         if self.path not in PATHS:
             raise ValueError(f"Unknown path {self.path!r}: use one of {', '.join(PATHS)}.")
         if self.verdict not in (None, *VERDICTS):
-            raise ValueError(f"Unknown verdict {self.verdict!r}: use validated or revised.")
+            raise ValueError(
+                f"Unknown verdict {self.verdict!r}: use validated, revised or inconclusive."
+            )
 
     @property
     def fired_rule_ids(self) -> list[str]:

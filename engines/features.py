@@ -60,6 +60,9 @@ class FeatureSet:
 def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.ndarray:
     """Decode an image and resize/center-crop it as the backbone was trained.
 
+    With ``cfg["resize_mode"] == "squash"`` the whole image is first resized into the
+    square (see :func:`engines.images.choose_resize_mode`).
+
     A JPEG larger than needed is decoded at a reduced DCT scale first (Pillow's draft
     mode, never below the resize target), then resized as usual: on 640-1024 px photos
     this decodes about 1.7x faster and changes the pooled features of
@@ -78,6 +81,13 @@ def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.
     size = cfg["input_size"]
     scale_size = int(round(size / cfg["crop_pct"]))
     img = load_rgb(path, reduce_to=scale_size if draft else None)
+    if cfg.get("resize_mode", "crop") == "squash":
+        # The whole image into the square (elongated samples), then the usual centre
+        # crop_pct, as the fine-tunes see it.
+        img = img.resize((scale_size, scale_size),
+                         _RESAMPLE.get(cfg["interpolation"], Image.BICUBIC))
+        left = (scale_size - size) // 2
+        return np.asarray(img.crop((left, left, left + size, left + size)), dtype=np.uint8)
     w, h = img.size
     ratio = scale_size / min(w, h)
     new_w, new_h = max(size, round(w * ratio)), max(size, round(h * ratio))
@@ -85,6 +95,40 @@ def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.
     left, top = (new_w - size) // 2, (new_h - size) // 2
     img = img.crop((left, top, left + size, top + size))
     return np.asarray(img, dtype=np.uint8)
+
+
+RESIZE_MODES = ("auto", "crop", "squash")
+
+
+def with_resize_mode(
+    cfg: dict[str, Any], mode: str, paths: Sequence[Path]
+) -> dict[str, Any]:
+    """The preprocessing with the resize mode the sample needs.
+
+    Args:
+        cfg: Output of :func:`engines.backbones.data_config`.
+        mode: "crop", "squash" or "auto" (chosen from the images' aspect ratios by
+            :func:`engines.images.choose_resize_mode`).
+        paths: The sample's images (read only for "auto").
+
+    Returns:
+        A copy of ``cfg``; ``resize_mode`` is set only for "squash", so features cached
+        with the centre crop keep their cache key.
+
+    Raises:
+        ValueError: An unknown mode.
+
+    """
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"Unknown resize mode {mode!r}: use {', '.join(RESIZE_MODES)}.")
+    if mode == "auto":
+        from engines.images import choose_resize_mode
+
+        mode = choose_resize_mode(paths)
+    out = {k: v for k, v in cfg.items() if k != "resize_mode"}
+    if mode == "squash":
+        out["resize_mode"] = "squash"
+    return out
 
 
 def to_tensor_batch(arrays: Sequence[np.ndarray], cfg: dict[str, Any]) -> torch.Tensor:

@@ -8,6 +8,15 @@
 * Full fine-tune with layer-wise learning-rate decay (discriminative fine-tuning,
   Howard & Ruder 2018, ULMFiT; as in timm's ``layer_decay``).
 
+Both start from the linear probe: LP-FT (Kumar et al., ICLR 2022, "Fine-Tuning can
+Distort Pretrained Features and Underperform Out-of-Distribution"). The new head is
+initialised from a logistic-regression probe fitted on the same backbone's pooled
+features of the training images (the same pixels and normalisation the fine-tune sees),
+then everything trainable is tuned at a small learning rate with layer decay and with
+batch-norm statistics kept frozen. The probe-initialised model is scored on the
+early-stopping slice before the first step and is a valid checkpoint ("epoch 0"), so
+the kept checkpoint is never worse on that slice than the probe it started from.
+
 Both use AdamW, linear warm-up then cosine decay, label smoothing (Szegedy et al. 2016),
 optional mixup (Zhang et al. 2018), and early stopping on a slice of the *training*
 split, so the held-out images that give the reported metrics never steer training.
@@ -32,8 +41,16 @@ from timm.scheduler import CosineLRScheduler
 from torch import nn
 
 from engines.images import load_rgb
+from engines.linear_probe import ProbeModel, fit_linear_probe
 from engines.metrics import classification_metrics
-from engines.progress import CancelToken, Deadline, Progress, ProgressCallback, ignore_progress
+from engines.progress import (
+    CancelToken,
+    Clock,
+    Deadline,
+    Progress,
+    ProgressCallback,
+    ignore_progress,
+)
 
 _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 
@@ -58,6 +75,11 @@ class FinetuneConfig:
         patience: Epochs without improvement on the early-stopping slice before stopping.
         early_stop_fraction: Share of the training split held back for early stopping.
         seed: Seed for shuffling, augmentation and the new head.
+        head_init: "probe" (LP-FT: the head starts as the fitted linear probe) or
+            "random" (a freshly initialised head).
+        freeze_bn: Keep batch-norm running statistics as pretrained (their affine
+            weights still train); small client batches make poor statistics, and
+            frozen ones keep the probe-initialised head valid at the first step.
 
     """
 
@@ -76,6 +98,8 @@ class FinetuneConfig:
     patience: int = 3
     early_stop_fraction: float = 0.15
     seed: int = 0
+    head_init: str = "probe"
+    freeze_bn: bool = True
 
     def __post_init__(self) -> None:
         if self.strategy not in ("partial_finetune", "full_finetune"):
@@ -87,24 +111,75 @@ class FinetuneConfig:
             raise ValueError("freeze_stages cannot be negative.")
         if self.max_epochs < 1 or self.batch_size < 1:
             raise ValueError("max_epochs and batch_size must be at least 1.")
+        if self.head_init not in ("probe", "random"):
+            raise ValueError(
+                f"Unknown head initialisation {self.head_init!r}: use probe or random."
+            )
 
 
-def decode_square(path: Path, size: int, interpolation: str = "bicubic") -> np.ndarray:
-    """Decode an image, resize its shorter side to ``size`` and center-crop a square."""
-    img = load_rgb(path)
+def decode_square(
+    path: Path, size: int, interpolation: str = "bicubic", resize_mode: str = "crop"
+) -> np.ndarray:
+    """Decode an image into a ``size`` square.
+
+    Args:
+        path: Image file.
+        size: Side of the square.
+        interpolation: "bicubic" or "bilinear".
+        resize_mode: "crop" resizes the shorter side to ``size`` and centre-crops;
+            "squash" resizes the whole image to the square (elongated images keep
+            everything, at a distorted aspect).
+
+    Returns:
+        uint8 array (size, size, 3).
+
+    """
+    img = load_rgb(path, reduce_to=size)
+    resample = _RESAMPLE.get(interpolation, Image.Resampling.BICUBIC)
+    if resize_mode == "squash":
+        return np.asarray(img.resize((size, size), resample), dtype=np.uint8)
     w, h = img.size
     ratio = size / min(w, h)
     new_w, new_h = max(size, round(w * ratio)), max(size, round(h * ratio))
-    img = img.resize((new_w, new_h), _RESAMPLE.get(interpolation, Image.Resampling.BICUBIC))
+    img = img.resize((new_w, new_h), resample)
     left, top = (new_w - size) // 2, (new_h - size) // 2
     return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
-def decode_all(paths: Sequence[Path], size: int, interpolation: str) -> np.ndarray:
+def decode_all(
+    paths: Sequence[Path], size: int, interpolation: str, resize_mode: str = "crop"
+) -> np.ndarray:
     """Decode many images in parallel threads into one uint8 (n, size, size, 3) array."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        arrays = list(pool.map(lambda p: decode_square(p, size, interpolation), paths))
+        arrays = list(
+            pool.map(lambda p: decode_square(p, size, interpolation, resize_mode), paths)
+        )
     return np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
+
+
+def decoded_key(data_cfg: dict[str, Any], image_size: int | None = None) -> str:
+    """Key of the decoded-image cache shared by strategies: decode side and resize mode."""
+    size = image_size or data_cfg["input_size"]
+    full = int(round(size / data_cfg["crop_pct"]))
+    return f"{full}:{data_cfg.get('resize_mode', 'crop')}"
+
+
+def decode_for(
+    paths: Sequence[Path],
+    data_cfg: dict[str, Any],
+    decoded: dict[str, np.ndarray],
+    image_size: int | None = None,
+) -> np.ndarray:
+    """Decoded uint8 images at the fine-tune's decode side, from ``decoded`` or filled into it.
+
+    Each image is decoded and resized once; every epoch and strategy reads the arrays.
+    """
+    key = decoded_key(data_cfg, image_size)
+    if key not in decoded:
+        full = int(key.split(":")[0])
+        decoded[key] = decode_all(list(paths), full, data_cfg["interpolation"],
+                                  data_cfg.get("resize_mode", "crop"))
+    return decoded[key]
 
 
 def _normalise(batch: np.ndarray, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -159,9 +234,70 @@ class _Tail(nn.Module):
         self.global_pool = model.global_pool
         self.head = nn.Linear(model.num_features, num_classes)
 
+    def pre_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features, the input of the head."""
+        return self.global_pool(self.bn2(self.conv_head(self.blocks(x)))).flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn2(self.conv_head(self.blocks(x)))
-        return self.head(self.global_pool(x).flatten(1))
+        return self.head(self.pre_logits(x))
+
+
+def _pre_logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(net, _Tail):
+        return net.pre_logits(x)
+    return net.forward_head(net.forward_features(x), pre_logits=True)
+
+
+def _head_of(net: nn.Module) -> nn.Linear:
+    head = net.head if isinstance(net, _Tail) else net.get_classifier()
+    if not isinstance(head, nn.Linear):
+        raise TypeError("The model's classifier is not one linear layer.")
+    return head
+
+
+def probe_to_head(probe: ProbeModel, head: nn.Linear) -> None:
+    """Copy a fitted linear probe into a linear head (the probe's standardisation folded in).
+
+    The probe computes ``((f - mean) / scale) @ coef + b``; the head gets
+    ``W = (coef / scale).T`` and ``bias = b - (mean / scale) @ coef``. Classes absent
+    from the probe's training labels get zero weights and a low bias.
+    """
+    coef = probe.coef_ / probe.scale_[:, None]
+    bias = probe.intercept_ - (probe.mean_ / probe.scale_) @ probe.coef_
+    weight = np.zeros((head.out_features, head.in_features))
+    full_bias = np.full(head.out_features, -10.0)
+    rows = np.searchsorted(probe.classes_, probe.trained_classes_)
+    weight[rows] = coef.T
+    full_bias[rows] = bias
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(full_bias, dtype=head.bias.dtype))
+
+
+def _freeze_batchnorm(net: nn.Module) -> None:
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def _tail_param_groups(
+    net: _Tail, lr: float, decay: float, weight_decay: float
+) -> list[dict[str, Any]]:
+    """Layer-wise learning rates for the trainable top (Howard & Ruder 2018).
+
+    The head and the last stage train at ``lr``, each stage below at ``decay`` times
+    the rate of the one above.
+    """
+    groups = [{"params": [*net.head.parameters(), *net.conv_head.parameters(),
+                          *net.bn2.parameters()], "lr_scale": 1.0}]
+    for depth, block in enumerate(reversed(list(net.blocks))):
+        groups.append({"params": list(block.parameters()), "lr_scale": decay ** (depth + 1)})
+    for g in groups:
+        # timm's scheduler sets each group's rate to the schedule's value times its
+        # lr_scale at every step, from the same base rate
+        g["lr"] = lr
+        g["weight_decay"] = weight_decay
+    return [g for g in groups if g["params"]]
 
 
 def _frozen_prefix(model: nn.Module, stop: int) -> nn.Module:
@@ -203,12 +339,15 @@ def finetune(
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
     decoded: dict[str, np.ndarray] | None = None,
+    probe_features: np.ndarray | None = None,
+    clock: Clock = time.monotonic,
 ) -> dict[str, Any]:
     """Fine-tune a copy of a pretrained model on the sample and evaluate it on held-out images.
 
     Args:
         model: The pretrained timm model (left untouched; a copy is trained).
-        data_cfg: Preprocessing from :func:`engines.backbones.data_config`.
+        data_cfg: Preprocessing from :func:`engines.backbones.data_config` (with
+            ``resize_mode`` where the whole image is resized instead of centre-cropped).
         train_paths: Training images.
         train_labels: Their integer labels.
         val_paths: Held-out images (only evaluated, never trained or early-stopped on).
@@ -219,8 +358,12 @@ def finetune(
         budget_seconds: Wall-clock budget of this run; epochs stop before exceeding it.
         progress: Progress callback.
         cancel: Cancellation token, checked every step.
-        decoded: Optional cache of decoded arrays ({"train": ..., "val": ...}) shared
-            between strategies; filled when empty.
+        decoded: Optional cache of decoded arrays shared between strategies (see
+            :func:`decode_for`); filled when empty.
+        probe_features: Pooled features of the training images from the same model at
+            the same input size and preprocessing (the linear probe's features), used
+            for the LP-FT head; None (or another image size) computes them here.
+        clock: Monotonic clock (injectable for tests).
 
     Returns:
         The experiment: strategy, metrics with intervals, epochs, history, seconds,
@@ -228,19 +371,15 @@ def finetune(
         ``"_proba"``, the held-out probabilities (an array; pop it before saving).
 
     """
-    start = time.monotonic()
-    deadline = Deadline(budget_seconds)
+    start = clock()
+    deadline = Deadline(budget_seconds, clock=clock)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     size = config.image_size or data_cfg["input_size"]
-    full = int(round(size / data_cfg["crop_pct"]))
     decoded = decoded if decoded is not None else {}
-    key = f"{full}"
-    if key not in decoded:
+    if decoded_key(data_cfg, size) not in decoded:
         progress(Progress(config.strategy, 0.0, "Decoding images for fine-tuning"))
-        decoded[key] = decode_all(list(train_paths) + list(val_paths), full,
-                                  data_cfg["interpolation"])
-    images = decoded[key]
+    images = decode_for(list(train_paths) + list(val_paths), data_cfg, decoded, size)
     n_train = len(train_paths)
     x_train_raw, x_val_raw = images[:n_train], images[n_train:]
     y_all = np.asarray(train_labels, dtype=np.int64)
@@ -270,14 +409,8 @@ def finetune(
             views.append(views[0][:, :, ::-1])
         train_views = [encode(v) for v in views]
         val_inputs = encode(_center(x_val_raw, size))
-        params = [p for p in net.parameters() if p.requires_grad]
-        head_ids = {id(p) for p in net.head.parameters()}
         optimizer = torch.optim.AdamW(
-            [
-                {"params": [p for p in params if id(p) not in head_ids], "lr": config.lr},
-                {"params": list(net.head.parameters()), "lr": config.lr * 10},
-            ],
-            weight_decay=config.weight_decay,
+            _tail_param_groups(net, config.lr, config.layer_decay, config.weight_decay)
         )
     else:
         work.reset_classifier(num_classes)
@@ -289,9 +422,30 @@ def finetune(
         net = work.to(memory_format=torch.channels_last)
         optimizer = create_optimizer_v2(
             net, opt="adamw", lr=config.lr, weight_decay=config.weight_decay,
-            layer_decay=config.layer_decay if config.strategy == "full_finetune" else None,
+            layer_decay=config.layer_decay,
         )
         val_inputs = _normalise(_center(x_val_raw, size), mean, std)
+
+    def clean_inputs(idx: np.ndarray) -> torch.Tensor:
+        """Centre views of training images, as the network's input (no augmentation)."""
+        if cached:
+            return train_views[0][torch.from_numpy(idx)]
+        return _normalise(_center(x_train_raw[idx], size), mean, std)
+
+    head_init = config.head_init
+    if head_init == "probe":
+        progress(Progress(config.strategy, 0.08, "Starting the head from the linear probe"))
+        fit_rows = inner if len(inner) else np.arange(n_train)
+        if probe_features is not None and size == data_cfg["input_size"] \
+                and len(probe_features) == n_train:
+            feats = np.asarray(probe_features)[fit_rows]
+        else:
+            feats = _pooled(net, clean_inputs(fit_rows), device, config.batch_size)
+        try:
+            probe = fit_linear_probe(feats, y_all[fit_rows], classes=np.arange(num_classes))
+            probe_to_head(probe, _head_of(net))
+        except (ValueError, TypeError):
+            head_init = "random"  # one class in the training part, or no linear head
 
     steps_per_epoch = max(1, math.ceil(len(inner) / config.batch_size))
     total_steps = steps_per_epoch * config.max_epochs
@@ -310,29 +464,47 @@ def finetune(
             return view[torch.from_numpy(idx)]
         return _normalise(_random_views(x_train_raw[idx], size, config.hflip, rng), mean, std)
 
-    def stop_inputs() -> torch.Tensor:
-        if cached:
-            return train_views[0][torch.from_numpy(stop)]
-        return _normalise(_center(x_train_raw[stop], size), mean, std)
+    def judge() -> tuple[float, float]:
+        proba = _evaluate(net, clean_inputs(stop), device, config.batch_size)
+        score = float((proba.argmax(1) == y_all[stop]).mean())
+        loss = float(-np.log(np.clip(proba[np.arange(len(stop)), y_all[stop]],
+                                     1e-7, 1.0)).mean())
+        return score, loss
 
     history: list[dict[str, float]] = []
     best_state, best_score, best_loss, bad_epochs, step = None, -1.0, float("inf"), 0, 0
+    best_epoch = 0
+    initial: dict[str, float] | None = None
+    if len(stop):
+        # Epoch 0: the probe-initialised model is a checkpoint like any other.
+        best_score, best_loss = judge()
+        best_state = copy.deepcopy(net.state_dict())
+        initial = {"early_stop_accuracy": best_score, "early_stop_loss": round(best_loss, 4)}
+        if head_init == "random":
+            best_score, best_loss, best_state = -1.0, float("inf"), None
     stopped_by = "max_epochs"
     epoch_seconds = 0.0
+    step_seconds = 0.0
     for epoch in range(config.max_epochs):
         if epoch > 0 and deadline.remaining < epoch_seconds * 1.1:
             stopped_by = "budget"
             break
-        t_epoch = time.monotonic()
+        t_epoch = clock()
         net.train()
-        if cached is False and config.strategy == "partial_finetune":
+        if config.freeze_bn:
+            _freeze_batchnorm(net)
+        elif cached is False and config.strategy == "partial_finetune":
             for module in [work.conv_stem, work.bn1, *list(work.blocks)[:freeze]]:
                 module.eval()  # frozen batch-norm statistics stay pretrained
         order = rng.permutation(inner)
-        running = 0.0
+        running, seen = 0.0, 0
         for k in range(0, len(order), config.batch_size):
             if cancel is not None:
                 cancel.raise_if_cancelled()
+            if seen and deadline.remaining < step_seconds * 2:
+                stopped_by = "budget"  # the budget ends inside this epoch
+                break
+            t_step = clock()
             idx = order[k : k + config.batch_size]
             x, y = train_batch(idx).to(device), y_train[idx].to(device)
             with autocast:
@@ -348,14 +520,15 @@ def finetune(
             step += 1
             scheduler.step_update(step)
             running += float(loss.detach()) * len(idx)
-        epoch_seconds = time.monotonic() - t_epoch
-        record = {"epoch": epoch + 1, "train_loss": running / max(len(order), 1),
-                  "seconds": round(epoch_seconds, 3)}
+            seen += len(idx)
+            step_seconds = clock() - t_step
+        epoch_seconds = clock() - t_epoch
+        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": running / max(seen, 1),
+                                  "seconds": round(epoch_seconds, 3)}
+        if seen < len(order):
+            record["images_trained"] = seen
         if len(stop):
-            proba = _evaluate(net, stop_inputs(), device, config.batch_size)
-            score = float((proba.argmax(1) == y_all[stop]).mean())
-            stop_loss = float(-np.log(np.clip(proba[np.arange(len(stop)), y_all[stop]],
-                                              1e-7, 1.0)).mean())
+            score, stop_loss = judge()
             record["early_stop_accuracy"] = score
             record["early_stop_loss"] = round(stop_loss, 4)
             # On a handful of early-stopping images accuracy ties often; the loss breaks
@@ -363,20 +536,25 @@ def finetune(
             if (score, -stop_loss) > (best_score, -best_loss):
                 best_score, best_loss, bad_epochs = score, stop_loss, 0
                 best_state = copy.deepcopy(net.state_dict())
+                best_epoch = epoch + 1
             else:
                 bad_epochs += 1
         history.append(record)
         progress(Progress(
-            config.strategy, (epoch + 1) / config.max_epochs,
+            config.strategy, 0.1 + 0.9 * (epoch + 1) / config.max_epochs,
             f"Epoch {epoch + 1}: loss {record['train_loss']:.3f}",
             eta_seconds=epoch_seconds * (config.max_epochs - epoch - 1),
             metric={"early_stop_accuracy": record.get("early_stop_accuracy", float("nan"))},
         ))
+        if stopped_by == "budget":
+            break
         if len(stop) and bad_epochs >= config.patience:
             stopped_by = "early_stopping"
             break
     if best_state is not None:
         net.load_state_dict(best_state)
+    else:
+        best_epoch = len(history)
     proba = _evaluate(net, val_inputs, device, config.batch_size)
     metrics = classification_metrics(
         np.asarray(val_labels), proba.argmax(1), proba, class_names=list(class_names),
@@ -393,12 +571,28 @@ def finetune(
         "epochs": len(history),
         "stopped_by": stopped_by,
         "history": history,
+        "head_init": head_init,
+        "initial_early_stop": initial,
+        "best_epoch": best_epoch,
         "image_size": size,
+        "resize_mode": data_cfg.get("resize_mode", "crop"),
         "frozen_stages": freeze if config.strategy == "partial_finetune" else 0,
         "cached_frozen_part": cached,
         "trainable_parameters": int(trainable),
         "config": asdict(config),
-        "seconds": round(time.monotonic() - start, 3),
+        "seconds": round(clock() - start, 3),
         # Held-out probabilities for the caller (not JSON): misclassified examples.
         "_proba": proba,
     }
+
+
+def _pooled(
+    net: nn.Module, inputs: torch.Tensor, device: torch.device, batch_size: int
+) -> np.ndarray:
+    """Eval-mode pooled features (the head's input) of prepared inputs."""
+    net.eval()
+    outs = []
+    with torch.inference_mode():
+        for k in range(0, inputs.shape[0], batch_size):
+            outs.append(_pre_logits(net, inputs[k : k + batch_size].to(device)).float().cpu())
+    return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)

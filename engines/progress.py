@@ -86,17 +86,34 @@ class CancelToken:
             raise Cancelled("The run was cancelled.")
 
 
-class Deadline:
-    """A wall-clock budget shared by the stages of one job."""
+Clock = Callable[[], float]
 
-    def __init__(self, seconds: float | None) -> None:
-        self.start = time.monotonic()
+
+class Deadline:
+    """A wall-clock budget shared by the stages of one job.
+
+    Args:
+        seconds: The budget (None: no limit).
+        start: Clock reading at which the budget started (None: now); a job that began
+            before this stage passes its own start so the whole job is counted.
+        clock: Monotonic clock in seconds (injectable so tests can use a fake one).
+
+    """
+
+    def __init__(
+        self,
+        seconds: float | None,
+        start: float | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.clock = clock
+        self.start = clock() if start is None else start
         self.seconds = seconds
 
     @property
     def elapsed(self) -> float:
         """Seconds since the budget started."""
-        return time.monotonic() - self.start
+        return self.clock() - self.start
 
     @property
     def remaining(self) -> float:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ConfigDict, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from engines.errors import UserError
 from engines.results.base import Record
@@ -39,6 +39,14 @@ class RunConfig(Record):
         learning_curve_repeats: Repeats per training-set fraction of the learning curve.
         max_epochs: Epoch cap of each fine-tune (early stopping usually ends sooner).
         report_formats: Report formats to write; None for every one this machine can.
+        resize_mode: "auto" (from the images' aspect ratios), "crop" (centre crop) or
+            "squash" (the whole image resized into the square).
+        report_reserve_seconds: Seconds of the budget kept for writing result.json and
+            the report after the validation; None: 4 s plus 5 % of the budget (an
+            HTML and PDF report took 5-8 s on a loaded 2-core CPU).
+        started_at: Monotonic clock reading at which the whole job started (the budget
+            counts from there, profiling included); None: when the validation starts.
+            A clock reading of this process: never saved with the result.
 
     """
 
@@ -58,6 +66,9 @@ class RunConfig(Record):
     learning_curve_repeats: int = 3
     max_epochs: int = 15
     report_formats: tuple[str, ...] | None = None
+    resize_mode: Literal["auto", "crop", "squash"] = "auto"
+    report_reserve_seconds: float | None = None
+    started_at: float | None = Field(default=None, exclude=True)
 
     @classmethod
     def create(cls, **settings: Any) -> RunConfig:
@@ -85,7 +96,8 @@ class RunConfig(Record):
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some settings changed, validated again."""
-        return RunConfig.create(**{**self.model_dump(), **changes})
+        return RunConfig.create(**{**self.model_dump(), "started_at": self.started_at,
+                                    **changes})
 
     @field_validator("cache_dir", mode="before")
     @classmethod
@@ -175,6 +187,20 @@ class RunConfig(Record):
                 raise ValueError(f"Unknown report format {fmt!r}: use html or pdf.")
         return value
 
+    @field_validator("report_reserve_seconds")
+    @classmethod
+    def _reserve(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"The report reserve must be 0 s or more, got {value}.")
+        return value
+
+    @property
+    def report_reserve(self) -> float:
+        """Seconds of the budget kept for result.json and the report."""
+        if self.report_reserve_seconds is not None:
+            return self.report_reserve_seconds
+        return 4.0 + 0.05 * self.budget_seconds
+
     @property
     def wants_finetune(self) -> bool:
         """Whether any strategy beyond the linear probe was asked for."""
@@ -186,7 +212,8 @@ class RunConfig(Record):
 
 
 _NULLABLE = frozenset({"cache_dir", "freeze_fraction", "target_accuracy",
-                       "compare_backbones", "report_formats"})
+                       "compare_backbones", "report_formats", "report_reserve_seconds",
+                       "started_at"})
 
 
 def _first_message(exc: ValidationError) -> str:

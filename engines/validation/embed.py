@@ -11,7 +11,7 @@ import torch
 
 from engines.backbones import DEFAULT_BACKBONE, create_backbone, data_config
 from engines.device import resolve_device
-from engines.features import FeatureSet, extract_features
+from engines.features import FeatureSet, extract_features, with_resize_mode
 from engines.progress import CancelToken, ProgressCallback, ignore_progress
 from engines.similarity import domain_similarity
 
@@ -24,6 +24,7 @@ def embed_images(
     batch_size: int = 32,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
+    resize_mode: str = "auto",
 ) -> FeatureSet:
     """Pooled features and ImageNet logits of images from a pretrained backbone.
 
@@ -38,6 +39,9 @@ def embed_images(
         batch_size: Images per forward pass.
         progress: Progress callback.
         cancel: Cancellation token.
+        resize_mode: "auto", "crop" or "squash" (see
+            :func:`engines.features.with_resize_mode`); the validation's default is the
+            same, so the features are read back from the cache.
 
     Returns:
         The features, in the order of ``paths``.
@@ -48,7 +52,7 @@ def embed_images(
     return extract_features(
         model,
         list(paths),
-        data_config(model),
+        with_resize_mode(data_config(model), resize_mode, paths),
         device=dev,
         model_key=backbone,
         cache_dir=cache_dir,

@@ -1,13 +1,16 @@
 """Which fine-tunes fit in the time left, and running them on the same split.
 
-A fine-tune is only informative if it can train for a few epochs; one that would be
-cut after a single epoch is skipped with the reason, rather than reported as a weak
-number. Epoch cost is estimated from a measured forward pass of the backbone.
+A fine-tune is only informative if it can train for a few epochs; one that cannot fit
+three is skipped with the reason and the time it would need, rather than reported as a
+weak number. Its cost is measured, not guessed: the real training step of the strategy
+is timed on a batch of the sample's own images at the training input size (median of
+several passes), and the estimate is corrected by what the stages before it took.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,104 +21,229 @@ from torch import nn
 
 from engines.deployment import measure_latency
 from engines.finetune import FinetuneConfig, finetune
-from engines.progress import CancelToken, ProgressCallback
-from engines.validation.config import DECODE_SECONDS_PER_IMAGE, LabeledSplit, ValidationConfig
+from engines.progress import CancelToken, Clock, ProgressCallback
+from engines.validation.config import LabeledSplit, ValidationConfig
 
 # Epochs a fine-tune needs before its score means something.
 MIN_INFORMATIVE_EPOCHS = 3
 DEFAULT_FREEZE_FRACTION = 0.6
 
 
-@dataclass(frozen=True)
-class StepCost:
-    """Measured seconds per image of a forward pass and of a training step."""
-
-    forward: float
-    train: float
-
-
-def _timed(fn: Any, device: torch.device, repeats: int = 1) -> float:
-    fn()  # warm-up: allocations, kernel selection
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def measure_forward_cost(
     model: nn.Module, input_size: int, device: torch.device, batch: int = 4
 ) -> float:
     """Measured forward seconds per image at ``input_size`` (model put in eval mode)."""
-    latency = measure_latency(model, input_size, device, batch_size=batch, repeats=1, warmup=1)
+    # the median of three passes: single passes on a shared CPU vary by 2-3x
+    latency = measure_latency(model, input_size, device, batch_size=batch, repeats=3, warmup=1)
     return latency["per_image_ms"] / 1000.0
 
 
-def measure_step_cost(
-    model: nn.Module, input_size: int, device: torch.device, batch: int = 4
-) -> StepCost:
-    """Measure forward and training-step seconds per image at the training input size.
+@dataclass(frozen=True)
+class StrategyCost:
+    """What one fine-tune costs, measured on real batches of the sample's images.
 
-    The training step (forward, backward, no optimizer) runs on a copy, so the
-    model's batch-norm statistics are left untouched. On CPUs the backward pass of
-    depthwise convolutions costs several forward passes, so it is measured rather
-    than assumed.
-
-    Args:
-        model: The backbone.
-        input_size: Square input side.
-        device: Where it runs.
-        batch: Images per timed pass.
-
-    Returns:
-        The :class:`StepCost`.
+    Attributes:
+        strategy: "partial_finetune" or "full_finetune".
+        image_size: Input side the costs were measured (or scaled) at.
+        setup: One-off seconds (caching the frozen part; the probe features where the
+            input size differs from the probe's).
+        per_epoch: Seconds of one epoch: training steps on the training part plus
+            scoring the early-stopping slice.
+        final: Seconds to score the held-out images.
+        measured: True when timed at this size, False when scaled from another size.
+        probe_pass: Seconds of one scoring pass over the training part (the probe
+            features the LP-FT head needs when the input size is not the probe's).
 
     """
-    x = torch.zeros(batch, 3, input_size, input_size, device=device).contiguous(
-        memory_format=torch.channels_last
-    )
-    trainable = copy.deepcopy(model).train()
 
-    def step() -> None:
-        trainable.zero_grad(set_to_none=True)
-        trainable(x).float().sum().backward()
+    strategy: str
+    image_size: int
+    setup: float
+    per_epoch: float
+    final: float
+    measured: bool = True
+    probe_pass: float = 0.0
 
-    return StepCost(
-        forward=measure_forward_cost(model, input_size, device, batch),
-        train=_timed(step, device) / batch,
-    )
+    def seconds(self, epochs: int) -> float:
+        """Predicted seconds of a run of ``epochs`` epochs."""
+        return self.setup + epochs * self.per_epoch + self.final
+
+    def epochs_within(self, seconds: float) -> int:
+        """Whole epochs that fit in ``seconds``."""
+        if self.per_epoch <= 0:
+            return 10**6
+        return max(0, math.floor((seconds - self.setup - self.final) / self.per_epoch))
+
+    def scaled(self, image_size: int, factor: float = 1.0) -> StrategyCost:
+        """The cost at another input size, times a correction ``factor``.
+
+        Compute grows with the pixel count; away from the probe's input size the
+        probe features for the LP-FT head must be computed too (``probe_pass``). The
+        factor is learnt from the stages run so far (actual / predicted).
+        """
+        area = (image_size / self.image_size) ** 2
+        extra = 0.0 if image_size == self.image_size else self.probe_pass * area
+        return StrategyCost(self.strategy, image_size, (self.setup * area + extra) * factor,
+                            self.per_epoch * area * factor, self.final * area * factor,
+                            measured=self.measured and image_size == self.image_size,
+                            probe_pass=self.probe_pass * area * factor)
 
 
-def epoch_seconds(
-    strategy: str, n_train: int, n_val: int, cost: StepCost, freeze_fraction: float
-) -> tuple[float, float]:
-    """Estimated (one-off set-up, per-epoch) seconds of a fine-tune.
+def _median_time(fn: Any, device: torch.device, passes: int, clock: Clock) -> float:
+    fn()  # warm-up: allocations, kernel selection, lazy init
+    times = []
+    for _ in range(passes):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = clock()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(clock() - t0)
+    return float(np.median(times))
+
+
+def measure_strategy_cost(
+    strategy: str,
+    model: nn.Module,
+    data_cfg: dict[str, Any],
+    images: np.ndarray,
+    n_train: int,
+    n_val: int,
+    config: ValidationConfig,
+    device: torch.device,
+    passes: int = 3,
+    clock: Clock = time.monotonic,
+) -> StrategyCost:
+    """Time the real training step of a strategy on real images; estimate its run from it.
+
+    The network is built as the fine-tune builds it (frozen prefix and trainable top
+    for the partial fine-tune, the whole model for the full one), fed a batch of the
+    sample's own decoded images at the training input size, and one optimizer step
+    (forward, backward, AdamW) is timed: the median of ``passes`` passes after a
+    warm-up, since single passes on a shared CPU vary by 2-3x. The scoring forward
+    pass and (partial) the frozen prefix are timed the same way.
 
     Args:
         strategy: "partial_finetune" or "full_finetune".
-        n_train: Training images.
+        model: The pretrained backbone (left untouched).
+        data_cfg: Its preprocessing.
+        images: Decoded uint8 training images at the fine-tune's decode side.
+        n_train: Training images (the early-stopping slice is carved from them).
         n_val: Held-out images.
-        cost: Measured per-image costs of the whole backbone.
-        freeze_fraction: Share of stages frozen (partial only; its output is cached).
+        config: Run settings (batch size, frozen share).
+        device: Where to train.
+        passes: Timed passes (the median is kept).
+        clock: Monotonic clock.
 
     Returns:
-        Set-up seconds (decoding, caching the frozen part) and seconds per epoch.
+        The :class:`StrategyCost` at the backbone's input size.
 
     """
-    decode = DECODE_SECONDS_PER_IMAGE * (n_train + n_val)
-    if strategy == "partial_finetune":
-        trainable = max(1.0 - freeze_fraction, 0.1)
-        setup = decode + cost.forward * freeze_fraction * (2 * n_train + n_val)
-        per_epoch = trainable * (cost.train * n_train + cost.forward * n_val)
+    from engines.finetune import (
+        _center,
+        _freeze_batchnorm,
+        _frozen_prefix,
+        _is_efficientnet_like,
+        _normalise,
+        _Tail,
+    )
+
+    size = data_cfg["input_size"]
+    # A CPU step costs the same per image from a few images up; a GPU needs its real batch.
+    cap = training_batch_size(config.batch_size, device) if device.type == "cuda" else 8
+    batch = max(2, min(config.batch_size if device.type != "cuda" else cap, cap, len(images)))
+    raw = _center(images[:batch], size)
+    mean = torch.tensor(data_cfg["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(data_cfg["std"]).view(1, 3, 1, 1)
+    x = _normalise(raw, mean, std).to(device)
+    work = copy.deepcopy(model).to(device)
+    prefix_per_image = 0.0
+    cached = strategy == "partial_finetune" and _is_efficientnet_like(work)
+    if cached:
+        freeze = freeze_stages_for(work, config.freeze_fraction)
+        prefix = _frozen_prefix(work, freeze)
+        with torch.no_grad():  # a plain tensor: autograd may save it in the step
+            x_top = prefix(x)
+
+        def run_prefix() -> None:
+            with torch.inference_mode():
+                prefix(x)
+
+        prefix_per_image = _median_time(run_prefix, device, max(passes - 1, 1), clock) / batch
+        net: nn.Module = _Tail(work, freeze, 2).to(device)
+        inputs = x_top
     else:
-        setup = decode
-        per_epoch = cost.train * n_train + cost.forward * 0.15 * n_train
-    return setup, per_epoch
+        work.reset_classifier(2)
+        net, inputs = work, x
+    net.train()
+    _freeze_batchnorm(net)
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-6)
+    y = torch.arange(batch, device=device) % 2
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    def train_step() -> None:
+        with autocast:
+            loss = nn.functional.cross_entropy(net(inputs), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    train_per_image = _median_time(train_step, device, passes, clock) / batch
+
+    def score() -> None:
+        net.eval()
+        with torch.inference_mode(), autocast:
+            net(inputs)
+
+    eval_per_image = _median_time(score, device, max(passes - 1, 1), clock) / batch
+    n_stop = int(round(n_train * 0.15))
+    n_inner = n_train - n_stop
+    views = 2  # the image and its mirror image are cached (partial)
+    setup = prefix_per_image * (views * n_train + n_val) if cached else 0.0
+    per_epoch = train_per_image * n_inner + eval_per_image * n_stop
+    return StrategyCost(strategy, size, setup, per_epoch, eval_per_image * n_val,
+                        probe_pass=eval_per_image * n_inner)
+
+
+def choose_size_and_epochs(
+    cost: StrategyCost,
+    seconds: float,
+    max_epochs: int,
+    min_epochs: int = 3,
+    smallest: int = 128,
+) -> tuple[int, int] | None:
+    """The largest input size at which ``min_epochs`` fit, and the epochs that fit there.
+
+    Sizes step down by a quarter of the pixels at a time from the measured one (cost
+    grows with the pixel count) to ``smallest``; a smaller input trains on less detail,
+    so the native size is kept whenever it fits.
+
+    Args:
+        cost: Measured cost at the backbone's input size.
+        seconds: Time given to this fine-tune.
+        max_epochs: Epoch cap.
+        min_epochs: Epochs a fine-tune needs to mean something.
+        smallest: Smallest input side tried.
+
+    Returns:
+        ``(image_size, epochs)``, or None when not even ``min_epochs`` fit at the
+        smallest size.
+
+    """
+    size = cost.image_size
+    while True:
+        scaled = cost.scaled(size)
+        epochs = scaled.epochs_within(seconds)
+        if epochs >= min_epochs:
+            return size, min(epochs, max_epochs)
+        nxt = int(round(size * math.sqrt(0.75) / 32)) * 32
+        if nxt >= size:
+            nxt = size - 32
+        if nxt < min(smallest, cost.image_size):
+            return None
+        size = nxt
 
 
 def freeze_stages_for(model: nn.Module, fraction: float | None) -> int:
@@ -125,54 +253,14 @@ def freeze_stages_for(model: nn.Module, fraction: float | None) -> int:
     return max(0, min(stages - 1, int(round(share * stages))))
 
 
-def plan_finetunes(
-    config: ValidationConfig,
-    split: LabeledSplit,
-    cost: StepCost,
-    seconds_left: float,
-) -> tuple[list[tuple[str, float]], list[dict[str, Any]]]:
-    """Share the time left between the fine-tunes that fit, cheapest first.
+GPU_BATCH = 128
+"""Training batch on a GPU: small models at 224 px fit easily in bf16 and use the card
+far better than a CPU-sized batch."""
 
-    Args:
-        config: Run settings (which strategies, frozen share).
-        split: The split (sizes).
-        cost: Measured per-image costs of the backbone to fine-tune.
-        seconds_left: Time available to all fine-tunes.
 
-    Returns:
-        ``[(strategy, seconds given)]`` to run, and ``[{"strategy", "reason",
-        "estimated_seconds"}]`` for those skipped.
-
-    """
-    wanted = [s for s in config.strategies if s != "linear_probe"]
-    n_train, n_val = len(split.train_paths), len(split.val_paths)
-    freeze = DEFAULT_FREEZE_FRACTION if config.freeze_fraction is None else config.freeze_fraction
-    needs = {}
-    for s in wanted:
-        setup, per_epoch = epoch_seconds(s, n_train, n_val, cost, freeze)
-        needs[s] = setup + MIN_INFORMATIVE_EPOCHS * per_epoch
-    plan: list[tuple[str, float]] = []
-    skipped: list[dict[str, Any]] = []
-    fitting = []
-    total = 0.0
-    for s in wanted:
-        if total + needs[s] <= seconds_left:
-            fitting.append(s)
-            total += needs[s]
-        else:
-            skipped.append(
-                {
-                    "strategy": s,
-                    "reason": f"needs about {needs[s]:.0f} s for {MIN_INFORMATIVE_EPOCHS} "
-                    f"epochs and {max(seconds_left - total, 0):.0f} s of the budget were "
-                    "left; give the validation more time to run it",
-                    "estimated_seconds": round(needs[s], 1),
-                }
-            )
-    # Time beyond the minimum goes to each in proportion to its need.
-    for s in fitting:
-        plan.append((s, seconds_left * needs[s] / total))
-    return plan, skipped
+def training_batch_size(batch_size: int, device: torch.device) -> int:
+    """The training batch: the configured one on the CPU, at least :data:`GPU_BATCH` on GPUs."""
+    return max(batch_size, GPU_BATCH) if device.type == "cuda" else batch_size
 
 
 def run_finetune(
@@ -187,21 +275,31 @@ def run_finetune(
     decoded: dict[str, np.ndarray],
     progress: ProgressCallback,
     cancel: CancelToken | None,
+    *,
+    image_size: int | None = None,
+    epochs: int | None = None,
+    probe_features: np.ndarray | None = None,
+    clock: Clock = time.monotonic,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Fine-tune one strategy on the split within its share of the budget.
+    """Fine-tune one strategy on the split within its share of the budget (LP-FT).
 
     Args:
         strategy: "partial_finetune" or "full_finetune".
         seconds: Its time budget.
         model: The pretrained backbone (left untouched).
         backbone: Its name.
-        data_cfg: Its preprocessing.
+        data_cfg: Its preprocessing (with the run's resize mode).
         split: The split.
         config: Run settings.
         device: Where to train.
         decoded: Decoded images shared between the fine-tunes.
         progress: Progress callback.
         cancel: Cancellation token.
+        image_size: Training input side (None: the backbone's).
+        epochs: Epochs planned from the measured cost (None: ``config.max_epochs``).
+        probe_features: The linear probe's training features of this backbone, for
+            the LP-FT head.
+        clock: Monotonic clock.
 
     Returns:
         The experiment record and its held-out probabilities.
@@ -210,9 +308,15 @@ def run_finetune(
     ft_config = FinetuneConfig(
         strategy=strategy,
         freeze_stages=freeze_stages_for(model, config.freeze_fraction),
-        max_epochs=config.max_epochs,
-        batch_size=config.batch_size,
-        lr=1e-3 if strategy == "partial_finetune" else 5e-4,
+        image_size=image_size,
+        max_epochs=epochs or config.max_epochs,
+        batch_size=training_batch_size(config.batch_size, device),
+        # LP-FT: the head starts as the probe, so small rates keep the features intact
+        lr=2e-4 if strategy == "partial_finetune" else 1e-4,
+        layer_decay=0.7,
+        warmup_fraction=0.05,
+        # the planned epochs fit the budget: give a slow LP-FT start half of them
+        patience=max(3, math.ceil((epochs or config.max_epochs) / 2)),
         seed=config.seed,
     )
     result = finetune(
@@ -229,6 +333,8 @@ def run_finetune(
         progress=progress,
         cancel=cancel,
         decoded=decoded,
+        probe_features=probe_features,
+        clock=clock,
     )
     proba = result.pop("_proba")
     result["id"] = f"{strategy}:{backbone}"

@@ -24,7 +24,7 @@ from engines.backbones import (
     data_config,
 )
 from engines.deployment import count_flops
-from engines.features import FeatureSet, extract_features
+from engines.features import FeatureSet, extract_features, with_resize_mode
 from engines.linear_probe import fit_linear_probe
 from engines.metrics import wilson_interval
 from engines.progress import CancelToken, Progress, ProgressCallback, ignore_progress
@@ -51,6 +51,7 @@ def load_candidate(
     device: torch.device,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
+    resize_mode: str = "crop",
 ) -> Candidate:
     """Build a backbone and compute (or read from the cache) its features on the sample.
 
@@ -61,6 +62,7 @@ def load_candidate(
         device: Where to run.
         progress: Progress callback.
         cancel: Cancellation token.
+        resize_mode: "crop" or "squash" (resolved by the caller for the whole run).
 
     Returns:
         The :class:`Candidate`.
@@ -73,7 +75,7 @@ def load_candidate(
     model = create_backbone(name)
     model = model.to(device).eval().to(memory_format=torch.channels_last)
     load_seconds = time.monotonic() - t0
-    cfg = data_config(model)
+    cfg = with_resize_mode(data_config(model), resize_mode, paths)
     flops = count_flops(model, cfg["input_size"], device)
     feats = extract_features(
         model,
@@ -197,6 +199,8 @@ def gather_candidates(
     progress: ProgressCallback,
     cancel: CancelToken | None,
     log: Callable[[str], None],
+    resize_mode: str = "crop",
+    stages: list[dict[str, Any]] | None = None,
 ) -> list[Candidate]:
     """Load comparison backbones while their estimated cost fits the time given.
 
@@ -210,6 +214,9 @@ def gather_candidates(
         progress: Progress callback.
         cancel: Cancellation token.
         log: Receives a sentence for each backbone skipped, and why.
+        resize_mode: "crop" or "squash", as for the first backbone.
+        stages: Receives ``{"stage", "predicted_seconds", "actual_seconds"}`` for each
+            backbone featurized.
 
     Returns:
         ``first`` followed by every comparison backbone that was measured.
@@ -236,5 +243,9 @@ def gather_candidates(
             )
             continue
         progress(Progress(f"features:{name}", 0.0, f"Features of {name} for the ranking"))
-        out.append(load_candidate(name, paths, config, device, progress, cancel))
+        t0 = time.monotonic()
+        out.append(load_candidate(name, paths, config, device, progress, cancel, resize_mode))
+        if stages is not None:
+            stages.append({"stage": f"features:{name}", "predicted_seconds": round(estimate, 2),
+                           "actual_seconds": round(time.monotonic() - t0, 2)})
     return out

@@ -2,13 +2,17 @@
 
 Order and budget follow what each step tells per second spent: features of the first
 backbone are computed once (and cached); the linear probe, similarity and the learning
-curve then cost almost nothing on them; comparison backbones are featurized only where
-their estimated cost fits; the fine-tunes share what is left, each run only if it can
-train long enough to mean something; deployment figures come last.
+curve then cost almost nothing on them. The images are then decoded once, and the real
+training step of each fine-tune is timed on them; comparison backbones are featurized
+only where their estimated cost fits beside the fine-tunes' measured minimum; the
+fine-tunes share what is left, each run only if three epochs fit, at an input size and
+epoch count chosen from the measured cost; deployment figures come last. Every stage's
+predicted and actual seconds are recorded.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -16,9 +20,11 @@ import torch
 
 from engines.deployment import deployment_figures
 from engines.device import describe_device, resolve_device
+from engines.images import ELONGATED_ASPECT, aspect_ratios, choose_resize_mode
 from engines.learning_curve import fit_learning_curve, learning_curve_points
 from engines.progress import (
     CancelToken,
+    Clock,
     Deadline,
     Progress,
     ProgressCallback,
@@ -28,9 +34,11 @@ from engines.progress import (
 from engines.validation.config import LabeledSplit, ValidationConfig
 from engines.validation.embed import feature_record, similarity_or_reason
 from engines.validation.finetuning import (
+    MIN_INFORMATIVE_EPOCHS,
+    StrategyCost,
+    choose_size_and_epochs,
     measure_forward_cost,
-    measure_step_cost,
-    plan_finetunes,
+    measure_strategy_cost,
     run_finetune,
 )
 from engines.validation.probe import linear_probe_experiment, misclassified_examples
@@ -49,6 +57,9 @@ RANKING_SHARE = 0.3
 # Seconds kept for the deployment figures at the end.
 DEPLOYMENT_RESERVE = 3.0
 LEARNING_CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+# What timing the fine-tunes' real steps costs, in forward passes of one image
+# (two strategies, a warm-up and three passes of 8 images, a step ~3 forwards).
+MEASURE_FORWARDS = 250
 
 
 def _headline(experiment: dict[str, Any]) -> dict[str, float]:
@@ -109,13 +120,75 @@ def _backbone_record(cand: Candidate) -> dict[str, Any]:
     }
 
 
+def _stage(
+    stages: list[dict[str, Any]], name: str, predicted: float | None, actual: float,
+    **extra: Any,
+) -> None:
+    stages.append({
+        "stage": name,
+        "predicted_seconds": None if predicted is None else round(predicted, 2),
+        "actual_seconds": round(actual, 2),
+        **extra,
+    })
+
+
+def estimate_error(stages: list[dict[str, Any]]) -> float | None:
+    """Median relative error |actual - predicted| / actual over the stages predicted.
+
+    A fine-tune stopped early by its early-stopping slice is compared with the cost
+    predicted for the epochs it ran (``predicted_seconds_for_run``), so that stopping
+    early is not counted as an error of the cost model.
+    """
+    errors = []
+    for st in stages:
+        predicted = st.get("predicted_seconds_for_run", st.get("predicted_seconds"))
+        actual = st.get("actual_seconds")
+        if predicted is not None and actual:
+            errors.append(abs(actual - predicted) / actual)
+    return round(float(np.median(errors)), 3) if errors else None
+
+
+def _decode_timed(
+    paths: list, data_cfg: dict[str, Any], decoded: dict[str, np.ndarray],
+    left: float, clock: Clock,
+) -> tuple[float, float] | None:
+    """Decode every image once for the fine-tunes, unless the sample's rate says it won't fit.
+
+    Returns (predicted, actual) seconds, or None when skipped for time.
+    """
+    from engines.finetune import decode_all, decoded_key
+
+    key = decoded_key(data_cfg)
+    if key in decoded:
+        return 0.0, 0.0
+    full = int(key.split(":")[0])
+    args = (full, data_cfg["interpolation"], data_cfg.get("resize_mode", "crop"))
+    t0 = clock()
+    k = min(16, len(paths))
+    head = decode_all(paths[:k], *args)
+    per_image = (clock() - t0) / max(k, 1)
+    predicted = per_image * len(paths)
+    if predicted - (clock() - t0) > left:
+        return None
+    rest = decode_all(paths[k:], *args) if len(paths) > k else head[:0]
+    decoded[key] = np.concatenate([head, rest])
+    return predicted, clock() - t0
+
+
 def run_validation(
     split: LabeledSplit,
     config: ValidationConfig,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
+    clock: Clock = time.monotonic,
 ) -> dict[str, Any]:
     """Measure how well pretrained backbones and transfer strategies fit the sample.
+
+    The budget counts from ``config.started_at`` (the start of the whole job) and
+    keeps ``config.report_reserve`` seconds for writing the result and report. Each
+    stage is planned from a measured cost and its predicted and actual seconds are
+    recorded in ``budget.stages``; a fine-tune runs when its measured cost for three
+    epochs fits in the time left.
 
     Args:
         split: Training and held-out images with labels (duplicate groups kept on one
@@ -123,120 +196,192 @@ def run_validation(
         config: Run settings, including the time budget.
         progress: Receives stage, overall fraction, ETA and the latest metric.
         cancel: Stops the run at the next check when set.
+        clock: Monotonic clock (injectable for tests).
 
     Returns:
         JSON-ready evidence: ``task``, ``device``, ``backbone``, ``feature_extraction``,
         ``split``, ``experiments`` (same split for all), ``skipped``,
         ``best_experiment``, ``misclassified``, ``similarity``, ``learning_curve``,
-        ``backbone_ranking``, ``deployment``, ``budget`` and ``warnings``.
+        ``backbone_ranking``, ``deployment``, ``budget``, ``preprocessing`` and
+        ``warnings``.
 
     Raises:
         engines.progress.Cancelled: The run was cancelled.
         engines.backbones.BackboneUnavailable: The first backbone cannot be built.
 
     """
-    deadline = Deadline(config.budget_seconds)
+    deadline = Deadline(config.budget_seconds, start=config.started_at, clock=clock)
+    started_after = deadline.elapsed
+    reserve = config.report_reserve + DEPLOYMENT_RESERVE
+
+    def left() -> float:
+        return deadline.remaining - reserve
+
+    stages: list[dict[str, Any]] = []
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     warnings: list[str] = []
     paths = list(split.train_paths) + list(split.val_paths)
     n_train = len(split.train_paths)
+    mode = config.resize_mode
+    if mode == "auto":
+        mode = choose_resize_mode(paths)
+    ratios = aspect_ratios(paths)
 
     progress(Progress("load_backbone", 0.0, f"Loading {config.backbone}"))
+    t0 = clock()
     first = load_candidate(
-        config.backbone, paths, config, device, scaled_progress(progress, 0.02, 0.35), cancel
+        config.backbone, paths, config, device, scaled_progress(progress, 0.02, 0.35), cancel,
+        resize_mode=mode,
     )
+    _stage(stages, f"features:{first.name}", None, clock() - t0)
     feats = first.features.features
     x_train, x_val = feats[:n_train], feats[n_train:]
 
     _check(cancel)
     progress(Progress("linear_probe", 0.36, "Fitting the linear probe"))
+    t0 = clock()
     lp, lp_proba = linear_probe_experiment(
         x_train, x_val, split, first.name, config.seed, first.features.seconds
     )
+    _stage(stages, "linear_probe", None, clock() - t0)
     experiments = [lp]
     probas = {lp["id"]: lp_proba}
+    acc = lp["metrics"]["accuracy"]
     progress(
-        Progress("linear_probe", 0.4, f"Linear probe accuracy "
-                 f"{lp['metrics']['accuracy']['value']:.1%}", metric=_headline(lp))
+        Progress("linear_probe", 0.4, f"Linear probe accuracy {acc['value']:.1%} "
+                 f"(95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%})", metric=_headline(lp))
     )
     similarity = _similarity(first, split, lp)
 
     _check(cancel)
     curve: dict[str, Any] | None
+    t0 = clock()
     try:
         curve = _learning_curve(x_train, x_val, split, config, scaled_progress(progress, 0.4, 0.48))
     except ValueError as exc:
         curve = None
         warnings.append(f"No learning curve: {exc}")
+    _stage(stages, "learning_curve", None, clock() - t0)
 
-    wants_finetune = any(s != "linear_probe" for s in config.strategies)
+    wanted = [s for s in config.strategies if s != "linear_probe"]
+    decoded: dict[str, np.ndarray] = {}
+    costs: dict[str, StrategyCost] = {}
+    skipped: list[dict[str, Any]] = []
     # Past the budget nothing more is started: measuring costs would itself overrun it.
-    spent = deadline.remaining <= DEPLOYMENT_RESERVE
-    share = RANKING_SHARE if wants_finetune else 0.9
-    ranking_seconds = max(deadline.remaining - DEPLOYMENT_RESERVE, 0.0) * share
-    size = first.data_cfg["input_size"]
-    first_cost = None
+    spent = left() <= 0
+    # Timing the real steps costs about as much as a few hundred forward passes; with
+    # less time than twice that left, no fine-tune could fit anyway.
+    per_image = first.features.seconds / max(len(paths), 1)
+    if wanted and not spent and left() < 2 * MEASURE_FORWARDS * per_image:
+        spent = True
+    if wanted and not spent:
+        progress(Progress("cost", 0.48, "Measuring what a fine-tune costs on these images"))
+        costs = _prepare_finetunes(first, paths, n_train, len(split.val_paths), wanted,
+                                   config, device, decoded, left(), stages, clock)
+        _check(cancel)
+    min_need = sum(
+        c.scaled(c.image_size).seconds(MIN_INFORMATIVE_EPOCHS) for c in costs.values()
+    )
     candidates = [first]
-    if spent:
+    if left() <= 0:
         if comparison_names(config):
             warnings.append("No other backbone was compared: the time budget was used up "
                             "by the first look; give the validation more time.")
-    else:
-        progress(Progress("backbone_ranking", 0.48, "Measuring what each backbone costs"))
-        if wants_finetune:
-            first_cost = measure_step_cost(first.model, size, device)
-            first_forward = first_cost.forward
-        elif comparison_names(config):
-            first_forward = measure_forward_cost(first.model, size, device)
-        else:
-            first_forward = 0.0  # nothing to estimate
+    elif comparison_names(config):
+        progress(Progress("backbone_ranking", 0.5, "Measuring what each backbone costs"))
+        t0 = clock()
+        first_forward = measure_forward_cost(first.model, first.data_cfg["input_size"], device)
+        # Fine-tunes are the more informative evidence: the comparison gets what they
+        # leave, at most a share of the time.
+        share = RANKING_SHARE if costs else 0.9
+        ranking_seconds = max(min(left() * share, left() - min_need), 0.0)
+        _stage(stages, "forward_cost", None, clock() - t0)
         candidates = gather_candidates(
             first, first_forward, split, config, device, ranking_seconds,
             scaled_progress(progress, 0.5, 0.6), cancel, warnings.append,
+            resize_mode=mode, stages=stages,
         )
     progress(Progress("backbone_ranking", 0.6, "Ranking backbones by transferability"))
     ranking = rank_candidates(candidates, split, config.seed)
     by_name = {c.name: c for c in candidates}
     chosen = by_name[best_by_probe({r["backbone"]: r for r in ranking})]
 
-    skipped: list[dict[str, Any]] = []
-    if wants_finetune and spent:
-        skipped = [
-            {"strategy": s, "reason": "the time budget was used up before it could start; "
-             "give the validation more time to run it", "estimated_seconds": None}
-            for s in config.strategies if s != "linear_probe"
-        ]
-    elif wants_finetune:
-        _check(cancel)
-        cost = (first_cost if chosen is first and first_cost is not None else
-                measure_step_cost(chosen.model, chosen.data_cfg["input_size"], device))
-        left = max(deadline.remaining - DEPLOYMENT_RESERVE, 0.0)
-        plan, skipped = plan_finetunes(config, split, cost, left)
-        decoded: dict[str, np.ndarray] = {}
+    tuned: Candidate | None = None
+    if wanted and not costs:
+        need = ("too little of the time budget was left to start it" if spent or left() <= 0
+                else "decoding the images for it would not fit in the time left")
+        skipped = [_skip(s, f"{need}; give the validation more time to run it", None)
+                   for s in wanted]
+    elif wanted:
+        tuned = first
+        if chosen is not first:
+            chosen_costs = _prepare_finetunes(
+                chosen, paths, n_train, len(split.val_paths), wanted, config, device, decoded,
+                left() - min_need, stages, clock)
+            need = sum(c.seconds(MIN_INFORMATIVE_EPOCHS) for c in chosen_costs.values())
+            if chosen_costs and need <= left():
+                tuned, costs = chosen, chosen_costs
+            else:
+                warnings.append(
+                    f"The fine-tunes ran on {first.name}, not on {chosen.name} (best probe): "
+                    f"{chosen.name} would not fit the time left for at least "
+                    f"{MIN_INFORMATIVE_EPOCHS} epochs.")
+        lp_features = tuned.features.features[:n_train]  # the probe's, for LP-FT heads
+        factor = 1.0
         low = 0.6
-        step = 0.35 / max(len(plan), 1)
-        for strategy, seconds in plan:
+        step = 0.35 / max(len(wanted), 1)
+        for i, strategy in enumerate(wanted):
             _check(cancel)
-            seconds = min(seconds, max(deadline.remaining - DEPLOYMENT_RESERVE, 1.0))
+            cost = costs[strategy].scaled(costs[strategy].image_size, factor)
+            rest = [costs[s].scaled(costs[s].image_size, factor).seconds(MIN_INFORMATIVE_EPOCHS)
+                    for s in wanted[i + 1:] if s in costs]
+            avail = left()
+            own = cost.seconds(MIN_INFORMATIVE_EPOCHS)
+            give = avail
+            if rest and own + sum(rest) <= avail:
+                give = avail * own / (own + sum(rest))  # room beyond the minimum, shared
+            choice = choose_size_and_epochs(cost, give, config.max_epochs,
+                                            MIN_INFORMATIVE_EPOCHS)
+            if choice is None:
+                skipped.append(_skip(
+                    strategy,
+                    f"needs about {own:.0f} s for {MIN_INFORMATIVE_EPOCHS} epochs (measured on "
+                    f"these images) and {max(avail, 0):.0f} s of the budget were left; give "
+                    "the validation more time to run it", own))
+                continue
+            size, epochs = choice
+            at_size = cost.scaled(size)
             exp, proba = run_finetune(
-                strategy, seconds, chosen.model, chosen.name, chosen.data_cfg, split,
+                strategy, give, tuned.model, tuned.name, tuned.data_cfg, split,
                 config, device, decoded, scaled_progress(progress, low, low + step), cancel,
+                image_size=size, epochs=epochs, probe_features=lp_features, clock=clock,
             )
+            ran = exp["epochs"]
+            predicted_run = at_size.seconds(ran)
+            exp["planned_epochs"] = epochs
+            exp["predicted_seconds"] = round(at_size.seconds(epochs), 2)
+            _stage(stages, strategy, at_size.seconds(epochs), exp["seconds"],
+                   predicted_seconds_for_run=round(predicted_run, 2), epochs=ran,
+                   planned_epochs=epochs, image_size=size)
+            if predicted_run > 0:
+                factor = float(np.clip(factor * exp["seconds"] / predicted_run, 0.5, 3.0))
             experiments.append(exp)
             probas[exp["id"]] = proba
             low += step
-            progress(Progress(strategy, low, f"{strategy}: accuracy "
-                              f"{exp['metrics']['accuracy']['value']:.1%}",
+            a = exp["metrics"]["accuracy"]
+            progress(Progress(strategy, low, f"{strategy}: accuracy {a['value']:.1%} "
+                              f"(95% CI {a['ci_low']:.1%}-{a['ci_high']:.1%})",
                               metric=_headline(exp)))
 
     best = max(experiments, key=lambda e: e["metrics"]["accuracy"]["value"])
     _check(cancel)
     progress(Progress("deployment", 0.96, "Measuring model size and latency"))
+    t0 = clock()
     deployment = {
         "model": chosen.name,
         **deployment_figures(chosen.model, chosen.data_cfg["input_size"], device,
-                             repeats=5 if deadline.remaining > 0 else 2),
+                             repeats=5 if deadline.remaining > reserve else 2),
         "alternatives": [
             {
                 "backbone": row["backbone"],
@@ -246,6 +391,8 @@ def run_validation(
             for row in ranking
         ],
     }
+    # a fixed reserve, not an estimate: kept out of the cost model's error
+    _stage(stages, "deployment", None, clock() - t0, reserved_seconds=DEPLOYMENT_RESERVE)
     for exp in experiments:
         if exp["metrics"].get("warning"):
             warnings.append(f"{exp['id']}: {exp['metrics']['warning']}")
@@ -261,6 +408,12 @@ def run_validation(
             "method": split.method,
             "seed": config.seed,
         },
+        "preprocessing": {
+            "resize_mode": mode,
+            "chosen_by": "aspect ratios" if config.resize_mode == "auto" else "setting",
+            "median_aspect_ratio": round(float(np.median(ratios)), 3) if ratios else None,
+            "elongated_from": ELONGATED_ASPECT,
+        },
         "experiments": experiments,
         "skipped": skipped,
         "best_experiment": best["id"],
@@ -268,17 +421,81 @@ def run_validation(
         "similarity": similarity,
         "learning_curve": curve,
         "backbone_ranking": ranking,
-        "finetuned_backbone": chosen.name if len(experiments) > 1 else None,
+        "finetuned_backbone": tuned.name if len(experiments) > 1 and tuned else None,
         "deployment": deployment,
         "budget": {
             "seconds": config.budget_seconds,
             "used_seconds": round(deadline.elapsed, 3),
+            "started_after_seconds": round(started_after, 3),
+            "reserve_seconds": round(reserve, 2),
+            "stages": stages,
+            "estimate_error_median": estimate_error(stages),
+            "bought": _bought(experiments, skipped, candidates),
         },
         "warnings": warnings,
     }
     progress(Progress("done", 1.0, f"Best: {best['id']} "
                       f"{best['metrics']['accuracy']['value']:.1%}", metric=_headline(best)))
     return result
+
+
+def _skip(strategy: str, reason: str, seconds: float | None) -> dict[str, Any]:
+    return {"strategy": strategy, "reason": reason,
+            "estimated_seconds": None if seconds is None else round(seconds, 1)}
+
+
+def _bought(
+    experiments: list[dict[str, Any]], skipped: list[dict[str, Any]], candidates: list
+) -> list[str]:
+    """What the budget bought, one sentence per item, for the report."""
+    out = [f"{len(candidates)} backbone(s) compared by transferability and linear probe"]
+    for exp in experiments:
+        if exp["strategy"] == "linear_probe":
+            out.append(f"linear probe on {exp['backbone']} ({exp['seconds']:.0f} s)")
+        else:
+            out.append(f"{exp['strategy'].replace('_', ' ')} on {exp['backbone']}: "
+                       f"{exp['epochs']} epoch(s) at {exp['image_size']} px "
+                       f"({exp['seconds']:.0f} s)")
+    for s in skipped:
+        need = (f", needs about {s['estimated_seconds']:.0f} s"
+                if s.get("estimated_seconds") else "")
+        out.append(f"{s['strategy'].replace('_', ' ')} not run{need}")
+    return out
+
+
+def _prepare_finetunes(
+    cand: Candidate,
+    paths: list,
+    n_train: int,
+    n_val: int,
+    wanted: list[str],
+    config: ValidationConfig,
+    device: torch.device,
+    decoded: dict[str, np.ndarray],
+    seconds: float,
+    stages: list[dict[str, Any]],
+    clock: Clock,
+) -> dict[str, StrategyCost]:
+    """Decode the images once and time each wanted strategy's real step on them.
+
+    Returns the measured costs, or {} when decoding would not fit in ``seconds``.
+    """
+    decode = _decode_timed(paths, cand.data_cfg, decoded, seconds, clock)
+    if decode is None:
+        return {}
+    if decode[1] > 0:
+        _stage(stages, "decode", decode[0], decode[1])
+    from engines.finetune import decoded_key
+
+    images = decoded[decoded_key(cand.data_cfg)][:n_train]
+    t0 = clock()
+    costs = {
+        s: measure_strategy_cost(s, cand.model, cand.data_cfg, images, n_train, n_val, config,
+                                 device, clock=clock)
+        for s in wanted
+    }
+    _stage(stages, f"cost_measurement:{cand.name}", None, clock() - t0)
+    return costs
 
 
 def _check(cancel: CancelToken | None) -> None:

@@ -96,3 +96,64 @@ def test_deployment_figures_are_measured(lite0):
     assert figures["latency_cpu"]["median_ms"] > 0
     # EfficientNet-Lite0 is ~0.39 GMACs at 224 px, i.e. ~0.8 GFLOPs
     assert 0.6e9 < count_flops(lite0, 224) < 1.0e9
+
+
+def test_the_probe_folded_into_a_linear_head_gives_the_probe_probabilities():
+    from engines.finetune import probe_to_head
+    from engines.linear_probe import fit_linear_probe
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)) * rng.uniform(0.1, 5, size=6) + rng.normal(size=6)
+    y = (x[:, 0] + rng.normal(size=40) > 0).astype(int) + (x[:, 1] > 1)
+    probe = fit_linear_probe(x, y, classes=np.arange(4))  # class 3 never seen
+    head = torch.nn.Linear(6, 4)
+    probe_to_head(probe, head)
+    with torch.no_grad():
+        proba = head(torch.from_numpy(x).float()).softmax(-1).numpy()
+    np.testing.assert_allclose(proba, probe.predict_proba(x), atol=1e-4)
+
+
+def test_a_destructive_fine_tune_keeps_the_probe_checkpoint(sample):
+    # LP-FT: the probe-initialised model is "epoch 0"; a learning rate that wrecks the
+    # network makes every later epoch worse on the early-stopping slice, so epoch 0 is kept.
+    model = create_backbone("test_efficientnet")
+    kept = run(model, sample, strategy="full_finetune", max_epochs=2, image_size=64,
+               lr=5.0, warmup_fraction=0.0, early_stop_fraction=0.25, patience=5)
+    assert kept["head_init"] == "probe" and kept["n_early_stop"] >= 4
+    start = kept["initial_early_stop"]["early_stop_accuracy"]
+    assert all(h["early_stop_accuracy"] < start for h in kept["history"])
+    assert kept["best_epoch"] == 0
+    untrained = run(model, sample, strategy="full_finetune", max_epochs=1, image_size=64,
+                    lr=1e-12, warmup_fraction=0.0, early_stop_fraction=0.25)
+    assert kept["metrics"]["accuracy"] == pytest.approx(untrained["metrics"]["accuracy"])
+
+
+def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_path):
+    from PIL import Image
+
+    from engines.features import prepare_image, with_resize_mode
+    from engines.finetune import decode_square
+    from engines.images import choose_resize_mode
+
+    long_paths, square_paths = [], []
+    for i in range(5):
+        strip = np.zeros((40, 160, 3), np.uint8)
+        strip[:, :20] = 255  # a mark at the left end: a centre crop cuts it off
+        long_paths.append(tmp_path / f"long{i}.png")
+        Image.fromarray(strip).save(long_paths[-1])
+        square_paths.append(tmp_path / f"sq{i}.png")
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(square_paths[-1])
+    assert choose_resize_mode(long_paths) == "squash"
+    assert choose_resize_mode(square_paths) == "crop"
+    cfg = {"input_size": 32, "crop_pct": 1.0, "interpolation": "bilinear",
+           "mean": (0.5,) * 3, "std": (0.5,) * 3}
+    squashed = with_resize_mode(cfg, "auto", long_paths)
+    assert squashed["resize_mode"] == "squash"
+    assert "resize_mode" not in with_resize_mode(cfg, "auto", square_paths)  # same cache key
+    whole = prepare_image(long_paths[0], squashed)
+    cropped = prepare_image(long_paths[0], cfg)
+    assert whole.shape == cropped.shape == (32, 32, 3)
+    assert whole[:, :2].mean() > 200 and cropped[:, :2].mean() < 50
+    # the fine-tune decodes the same geometry as the features
+    np.testing.assert_allclose(decode_square(long_paths[0], 32, "bilinear", "squash"), whole,
+                               atol=2)

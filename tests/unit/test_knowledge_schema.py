@@ -158,7 +158,7 @@ def test_every_case_example_is_a_valid_intake(kb):
 
 
 def test_facts_match_what_the_advisor_derives(kb):
-    from advisor.evidence import Evidence, StrategyResult
+    from advisor.evidence import Evidence, SkippedStrategy, StrategyResult
     from advisor.facts import derive_evidence_facts, derive_facts
     from engines.profile import DatasetProfile
 
@@ -171,7 +171,8 @@ def test_facts_match_what_the_advisor_derives(kb):
                     goal="x", domain_similarity="similar")
     evidence = Evidence(measured_similarity="different", similarity_score=0.3,
                         strategies=[StrategyResult("linear_probe", "b", 0.8, 0.75, 0.85, 1.0)],
-                        predicted_accuracy_10x=0.9, images_for_target=900)
+                        predicted_accuracy_10x=0.9, images_for_target=900,
+                        skipped=[SkippedStrategy("full_finetune", 120.0)])
     profile.image_stats = {"formats": {"JPEG": 60, "PNG": 40}, "bit_depths": {"8": 100}}
     derived = set(derive_facts(intake, profile, evidence, kb=kb))
     derived |= set(derive_evidence_facts(evidence, "linear_probe"))

@@ -70,4 +70,6 @@ def _verdict(ctx: BuildContext, final_id: str) -> Paragraph:
         ), "warning")
     if verdict == "validated":
         return Paragraph(ctx.phrase("advice.validated", reason=reason), "lead")
+    if verdict == "inconclusive":
+        return Paragraph(ctx.phrase("advice.inconclusive", reason=reason), "note")
     return Paragraph(ctx.text("advice.not_validated"), "note")
