@@ -467,18 +467,55 @@ def _detection(
     progress: ProgressCallback,
     cancel: CancelToken | None,
 ) -> dict[str, Any]:
-    """Evidence for detection without training a detector: sizes, balance, separability."""
-    from engines.detection import DetectionConfig, run_detection_evidence
+    """Detection evidence (sizes, balance, crop separability), then a detector fine-tune.
 
-    det_config = DetectionConfig(backbone=config.backbone, budget_seconds=config.budget_seconds,
-                                 device=config.device, seed=config.seed)
+    The cheap evidence comes first with a quarter of the budget; the quick detector
+    fine-tune (mAP with intervals) gets what is left and is stored under
+    ``detection.detector`` (None when it could not run; the warning says why).
+    """
+    from engines.detection import DetectionConfig, run_detection_evidence
+    from engines.detection.finetune import DetectorConfig, run_detector_finetune
+    from engines.errors import EngineError
+
+    evidence_share = 0.25
+    total = config.budget_seconds
+    start = time.monotonic()
+    det_config = DetectionConfig(
+        backbone=config.backbone, device=config.device, seed=config.seed,
+        budget_seconds=None if total is None else max(1.0, evidence_share * total))
     records = [r for r in index.records if r.boxes is not None]
     validation = _task_evidence("detection", config, lambda: run_detection_evidence(
-        records, det_config, progress, cancel))
-    validation["warnings"] = [
-        "No detector was trained: the evidence is object sizes, class balance and whether "
-        "box crops can be told apart with frozen features."
-    ]
+        records, det_config, scaled_progress(progress, 0.0, evidence_share), cancel))
+    evidence = validation["detection"]
+    left = None if total is None else total - (time.monotonic() - start)
+    detector = None
+    reason = None
+    if left is not None and left < 5:
+        reason = f"no time was left after the evidence ({left:.0f} s)"
+    else:
+        try:
+            detector = run_detector_finetune(
+                records,
+                DetectorConfig(backbone=config.backbone, budget_seconds=left,
+                               device=config.device, seed=config.seed),
+                tiling_advice=(evidence.get("sizes") or {}).get("tiling"),
+                progress=scaled_progress(progress, evidence_share, 1.0), cancel=cancel)
+        except Cancelled:
+            raise
+        except EngineError as exc:
+            reason = str(exc)
+    evidence["detector"] = detector
+    best = next((r for r in (detector or {}).get("runs", [])
+                 if r["id"] == (detector or {}).get("best_run")), None)
+    if best is None:
+        skipped = "; ".join(s["reason"] for s in (detector or {}).get("skipped", []))
+        validation["warnings"] = [
+            "No detector result: " + (reason or skipped or "no run fitted the budget")
+            + ". The evidence is object sizes, class balance and whether box crops can be "
+            "told apart with frozen features."]
+    else:
+        validation["warnings"] = [n for r in detector["runs"] for n in r["notes"]]
+    validation["budget"]["used_seconds"] = round(time.monotonic() - start, 3)
     return validation
 
 

@@ -120,6 +120,10 @@ def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
                         or "–", backbone=(validation.get("backbone") or {}).get("name", "–")))
         if validation.get("segmentation"):
             draw_segmentation(validation["segmentation"])
+        if validation.get("detection"):
+            from app_pages.detection_view import draw_detector
+
+            draw_detector(validation["detection"])
         for section in ("segmentation", "detection", "clusters", "domain_gap"):
             if validation.get(section):
                 with st.expander(text("app.validate.section", name=section)):

@@ -31,10 +31,14 @@ def test_a_mask_upload_gets_the_segmentation_validation(tmp_path):
 def test_a_box_upload_gets_detection_evidence(tmp_path):
     root = shapes_detection_sample(tmp_path / "det", n=12, fmt="voc")
     result = pipeline.validate(
-        root, tmp_path / "out", RunConfig(budget_seconds=60, device="cpu", report_formats=("html",))
+        root, tmp_path / "out", RunConfig(budget_seconds=20, device="cpu", report_formats=("html",))
     ).to_json_dict()
     v = result["validation"]
     assert result["profile"]["task_hint"] == "detection"
     assert v["task"] == "detection"
     assert {"sizes", "balance", "separability"} <= set(v["detection"])
-    assert "No detector was trained" in v["warnings"][0]
+    detector = v["detection"]["detector"]
+    # within 15 s the detector either ran (and is scored) or is listed as skipped
+    assert detector["runs"] or detector["skipped"]
+    for run in detector["runs"]:
+        assert run["metrics"]["map50"]["value"] is not None

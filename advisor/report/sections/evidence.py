@@ -99,6 +99,9 @@ def _task_specific(ctx: BuildContext) -> list[Block]:
     blocks += _domain_gap(ctx)
     for name in ("segmentation", "detection"):
         blocks += _generic(ctx, name)
+    from advisor.report.sections import detection
+
+    blocks += detection.build(ctx)
     return blocks
 
 
