@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--intake", type=_intake_file, default=None, metavar="FILE.json",
                    help=intake_help)
+    p.add_argument(
+        "--reference-images", type=Path, default=None, metavar="DIR",
+        help="folder of images from the deployment site: measures the domain gap between "
+        "them and the sample (the decks' domain-adaptation question)",
+    )
 
     p = sub.add_parser(
         "profile", help="print the dataset profile as JSON",
@@ -196,6 +201,10 @@ def _print_summary(result: Result) -> None:
     gap = validation.domain_gap
     if gap:
         print(f"proxy A-distance between the collections: {gap['pad']:.2f} ({gap['level']})")
+    site = validation.site_gap
+    if site:
+        print(f"deployment-site images against the sample: gap {site['gap']:.2f} "
+              f"[95% {site['ci_low']:.2f}–{site['ci_high']:.2f}] ({site['interpretation']})")
     clusters = validation.clusters
     if clusters:
         print(f"natural groups: {clusters['k']} ({clusters['separability']} separation)")
@@ -231,6 +240,7 @@ def _run(args: argparse.Namespace) -> int:
             args.out,
             config,
             intake=intake,
+            reference_images=args.reference_images,
             progress=_print_progress,
         )
         _print_summary(result)

@@ -54,6 +54,12 @@ def check_arguments(args: argparse.Namespace) -> None:
     data = getattr(args, "data", None)
     if data is not None and not (Path(data).is_file() or Path(data).is_dir()):
         raise ValueError(f"{data} is neither a file nor a folder: give a zip file or a folder.")
+    reference = getattr(args, "reference_images", None)
+    if reference is not None and not Path(reference).is_dir():
+        raise ValueError(
+            f"--reference-images {reference} is not a folder: give a folder of images from "
+            "the deployment site."
+        )
     result = getattr(args, "result", None)
     if result is not None and not Path(result).is_file():
         raise ValueError(f"{result} is not a file: give the result.json a validation wrote.")

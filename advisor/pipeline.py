@@ -24,6 +24,7 @@ from engines.health import build_health_report, duplicate_group_ids
 from engines.intake import (
     DatasetIndex,
     ImageRecord,
+    IntakeError,
     IntakeLimits,
     pick_samples,
     profile_dataset,
@@ -245,6 +246,7 @@ def validate(
     *,
     intake: Intake | None = None,
     work_dir: Path | None = None,
+    reference_images: Path | None = None,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
 ) -> Result:
@@ -265,6 +267,10 @@ def validate(
             stored verbatim in result.json.
         intake: The consultant's answers (defaults: everything inferred).
         work_dir: Where a zip is unpacked (None: a temporary folder).
+        reference_images: Optional folder of images from the deployment site; the
+            domain gap between them and the sample is measured after the validation
+            (``validation.site_gap``; its seconds are in ``timings.site_gap``, outside
+            the budget, since the consultant asked for it on top).
         progress: Progress callback.
         cancel: Cancellation token.
 
@@ -278,6 +284,9 @@ def validate(
 
     """
     intake = intake or Intake()
+    if reference_images is not None and not Path(reference_images).is_dir():
+        raise IntakeError(f"The reference images {Path(reference_images).name!r} are not a "
+                          "folder: give a folder of images from the deployment site.")
     timings: dict[str, float] = {}
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fa-upload-") as tmp:
@@ -305,6 +314,10 @@ def validate(
         validation = (measured if isinstance(measured, Validation)
                       else Validation.model_validate(measured))
         timings["validation"] = round(time.monotonic() - t1, 3)
+        if reference_images is not None:
+            validation = _with_site_gap(validation, prepared, Path(reference_images),
+                                        engine_config, progress, cancel)
+            timings["site_gap"] = round(time.monotonic() - t1 - timings["validation"], 3)
         final = recommend(intake, profile,
                           evidence_from_validation(validation, resolved.target_accuracy))
         timings["total"] = round(time.monotonic() - start, 3)
@@ -324,6 +337,24 @@ def validate(
         write_report(result.to_json_dict(), Path(out_dir), language=intake.language,
                      formats=resolved.report_formats, image_root=prepared.root)
     return result
+
+
+def _with_site_gap(
+    validation: Validation,
+    prepared: PreparedDataset,
+    reference_images: Path,
+    config: RunConfig,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> Validation:
+    """The validation with the domain gap to the deployment-site images added."""
+    from advisor.site_gap import measure_site_gap
+
+    progress(Progress("site_gap", 0.97, "Comparing the deployment-site images"))
+    gap = measure_site_gap(prepared, reference_images, backbone=config.backbone,
+                           device=config.device, cache_dir=config.cache_path,
+                           seed=config.seed, cancel=cancel)
+    return validation.model_copy(update={"site_gap": gap})
 
 
 def _run_for_layout(

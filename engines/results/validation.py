@@ -199,6 +199,7 @@ class Validation(Record):
     detection: dict[str, Any] | None = None
     clusters: dict[str, Any] | None = None
     domain_gap: dict[str, Any] | None = None
+    site_gap: dict[str, Any] | None = None
 
     def best(self) -> Experiment | None:
         """The best experiment: the one the run named, else the most accurate.

@@ -50,3 +50,36 @@ def test_reference_folder_must_hold_images(tmp_path):
     one = grey_textures(tmp_path / "one", 1)
     with pytest.raises(IntakeError, match="at least two"):
         measure_site_gap(prepared, one, device="cpu")
+
+
+def test_validate_with_reference_images_reports_the_site_gap(tmp_path, capsys):
+    from advisor.cli import main
+    from engines.results import load_result
+
+    sample = make_class_folders(tmp_path / "sample", {"cat": 12, "coffee": 12})
+    site = grey_textures(tmp_path / "site", 16)
+    out = tmp_path / "out"
+    code = main(["validate", str(sample), "--out", str(out), "--device", "cpu",
+                 "--strategies", "linear_probe", "--compare", "none",
+                 "--reference-images", str(site)])
+    assert code == 0, capsys.readouterr().err
+    assert "deployment-site images against the sample" in capsys.readouterr().out
+    result = load_result(out / "result.json")
+    gap = result.validation.site_gap
+    assert gap["reference"] == "site" and gap["n_site"] == 16
+    assert gap["interpretation"] == "different"
+    assert result.timings["site_gap"] > 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Deployment-site images against the sample" in html
+    assert "clearly different from the sample" in html
+
+
+def test_reference_images_that_are_not_a_folder_are_refused_before_any_work(tmp_path, capsys):
+    from advisor.cli import main
+
+    sample = make_class_folders(tmp_path / "sample", {"cat": 4, "coffee": 4})
+    code = main(["validate", str(sample), "--out", str(tmp_path / "out"),
+                 "--reference-images", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "not a folder" in err and "\n" not in err
+    assert not (tmp_path / "out" / "result.json").exists()

@@ -97,6 +97,7 @@ def _task_specific(ctx: BuildContext) -> list[Block]:
     blocks: list[Block] = []
     blocks += _clusters(ctx)
     blocks += _domain_gap(ctx)
+    blocks += _site_gap(ctx)
     for name in ("segmentation", "detection"):
         blocks += _generic(ctx, name)
     from advisor.report.sections import detection
@@ -159,6 +160,33 @@ def _domain_gap(ctx: BuildContext) -> list[Block]:
     ]
     return [Heading(ctx.text("ev.domain_gap")), KeyValues(rows),
             Paragraph(ctx.text("ev.pad_note"), "note")]
+
+
+def _site_gap(ctx: BuildContext) -> list[Block]:
+    """The deployment-site images against the sample (the decks' domain adaptation)."""
+    reader = ctx.reader
+    gap, ref = reader.section("site_gap")
+    if not isinstance(gap, dict) or ref is None:
+        return []
+    value = reader.num(join(ref, "gap"), "float")
+    est = Estimate(value, reader.num(join(ref, "ci_low"), "float"),
+                   reader.num(join(ref, "ci_high"), "float"), "proxy A-distance") \
+        if value is not None else None
+    reading = str(gap.get("interpretation", ""))
+    rows: list[tuple[str, Cell]] = [
+        (ctx.text("ev.site_reference"), str(gap.get("reference") or "–")),
+        (ctx.text("ev.pad"), est),
+        (ctx.text("ev.site_reading"), reading or None),
+        (ctx.text("ev.n_a"), reader.num(join(ref, "n_train"), "count")),
+        (ctx.text("ev.n_b"), reader.num(join(ref, "n_site"), "count")),
+    ]
+    blocks: list[Block] = [Heading(ctx.text("ev.site_gap")), KeyValues(rows)]
+    if reading in ("same", "shifted", "different"):
+        blocks.append(Paragraph(ctx.text(f"ev.site_readings.{reading}")))
+    if gap.get("interval_spans_readings"):
+        blocks.append(Paragraph(ctx.text("ev.site_wide"), "note"))
+    blocks.append(Paragraph(ctx.text("ev.pad_note"), "note"))
+    return blocks
 
 
 def _generic(ctx: BuildContext, name: str) -> list[Block]:
