@@ -13,9 +13,11 @@ Distort Pretrained Features and Underperform Out-of-Distribution"). The new head
 initialised from a logistic-regression probe fitted on the same backbone's pooled
 features of the training images (the same pixels and normalisation the fine-tune sees),
 then everything trainable is tuned at a small learning rate with layer decay and with
-batch-norm statistics kept frozen. The probe-initialised model is scored on the
-early-stopping slice before the first step and is a valid checkpoint ("epoch 0"), so
-the kept checkpoint is never worse on that slice than the probe it started from.
+batch-norm statistics kept frozen. Given the probe's own features, the head *is* the
+linear probe (same rows, same fit), so the probe-initialised model ("epoch 0") scores
+what the probe scores; it is scored on the early-stopping slice before the first step
+and is a valid checkpoint, so a fine-tune that cannot beat the probe ends as the probe,
+never below it.
 
 Both use AdamW, linear warm-up then cosine decay, label smoothing (Szegedy et al. 2016),
 optional mixup (Zhang et al. 2018), and early stopping on a slice of the *training*
@@ -435,11 +437,16 @@ def finetune(
     head_init = config.head_init
     if head_init == "probe":
         progress(Progress(config.strategy, 0.08, "Starting the head from the linear probe"))
-        fit_rows = inner if len(inner) else np.arange(n_train)
         if probe_features is not None and size == data_cfg["input_size"] \
                 and len(probe_features) == n_train:
-            feats = np.asarray(probe_features)[fit_rows]
+            # The head is the linear probe itself: fitted on the probe's own features and
+            # rows, so epoch 0 is the probe and the fine-tune never ends below it. The
+            # early-stopping slice is then in the head's training data, which flatters
+            # epoch 0: a later epoch must beat an optimistic probe to be kept.
+            fit_rows = np.arange(n_train)
+            feats = np.asarray(probe_features)
         else:
+            fit_rows = inner if len(inner) else np.arange(n_train)
             feats = _pooled(net, clean_inputs(fit_rows), device, config.batch_size)
         try:
             probe = fit_linear_probe(feats, y_all[fit_rows], classes=np.arange(num_classes))

@@ -128,6 +128,39 @@ def test_a_destructive_fine_tune_keeps_the_probe_checkpoint(sample):
     assert kept["metrics"]["accuracy"] == pytest.approx(untrained["metrics"]["accuracy"])
 
 
+def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
+    # The head is fitted on the probe's own features and rows, so a fine-tune that keeps
+    # epoch 0 scores exactly what the probe scores on the held-out images.
+    from engines.finetune import _center, _normalise, decode_for
+    from engines.linear_probe import fit_linear_probe
+
+    model = create_backbone("test_efficientnet").eval()
+    cfg = data_config(model)
+    size = cfg["input_size"]
+    tp, tl, vp, vl = sample
+    mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(cfg["std"]).view(1, 3, 1, 1)
+
+    def pooled(paths):
+        x = _normalise(_center(decode_for(paths, cfg, {}, size), size), mean, std)
+        with torch.inference_mode():
+            return model.forward_head(model.forward_features(x), pre_logits=True).numpy()
+
+    train_features = pooled(tp)
+    probe = fit_linear_probe(train_features, np.asarray(tl), classes=np.arange(2))
+    probe_proba = probe.predict_proba(pooled(vp))
+    probe_accuracy = float((probe_proba.argmax(1) == np.asarray(vl)).mean())
+    cfg_ft = FinetuneConfig(strategy="full_finetune", max_epochs=2, batch_size=16,
+                            image_size=size, lr=5.0, warmup_fraction=0.0,
+                            early_stop_fraction=0.25, patience=5)
+    kept = finetune(model, cfg, tp, tl, vp, vl, ["cat", "coffee"], cfg_ft,
+                    device=torch.device("cpu"), budget_seconds=120,
+                    probe_features=train_features)
+    assert kept["head_init"] == "probe" and kept["best_epoch"] == 0
+    assert kept["metrics"]["accuracy"]["value"] == pytest.approx(probe_accuracy)
+    np.testing.assert_allclose(kept["_proba"], probe_proba, atol=1e-3)
+
+
 def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_path):
     from PIL import Image
 
