@@ -143,12 +143,24 @@ def _pretrained_cfg_for(spec: BackboneSpec, base: dict[str, Any]) -> dict[str, A
     return cfg
 
 
+def _random_model(name: str) -> nn.Module:
+    """A randomly initialised model, the same weights on every call.
+
+    The feature cache is keyed by the backbone's name: two instances of a random model
+    with different weights would read each other's cached features (a fine-tune's head
+    fitted on features its own network does not produce).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return timm.create_model(name, pretrained=False).eval()
+
+
 def create_backbone(name: str = DEFAULT_BACKBONE, pretrained: bool = True) -> nn.Module:
     """Build a timm model with pretrained ImageNet weights, offline where possible.
 
     Bundled backbones load from their package; any other timm name is downloaded
     from the Hugging Face Hub (needs network). ``test_*`` timm models are tiny and
-    random, for tests.
+    random (seeded: every call gives the same weights), for tests.
 
     Args:
         name: A key of :data:`BUNDLED_BACKBONES` or any timm model name.
@@ -175,7 +187,7 @@ def create_backbone(name: str = DEFAULT_BACKBONE, pretrained: bool = True) -> nn
             f"{', '.join(BUNDLED_BACKBONES)}."
         )
     if name.startswith("test_") or not pretrained:
-        return timm.create_model(name, pretrained=False).eval()
+        return _random_model(name)
     try:
         return timm.create_model(name, pretrained=True).eval()
     except Exception as exc:  # network, hub or cache errors all mean "not here"

@@ -190,3 +190,13 @@ def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_
     # the fine-tune decodes the same geometry as the features
     np.testing.assert_allclose(decode_square(long_paths[0], 32, "bilinear", "squash"), whole,
                                atol=2)
+
+
+def test_a_random_test_model_has_the_same_weights_on_every_build():
+    # The feature cache is keyed by the backbone's name: a second build with other random
+    # weights would read features its own network does not produce (the LP-FT head
+    # would then start from another network's probe).
+    a = create_backbone("test_efficientnet").state_dict()
+    b = create_backbone("test_efficientnet").state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
