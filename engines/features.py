@@ -151,7 +151,7 @@ def file_digest(path: Path) -> str:
 class FeatureCache:
     """Features on disk, one small file per (backbone, preprocessing, image content)."""
 
-    def __init__(self, root: Path, model_key: str, cfg: dict[str, Any]) -> None:
+    def __init__(self, root: str | Path, model_key: str, cfg: dict[str, Any]) -> None:
         tag = hashlib.blake2b(
             json.dumps([model_key, cfg, PREPROCESSING], sort_keys=True, default=str).encode(),
             digest_size=8,
@@ -225,7 +225,7 @@ def _weights_digest(model: nn.Module, input_size: int) -> str:
 
 
 def onnx_model_path(
-    model: nn.Module, input_size: int, model_key: str, cache_dir: Path | None
+    model: nn.Module, input_size: int, model_key: str, cache_dir: str | Path | None
 ) -> Path | None:
     """Where the exported model is kept in a cache folder (None without one)."""
     if cache_dir is None:
@@ -244,7 +244,7 @@ class OnnxForward:
     """
 
     def __init__(self, model: nn.Module, input_size: int, model_key: str,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: str | Path | None = None) -> None:
         """Export (or reuse) the model and open an inference session.
 
         Args:
@@ -326,7 +326,7 @@ def extract_features(
     *,
     device: torch.device,
     model_key: str,
-    cache_dir: Path | None = None,
+    cache_dir: str | Path | None = None,
     batch_size: int = 32,
     with_logits: bool = True,
     progress: ProgressCallback = ignore_progress,
