@@ -25,8 +25,12 @@ run: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
+# Lint: ruff's checks, ruff's formatting (checked, not applied) and mypy on advisor/ and
+# engines/ (settings in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The speed figures against the plain script, then the validation on every real set
 # (calibration suite and magnetic tiles) at 180 s each: about 4 minutes a set on 2 cores.

@@ -261,8 +261,8 @@ def _run(args: argparse.Namespace) -> int:
         from advisor.report import write_report
         from advisor.result import load_result
 
-        result = load_result(args.result).to_json_dict()
-        path = write_report(result, args.out, language=args.language)
+        document = load_result(args.result).to_json_dict()
+        path = write_report(document, args.out, language=args.language)
         print(f"wrote {path}")
         return 0
     if args.command == "backbones":

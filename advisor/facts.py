@@ -8,7 +8,7 @@ could decide, and it never fills an unknown with a guess: unknown facts are left
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from advisor.evidence import Evidence, SkippedStrategy, StrategyResult
 from advisor.intake import Intake
@@ -212,7 +212,7 @@ def _check_result(result: StrategyResult) -> None:
         )
 
 
-def has_evidence(evidence: Evidence | None) -> bool:
+def has_evidence(evidence: Evidence | None) -> TypeGuard[Evidence]:
     """Whether the evidence holds any measurement at all."""
     return evidence is not None and (
         evidence.measured_similarity is not None

@@ -23,7 +23,7 @@ from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 import jsonschema
 import yaml
@@ -122,6 +122,14 @@ class Text:
     def as_dict(self) -> dict[str, str]:
         """Return ``{"en": ..., "ko": ...}``."""
         return {"en": self.en, "ko": self.ko}
+
+    @overload
+    @classmethod
+    def of(cls, data: Mapping[str, str]) -> Text: ...
+
+    @overload
+    @classmethod
+    def of(cls, data: None) -> None: ...
 
     @classmethod
     def of(cls, data: Mapping[str, str] | None) -> Text | None:
@@ -610,7 +618,7 @@ def _strategy(s: Mapping[str, Any]) -> Strategy:
 
 def _fact(f: Mapping[str, Any], catalogues: Mapping[str, Mapping[str, Text]]) -> FactSpec:
     values = ({k: Text.of(v) for k, v in f["values"].items()} if "values" in f
-              else catalogues.get(f.get("values_from")))
+              else catalogues.get(f.get("values_from", "")))
     return FactSpec(f["name"], f["origin"], f["type"], Text.of(f["label"]),
                     MappingProxyType(dict(values)) if values else None)
 

@@ -90,9 +90,9 @@ def final_consonant(word: str) -> str | None:
         if token.isupper() or len(token) == 1:
             return _LETTER_FINAL.get(last.lower())
         lower = token.lower()
-        for ending, final in _WORD_ENDINGS:
+        for ending, ending_final in _WORD_ENDINGS:
             if lower.endswith(ending):
-                return final
+                return ending_final
         return _LETTER_FINAL.get(lower[-1]) if lower[-1] in "mnl" else None
     return None
 

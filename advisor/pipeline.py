@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from advisor.evidence import Evidence, SkippedStrategy, StrategyResult
 from advisor.intake import Intake
@@ -225,8 +225,8 @@ def _labeled_split(
         method = (
             "stratified 75/25 hold-out; exact and near-duplicate groups kept on one side"
         )
-    class_names = sorted({r.label for r in records})
-    to_int = {name: i for i, name in enumerate(class_names)}
+    class_names = sorted(cast("set[str]", {r.label for r in records}))  # all labeled here
+    to_int: dict[str | None, int] = {name: i for i, name in enumerate(class_names)}
     split = LabeledSplit(
         train_paths=[r.path for r in train],
         train_labels=[to_int[r.label] for r in train],
@@ -545,7 +545,7 @@ def _detection(
             + ". The evidence is object sizes, class balance and whether box crops can be "
             "told apart with frozen features."]
     else:
-        validation["warnings"] = [n for r in detector["runs"] for n in r["notes"]]
+        validation["warnings"] = [n for r in (detector or {})["runs"] for n in r["notes"]]
     validation["budget"]["used_seconds"] = round(time.monotonic() - start, 3)
     return validation
 

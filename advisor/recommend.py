@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from advisor import rules as rule_engine
 from advisor.evidence import Evidence
@@ -169,12 +170,12 @@ def _firing(kb: KnowledgeBase, rule: Rule) -> RuleFiring:
         title=rule.title.as_dict(),
         matched=_both(lambda lang: rule_engine.describe(rule.when, kb.vocabulary(lang))),
         confidence=rule.confidence,
-        citations=[_both(lambda lang, s=s: kb.cite(s, lang)) for s in rule.sources],
+        citations=[_both(partial(kb.cite, s)) for s in rule.sources],
     )
 
 
 def _architecture(kb: KnowledgeBase, rule: Rule, facts: Mapping[str, Any]) -> dict[str, Any]:
-    task = kb.tasks[rule.then.architecture]
+    task = kb.tasks[cast(str, rule.then.architecture)]  # the caller checked it is set
     deployment = facts.get("deployment", "server_gpu")
     return {
         "id": task.id,

@@ -66,7 +66,7 @@ def _compare(leaf: Mapping[str, Any], facts: Mapping[str, Any], constants: Mappi
     name, op = leaf.get("fact"), leaf.get("op")
     if op not in COMPARISONS:
         raise ConditionError(f"Unknown operator {op!r} in a condition on {name!r}.")
-    lhs = facts.get(name)
+    lhs = facts.get(name) if name is not None else None
     if op in UNARY:
         return (lhs is not None) == (op == "exists")
     rhs = _operand(leaf, facts, constants)
@@ -265,8 +265,15 @@ def describe(condition: Mapping[str, Any], words: Vocabulary) -> str:
 class RuleLike(Protocol):
     """What the firing loop needs from a rule."""
 
-    id: str
-    when: Mapping[str, Any]
+    @property
+    def id(self) -> str:
+        """The rule's id."""
+        ...
+
+    @property
+    def when(self) -> Mapping[str, Any]:
+        """The rule's condition."""
+        ...
 
     @property
     def derives(self) -> Mapping[str, Any]:

@@ -8,7 +8,7 @@ plain strings and lists in one language; nothing here decides anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from advisor import rules as rule_engine
 from advisor.knowledge_base import (
@@ -54,7 +54,8 @@ def rule_row(kb: KnowledgeBase, rule: Rule, language: str) -> dict[str, Any]:
     def template(text: Text) -> str:
         # Placeholders show which fact fills them: «distinct images».
         shown = rule_engine.render_text(
-            text.get(language), {}, str, missing=lambda name: f"«{words.fact_label(name)}»"
+            text.get(language), {}, lambda _fact, value: str(value),
+            missing=lambda name: f"«{words.fact_label(name)}»",
         )
         return resolve_particles(shown) if language == "ko" else shown
 
@@ -137,7 +138,8 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
         {
             "id": t.id,
             "name": t.name.get(lang),
-            "framing": kb.facts["task_framing"].values[t.framing].get(lang),
+            "framing": cast("Mapping[str, Text]",
+                            kb.facts["task_framing"].values)[t.framing].get(lang),
             "shape": kb.shapes[t.shape].get(lang),
             "architecture": t.architecture.get(lang),
             "label_format": t.label_format.get(lang),
@@ -194,9 +196,10 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
                     c.ultimately_needed.get(lang))
     ]
     glossary = [
-        {"id": t.id, "term": t.name.get(lang), "definition": t.definition.get(lang)}
+        # Terms and metrics always carry a definition (only losses go without).
+        {"id": t.id, "term": t.name.get(lang), "definition": cast(Text, t.definition).get(lang)}
         for t in (*kb.terms.values(), *kb.metrics.values())
-        if _matches(query, t.name.get(lang), t.definition.get(lang))
+        if _matches(query, t.name.get(lang), cast(Text, t.definition).get(lang))
     ]
     return {
         "language": lang,

@@ -18,7 +18,7 @@ import importlib.util
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import timm
 import torch
@@ -91,7 +91,7 @@ def bundled_weights_path(spec: BackboneSpec) -> Path | None:
     if importlib.util.find_spec(spec.module) is None:
         return None
     module = importlib.import_module(spec.module)
-    files = sorted((Path(module.__file__).parent / "models").glob("*.pth"))
+    files = sorted((Path(cast(str, module.__file__)).parent / "models").glob("*.pth"))
     return files[0] if files else None
 
 
@@ -176,7 +176,7 @@ def create_backbone(name: str = DEFAULT_BACKBONE, pretrained: bool = True) -> nn
     """
     spec = BUNDLED_BACKBONES.get(name)
     if spec is not None:
-        model = timm.create_model(name, pretrained=False)
+        model: Any = timm.create_model(name, pretrained=False)
         if pretrained:
             _load_bundled(model, spec)
             model.pretrained_cfg = _pretrained_cfg_for(spec, model.pretrained_cfg)

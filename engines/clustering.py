@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-SILHOUETTE_LEVELS = (
+SILHOUETTE_LEVELS: tuple[dict[str, Any], ...] = (
     {"above": 0.70, "level": "strong"},
     {"above": 0.50, "level": "reasonable"},
     {"above": 0.25, "level": "weak"},
@@ -119,7 +119,7 @@ def cluster_report(
     dims = int(min(MAX_PCA_DIMS, n - 1, x.shape[1]))
     pca = PCA(n_components=dims, svd_solver="full", random_state=seed).fit(xs)
     cum = np.cumsum(pca.explained_variance_ratio_)
-    keep = int(min(dims, np.searchsorted(cum, 0.95) + 1))
+    keep = int(min(dims, int(np.searchsorted(cum, 0.95)) + 1))
     z = pca.transform(xs)[:, :keep]
     ks = list(range(2, min(max_k, n - 1) + 1))
     from threadpoolctl import threadpool_limits
@@ -154,7 +154,7 @@ def cluster_report(
         int(c) for c in np.flatnonzero(np.bincount(km.labels_, minlength=best_k) < min_size)
     ]
 
-    clusters = []
+    clusters: list[dict[str, Any]] = []
     dist = np.linalg.norm(z - km.cluster_centers_[km.labels_], axis=1)
     for c in range(best_k):
         members = np.flatnonzero(km.labels_ == c)

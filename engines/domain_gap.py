@@ -33,7 +33,9 @@ from engines.linear_probe import kfold_predict
 from engines.metrics import wilson_interval
 from engines.progress import CancelToken, ProgressCallback, ignore_progress
 
-PAD_LEVELS = ({"below": 0.5, "level": "small"}, {"below": 1.5, "level": "moderate"})
+PAD_LEVELS: tuple[dict[str, Any], ...] = (
+    {"below": 0.5, "level": "small"}, {"below": 1.5, "level": "moderate"}
+)
 """Reading of PAD values: the first entry whose ``below`` exceeds the value; else "large"."""
 
 CITATIONS = [

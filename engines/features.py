@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -85,13 +85,13 @@ def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.
         # The whole image into the square (elongated samples), then the usual centre
         # crop_pct, as the fine-tunes see it.
         img = img.resize((scale_size, scale_size),
-                         _RESAMPLE.get(cfg["interpolation"], Image.BICUBIC))
+                         _RESAMPLE.get(cfg["interpolation"], Image.Resampling.BICUBIC))
         left = (scale_size - size) // 2
         return np.asarray(img.crop((left, left, left + size, left + size)), dtype=np.uint8)
     w, h = img.size
     ratio = scale_size / min(w, h)
     new_w, new_h = max(size, round(w * ratio)), max(size, round(h * ratio))
-    img = img.resize((new_w, new_h), _RESAMPLE.get(cfg["interpolation"], Image.BICUBIC))
+    img = img.resize((new_w, new_h), _RESAMPLE.get(cfg["interpolation"], Image.Resampling.BICUBIC))
     left, top = (new_w - size) // 2, (new_h - size) // 2
     img = img.crop((left, top, left + size, top + size))
     return np.asarray(img, dtype=np.uint8)
@@ -151,7 +151,7 @@ def file_digest(path: Path) -> str:
 class FeatureCache:
     """Features on disk, one small file per (backbone, preprocessing, image content)."""
 
-    def __init__(self, root: Path, model_key: str, cfg: dict[str, Any]) -> None:
+    def __init__(self, root: str | Path, model_key: str, cfg: dict[str, Any]) -> None:
         tag = hashlib.blake2b(
             json.dumps([model_key, cfg, PREPROCESSING], sort_keys=True, default=str).encode(),
             digest_size=8,
@@ -174,13 +174,15 @@ class FeatureCache:
     def put(self, digest: str, feature: np.ndarray, logits: np.ndarray | None) -> None:
         """Store one image's feature (and logits) atomically."""
         tmp = self.dir / f".{digest}.tmp.npz"
-        arrays = {"feature": feature} if logits is None else {"feature": feature, "logits": logits}
+        arrays: dict[str, Any] = (
+            {"feature": feature} if logits is None else {"feature": feature, "logits": logits}
+        )
         np.savez(tmp, **arrays)
         tmp.replace(self.dir / f"{digest}.npz")
 
 
 def _forward(
-    model: nn.Module, batch: torch.Tensor, device: torch.device, with_logits: bool
+    model: Any, batch: torch.Tensor, device: torch.device, with_logits: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
     batch = batch.to(device, non_blocking=True)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -197,7 +199,8 @@ class PooledAndLogits(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = model
+        # A timm model: forward_features / forward_head / get_classifier are timm's API.
+        self.model: Any = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pooled features and logits of a normalised batch."""
@@ -222,7 +225,7 @@ def _weights_digest(model: nn.Module, input_size: int) -> str:
 
 
 def onnx_model_path(
-    model: nn.Module, input_size: int, model_key: str, cache_dir: Path | None
+    model: nn.Module, input_size: int, model_key: str, cache_dir: str | Path | None
 ) -> Path | None:
     """Where the exported model is kept in a cache folder (None without one)."""
     if cache_dir is None:
@@ -241,7 +244,7 @@ class OnnxForward:
     """
 
     def __init__(self, model: nn.Module, input_size: int, model_key: str,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: str | Path | None = None) -> None:
         """Export (or reuse) the model and open an inference session.
 
         Args:
@@ -275,7 +278,9 @@ class OnnxForward:
                 with warnings.catch_warnings(), torch.no_grad():
                     warnings.simplefilter("ignore")
                     torch.onnx.export(
-                        net, (example,), buffer, dynamo=False, opset_version=_ONNX_OPSET,
+                        # The exporter writes to a file object too (its stub says path only).
+                        net, (example,), buffer,  # type: ignore[arg-type]
+                        dynamo=False, opset_version=_ONNX_OPSET,
                         input_names=["x"], output_names=["pooled", "logits"],
                         dynamic_axes={"x": {0: "n"}, "pooled": {0: "n"}, "logits": {0: "n"}},
                     )
@@ -321,7 +326,7 @@ def extract_features(
     *,
     device: torch.device,
     model_key: str,
-    cache_dir: Path | None = None,
+    cache_dir: str | Path | None = None,
     batch_size: int = 32,
     with_logits: bool = True,
     progress: ProgressCallback = ignore_progress,
@@ -413,7 +418,8 @@ def extract_features(
                 )
             )
     seconds = time.monotonic() - start
-    features = np.stack(feats).astype(np.float32) if n else np.zeros((0, 0), np.float32)
-    logit_arr = np.stack(logits).astype(np.float32) if with_logits and n else None
+    done_feats, done_logits = cast("list[np.ndarray]", feats), cast("list[np.ndarray]", logits)
+    features = np.stack(done_feats).astype(np.float32) if n else np.zeros((0, 0), np.float32)
+    logit_arr = np.stack(done_logits).astype(np.float32) if with_logits and n else None
     return FeatureSet(features, logit_arr, seconds, n / seconds if seconds > 0 else 0.0, cached,
                       chosen)

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -211,7 +211,8 @@ def _inner_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into training and early stopping, stratified; none held back when tiny."""
     rng = np.random.default_rng(seed)
-    train, stop = [], []
+    train: list[int] = []
+    stop: list[int] = []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
         k = int(round(len(idx) * fraction)) if len(idx) >= 5 else 0
@@ -229,7 +230,9 @@ def _is_efficientnet_like(model: nn.Module) -> bool:
 class _Tail(nn.Module):
     """The trainable top of an EfficientNet-style model, fed with cached activations."""
 
-    def __init__(self, model: nn.Module, start: int, num_classes: int) -> None:
+    # ``model``: a timm EfficientNet-style model (see _is_efficientnet_like), whose stages
+    # and head are attributes timm sets at run time.
+    def __init__(self, model: Any, start: int, num_classes: int) -> None:
         super().__init__()
         self.blocks = nn.Sequential(*list(model.blocks)[start:])
         self.conv_head, self.bn2 = model.conv_head, model.bn2
@@ -244,13 +247,13 @@ class _Tail(nn.Module):
         return self.head(self.pre_logits(x))
 
 
-def _pre_logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _pre_logits(net: Any, x: torch.Tensor) -> torch.Tensor:
     if isinstance(net, _Tail):
         return net.pre_logits(x)
     return net.forward_head(net.forward_features(x), pre_logits=True)
 
 
-def _head_of(net: nn.Module) -> nn.Linear:
+def _head_of(net: Any) -> nn.Linear:
     head = net.head if isinstance(net, _Tail) else net.get_classifier()
     if not isinstance(head, nn.Linear):
         raise TypeError("The model's classifier is not one linear layer.")
@@ -302,7 +305,7 @@ def _tail_param_groups(
     return [g for g in groups if g["params"]]
 
 
-def _frozen_prefix(model: nn.Module, stop: int) -> nn.Module:
+def _frozen_prefix(model: Any, stop: int) -> nn.Module:
     return nn.Sequential(model.conv_stem, model.bn1, *list(model.blocks)[:stop]).eval()
 
 
@@ -389,7 +392,7 @@ def finetune(
     mean = torch.tensor(data_cfg["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(data_cfg["std"]).view(1, 3, 1, 1)
     num_classes = len(class_names)
-    work = copy.deepcopy(model).to(device)
+    work: Any = copy.deepcopy(model).to(device)  # a timm model (blocks, reset_classifier)
 
     cached = config.strategy == "partial_finetune" and _is_efficientnet_like(work)
     stages = len(work.blocks) if hasattr(work, "blocks") else 0
@@ -411,8 +414,8 @@ def finetune(
             views.append(views[0][:, :, ::-1])
         train_views = [encode(v) for v in views]
         val_inputs = encode(_center(x_val_raw, size))
-        optimizer = torch.optim.AdamW(
-            _tail_param_groups(net, config.lr, config.layer_decay, config.weight_decay)
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(
+            _tail_param_groups(cast(_Tail, net), config.lr, config.layer_decay, config.weight_decay)
         )
     else:
         work.reset_classifier(num_classes)
@@ -569,7 +572,7 @@ def finetune(
     )
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     return {
-        "id": f"{config.strategy}:{model.pretrained_cfg.get('architecture', 'model')}",
+        "id": f"{config.strategy}:{cast(Any, model).pretrained_cfg.get('architecture', 'model')}",
         "strategy": config.strategy,
         "n_train": len(inner),
         "n_early_stop": len(stop),

@@ -216,7 +216,9 @@ def _model(n: np.ndarray | float, a: Any, b: Any, c: Any) -> np.ndarray:
     return np.asarray(a) - np.asarray(b) * np.power(np.asarray(n, dtype=float), -np.asarray(c))
 
 
-def _images_for(target: float, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+def _images_for(
+    target: float, a: np.ndarray | float, b: np.ndarray | float, c: np.ndarray | float
+) -> np.ndarray:
     """Solve a - b n^-c = target for n; inf where a <= target, at least 1."""
     a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c)))
     out = np.full(a.shape, np.inf)

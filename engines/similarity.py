@@ -65,10 +65,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.special import logsumexp, softmax
@@ -206,7 +206,7 @@ def feature_statistics(features: np.ndarray, seed: int = 0) -> dict[str, float]:
     }
 
 
-def image_statistics(images: Iterable[np.ndarray]) -> dict[str, float]:
+def image_statistics(images: Iterable[np.ndarray]) -> dict[str, float | None]:
     """Pixel signals of a sample: greyscale share and the colour images' contrast.
 
     Colour is measured in an opponent space (``(R-G)/sqrt 2``, ``(R+G-2B)/sqrt 6``);
@@ -264,13 +264,13 @@ def thumbnail(path: Path, side: int = THUMBNAIL) -> np.ndarray:
     from engines.images import load_rgb
 
     img = load_rgb(Path(path), reduce_to=side)
-    img.thumbnail((side, side), Image.BILINEAR)
+    img.thumbnail((side, side), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
 
 
 def image_statistics_from_paths(
     paths: Sequence[Path], max_images: int = PIXEL_IMAGES, seed: int = 0
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Pixel signals of image files (a seeded subset of at most ``max_images``).
 
     Files that do not decode are skipped; intake has already reported them.
@@ -392,7 +392,7 @@ def fit_model(
     }
 
 
-def _standardize(model: dict[str, Any], values: dict[str, float]) -> np.ndarray:
+def _standardize(model: dict[str, Any], values: Mapping[str, float | None]) -> np.ndarray:
     centre = model.get("centre", {})
     x = np.array([_number(values[k]) for k in model["inputs"]])
     for j, key in enumerate(model["inputs"]):
@@ -403,7 +403,9 @@ def _standardize(model: dict[str, Any], values: dict[str, float]) -> np.ndarray:
     return (x - np.asarray(model["mean"])) / np.asarray(model["scale"])
 
 
-def predict(model: dict[str, Any], values: dict[str, float]) -> tuple[float, list[float]]:
+def predict(
+    model: dict[str, Any], values: Mapping[str, float | None]
+) -> tuple[float, list[float]]:
     """Probability of "similar" and each input's contribution to the logit.
 
     Args:
@@ -421,7 +423,7 @@ def predict(model: dict[str, Any], values: dict[str, float]) -> tuple[float, lis
 
 
 def nearest_sets(
-    model: dict[str, Any], table: Sequence[dict[str, Any]], values: dict[str, float],
+    model: dict[str, Any], table: Sequence[dict[str, Any]], values: Mapping[str, float | None],
     k: int = K_NEIGHBOURS,
 ) -> list[dict[str, Any]]:
     """The ``k`` labelled sets of ``table`` nearest to ``values`` in the model's space.
@@ -551,9 +553,9 @@ def univariate_cut(similar: np.ndarray, different: np.ndarray) -> dict[str, Any]
 def sample_signals(
     imagenet_logits: np.ndarray | None,
     features: np.ndarray | None,
-    pixel_stats: dict[str, float] | None = None,
+    pixel_stats: Mapping[str, float | None] | None = None,
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Every signal measurable from what is given (see the module docstring).
 
     Args:
@@ -569,7 +571,7 @@ def sample_signals(
         ValueError: On inconsistent inputs.
 
     """
-    values: dict[str, float] = {}
+    values: dict[str, float | None] = {}
     if imagenet_logits is not None:
         values.update(head_statistics(imagenet_logits))
     if features is not None:
@@ -578,7 +580,7 @@ def sample_signals(
             raise ValueError("imagenet_logits and features must have the same rows.")
         values.update(feature_statistics(f, seed=seed))
     if pixel_stats is not None:
-        values["grey_share"] = float(pixel_stats["grey_share"])
+        values["grey_share"] = float(cast(float, pixel_stats["grey_share"]))  # never None
         contrast = pixel_stats.get("colour_contrast")
         values["colour_contrast"] = None if contrast is None else float(contrast)
     return values
@@ -593,7 +595,7 @@ def domain_similarity(
     backbone: str = DEFAULT_BACKBONE,
     seed: int = 0,
     paths: Sequence[Path] | None = None,
-    pixel_stats: dict[str, float] | None = None,
+    pixel_stats: Mapping[str, float | None] | None = None,
     model_path: Path | None = None,
 ) -> dict[str, Any]:
     """Say whether the sample is similar to what the pretrained backbone knows.
@@ -668,6 +670,7 @@ def domain_similarity(
         higher = bool(cut["higher_is_similar"])
         used = name in contribution_of
         points = None if value is None else (value > cut["threshold"]) == higher
+        sub: float | None
         if used:
             # 1 / (1 + e^-contribution): this input's own push on the call, 0.5 = none.
             sub = 1.0 / (1.0 + math.exp(-contribution_of[name]))
@@ -726,6 +729,6 @@ def domain_similarity(
         "thresholds_note": note,
         "n_images": n_images,
         "n_classes": int(np.unique(np.asarray(labels)).size) if labels is not None else None,
-        "n_pixel_images": int(pixel_stats["n_pixel_images"])
+        "n_pixel_images": int(cast(int, pixel_stats["n_pixel_images"]))
         if pixel_stats is not None and "n_pixel_images" in pixel_stats else None,
     }

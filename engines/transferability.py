@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from scipy import linalg, stats
@@ -100,6 +100,20 @@ def _logme_from_svd(
         )
         out.append({"evidence": evidence / n, "alpha": alpha, "beta": beta})
     return out
+
+
+@overload
+def logme_score(
+    features: np.ndarray, labels: np.ndarray, max_iter: int = ..., tol: float = ...,
+    return_details: Literal[False] = ...,
+) -> float: ...
+
+
+@overload
+def logme_score(
+    features: np.ndarray, labels: np.ndarray, max_iter: int = ..., tol: float = ...,
+    *, return_details: Literal[True],
+) -> dict[str, Any]: ...
 
 
 def logme_score(
@@ -370,7 +384,7 @@ def rank_backbones(scores: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     )
     mean_rank = ranks.mean(axis=1)
     order = sorted(range(len(names)), key=lambda i: (mean_rank[i], names[i]))
-    out = []
+    out: list[dict[str, Any]] = []
     for position, i in enumerate(order):
         tied_better = [j for j in order[:position] if mean_rank[j] == mean_rank[i]]
         rank = out[order.index(tied_better[0])]["rank"] if tied_better else position + 1

@@ -385,7 +385,7 @@ def _curve_svg(chart: CurveChart) -> str:
     body.append(_text(14, top + ph / 2, chart.y_title, 11, "middle", rotate=-90))
     legend_y = height - 12
     items = [("observed", BLUE, "circle"), ("fit", BLUE, "dash"), ("predicted", ORANGE, "diamond")]
-    lx0 = left
+    lx0: float = left
     for key, color, shape in items:
         name = chart.legend.get(key, "")
         if not name:

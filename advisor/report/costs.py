@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Any
+from typing import Any, cast
 
 from advisor.report.access import is_number
 from advisor.report.context import BuildContext
@@ -129,9 +129,9 @@ def _fine_tune_seconds(ctx: BuildContext) -> Num | None:
         if not isinstance(exp, dict) or exp.get("strategy") != "full_finetune":
             continue
         n_train = reader.num(join(p, "n_train"), "count")
-        epochs = [reader.num(join(hp, "seconds"), "seconds")
-                  for _, hp in reader.items(join(p, "history"))]
-        epochs = [e for e in epochs if e is not None]
+        per_epoch = [reader.num(join(hp, "seconds"), "seconds")
+                     for _, hp in reader.items(join(p, "history"))]
+        epochs = [e for e in per_epoch if e is not None]
         if n_train is None or n_train.value <= 0 or not epochs:
             continue
         value = fmean(e.value for e in epochs) / n_train.value
@@ -245,7 +245,7 @@ def scenarios(ctx: BuildContext, r: Rates) -> list[Scenario]:
         extra = Estimate(_extra(n, n_max))  # type: ignore[arg-type]
         gpu_hours, gpu_cost = _gpu(n, r)
         out.append(Scenario(
-            key=f"{float(multiple):g}x",
+            key=f"{float(cast(float, multiple)):g}x",
             n_train=Estimate(n),
             additional=extra,
             predicted=reader.estimate(p),

@@ -67,7 +67,7 @@ def best_experiment(reader: ResultReader) -> tuple[dict[str, Any], str] | None:
     """The best experiment (see ``Validation.best``), with its pointer."""
     validation = reader.validation
     best = validation.best() if validation is not None else None
-    if best is None:
+    if validation is None or best is None:
         return None
     ref = join("/validation/experiments", validation.experiments.index(best))
     return reader.get(ref), ref
@@ -201,7 +201,9 @@ def decide(ctx: BuildContext) -> Decision:
     head = headline(reader)
     if head is None:
         # The run's own words on why nothing could be scored (no labels, unpaired...).
-        said = [w for w in (reader.section("warnings")[0] or []) if isinstance(w, str)]
+        said: list[Phrase | str] = [
+            w for w in (reader.section("warnings")[0] or []) if isinstance(w, str)
+        ]
         ran = reader.get("/validation") is not None
         return Decision(
             verdict="not_measured",

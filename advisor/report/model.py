@@ -8,7 +8,7 @@ with their source, and charts are specs that each renderer draws its own way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar
 
@@ -97,7 +97,7 @@ class KeyValues(Block):
     """Label / value rows."""
 
     kind: ClassVar[str] = "keyvalues"
-    rows: list[tuple[str, Cell]]
+    rows: Sequence[tuple[str, Cell]]
 
 
 @dataclass
@@ -106,8 +106,8 @@ class Table(Block):
 
     kind: ClassVar[str] = "table"
     columns: list[str]
-    rows: list[list[Cell]]
-    caption: str = ""
+    rows: Sequence[Sequence[Cell]]
+    caption: Phrase | str = ""
 
 
 @dataclass

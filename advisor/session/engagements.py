@@ -7,10 +7,10 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from advisor import store
-from advisor.intake import TASKS, Intake
+from advisor.intake import TASKS, Intake, Language
 from advisor.session.context import AppContext
 
 ANSWERS_DIR = "engagements"
@@ -262,6 +262,6 @@ def intake_for(ctx: AppContext, engagement_id: int, language: str | None = None)
     details = engagement_details(ctx, engagement_id)
     answers = {k: v for k, v in details.items() if k in ANSWER_FIELDS and v is not None}
     return Intake(deployment=details["deployment_target"], goal=details["goal"],
-                  language=language or details["language"], **answers)
+                  language=cast(Language, language or details["language"]), **answers)
 
 

@@ -109,7 +109,10 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> str:
         if sqlite:
             # Table rewrites (Alembic batch mode) must not cascade deletes: SQLite's own
             # procedure for schema changes turns foreign keys off, outside a transaction.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            # An open connection always has its driver connection (the stub says Optional).
+            connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA foreign_keys = OFF"
+            )
         try:
             connection = connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             with connection.begin():
@@ -129,7 +132,9 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> str:
                         )
         finally:
             if sqlite:
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA foreign_keys = ON"
+                )
     return target
 
 

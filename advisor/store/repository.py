@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -336,9 +336,9 @@ def _delete_engagement_rows(
     get_engagement(session, engagement_id)
     datasets = list_datasets(session, engagement_id)
     dataset_ids = [int(d.id or 0) for d in datasets]
-    run_ids = list(
+    run_ids = cast(list[int], list(  # stored rows always have an id
         session.exec(select(Run.id).where(col(Run.dataset_id).in_(dataset_ids))).all()
-    )
+    ))
     reports = list_reports(session, engagement_id)
     paths = [run_dir(data_dir, int(r)) for r in run_ids]
     paths += [p for p in (_inside(data_dir, r.path) for r in reports) if p is not None]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -128,7 +128,7 @@ def plan_crops(
 
 
 def crop_features(
-    model: nn.Module,
+    model: Any,
     data_cfg: dict[str, Any],
     records: Sequence[ImageRecord],
     crops: Sequence[CropSpec],
@@ -180,7 +180,7 @@ def crop_features(
         if c.image != current:
             img = load_rgb(records[c.image].path)
             current = c.image
-        patch = img.crop((c.x0, c.y0, c.x1, c.y1)).resize((crop_size, crop_size),
+        patch = cast(Image.Image, img).crop((c.x0, c.y0, c.x1, c.y1)).resize((crop_size, crop_size),
                                                             Image.Resampling.BICUBIC)
         pending.append((k, np.asarray(patch, dtype=np.uint8)))
         if len(pending) == batch_size:

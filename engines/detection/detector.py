@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -118,7 +118,7 @@ def crop_boxes(
     return c[keep], labels[keep]
 
 
-def start_stages(encoder: nn.Module) -> list[int]:
+def start_stages(encoder: Any) -> list[int]:
     """Stages where training may start: right after a level of stride 8 or coarser.
 
     For EfficientNet-Lite0 ``[3, 5, 7]``: after the stride-8 level (partial fine-tune),
@@ -132,7 +132,7 @@ def start_stages(encoder: nn.Module) -> list[int]:
 class _Pyramid(nn.Module):
     """Encoder stages after the frozen part, then the feature pyramid P3-P7."""
 
-    def __init__(self, encoder: nn.Module, start_stage: int, channels: int) -> None:
+    def __init__(self, encoder: Any, start_stage: int, channels: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.start_stage = start_stage
@@ -166,7 +166,10 @@ class _Pyramid(nn.Module):
 class Detector(nn.Module):
     """FCOS over a partly frozen encoder; inputs are letterboxed ``size x size`` images."""
 
-    def __init__(self, encoder: nn.Module, data_cfg: dict[str, Any], num_classes: int,
+    mean: torch.Tensor  # registered buffers
+    std: torch.Tensor
+
+    def __init__(self, encoder: Any, data_cfg: dict[str, Any], num_classes: int,
                  size: int, channels: int = 32, head_convs: int = 2,
                  start_stage: int = 3, score_thresh: float = 0.05) -> None:
         super().__init__()
@@ -357,7 +360,8 @@ class TrainState:
 
     def _next_rows(self) -> list[int]:
         if len(self._order) < self.batch_size:
-            self._order += self.rng.permutation(len(self.inputs)).tolist()
+            rng = cast(np.random.Generator, self.rng)  # set in __post_init__
+            self._order += rng.permutation(len(self.inputs)).tolist()
         rows, self._order = self._order[:self.batch_size], self._order[self.batch_size:]
         return rows
 
@@ -365,21 +369,23 @@ class TrainState:
         """One optimiser step on a batch; returns the loss."""
         t0 = time.monotonic()
         rows = self._next_rows()
-        flips = [bool(self.cache_flip is not None and self.rng.random() < 0.5) for _ in rows]
+        rng = cast(np.random.Generator, self.rng)  # both set in __post_init__
+        optimizer = cast(torch.optim.Optimizer, self.optimizer)
+        flips = [bool(self.cache_flip is not None and rng.random() < 0.5) for _ in rows]
         cached = [self.cache_flip[r] if f else self.cache[r]  # type: ignore[index]
                   for r, f in zip(rows, flips, strict=True)]
         feats = _stack(cached, list(range(len(rows))), self.device)
         targets = _targets(self.inputs, rows, flips, self.det.size, self.device)
-        for g in self.optimizer.param_groups:
+        for g in optimizer.param_groups:
             g["lr"] = self._lr()
         self.det.train()
         losses = self.det.loss(feats, targets)
-        loss = sum(losses.values())
-        self.optimizer.zero_grad(set_to_none=True)
+        loss = cast(torch.Tensor, sum(losses.values()))
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(
             [p for p in self.det.parameters() if p.requires_grad], 10.0)
-        self.optimizer.step()
+        optimizer.step()
         self.step += 1
         self.step_seconds.append(time.monotonic() - t0)
         return float(loss.detach())

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -433,7 +433,7 @@ def run_detector_finetune(
     predictions: dict[str, list[dict[str, np.ndarray]]] = {}
     cost: dict[str, Any] = {}
     flops: dict[str, float] = {}
-    plans = [("whole_frame", None)]
+    plans: list[tuple[str, dict[str, Any] | None]] = [("whole_frame", None)]
     if advice is not None and advice.get("tiling_needed") and \
             int(advice["tile_side_px"]) < longer:
         plans.append(("tiled", advice))
@@ -507,7 +507,7 @@ def run_detector_finetune(
         predictions[run_id] = merged
         run_notes = []
         undertrained = fitted["epochs"] < config.min_epochs
-        if fitted["stopped_by"] == "budget" or run.state.replanned:
+        if fitted["stopped_by"] == "budget" or cast(TrainState, run.state).replanned:
             run_notes.append(
                 f"Training ran slower than measured before it started (a shared machine): "
                 f"{fitted['epochs']} of {epochs} planned epochs fitted the budget.")
@@ -573,7 +573,7 @@ def run_detector_finetune(
             "neck": f"FPN P3-P7, {config.channels} channels",
             "head_convs": config.head_convs,
             "input_size": input_size,
-            "encoder_stages": len(encoder[0].blocks),
+            "encoder_stages": len(cast(Any, encoder[0]).blocks),
         },
         "classes": names,
         "split": {"n_train": len(train_recs), "n_val": len(val_recs), "source": split_source},

@@ -36,7 +36,8 @@ def _coco_objects(
 
     images = [{"id": i + 1} for i in range(len(truths))]
     cats = [{"id": k + 1, "name": str(k)} for k in range(n_classes)]
-    gt_anns, dt_anns = [], []
+    gt_anns: list[dict[str, Any]] = []
+    dt_anns: list[dict[str, Any]] = []
     for i, t in enumerate(truths):
         for b, lab in zip(np.asarray(t["boxes"]).reshape(-1, 4), t["labels"], strict=True):
             w, h = float(b[2] - b[0]), float(b[3] - b[1])

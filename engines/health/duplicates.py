@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -251,7 +251,7 @@ def find_hash_near_duplicates(
     valid = [i for i, h in enumerate(dhashes) if h]
     if len(valid) < 2:
         return DuplicateResult([], "dhash", float(max_distance))
-    values = np.asarray([int(dhashes[i], 16) for i in valid], dtype=np.uint64)
+    values = np.asarray([int(cast(str, dhashes[i]), 16) for i in valid], dtype=np.uint64)
     pairs: list[tuple[int, int, float]] = []
     for start in range(0, len(valid), _CHUNK):
         xor = values[start:start + _CHUNK, None] ^ values[None, :]

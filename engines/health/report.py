@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -123,7 +123,7 @@ def _duplicate_findings(
 
 
 def _class_findings(counts: Counter[str], n_labeled: int) -> list[dict[str, Any]]:
-    findings = []
+    findings: list[dict[str, Any]] = []
     if not counts:
         return findings
     if len(counts) == 1:
@@ -176,7 +176,7 @@ def _quality_findings(index: DatasetIndex, quality: dict[str, Any], n: int) -> l
 def _label_findings(index: DatasetIndex, result: LabelIssueResult | None,
                     reason: str | None) -> list[dict[str, Any]]:
     if result is None or result.skipped_reason:
-        why = reason or (result.skipped_reason if result else "no embeddings were given")
+        why = cast(str, reason or (result.skipped_reason if result else "no embeddings were given"))
         why_ko = {"no embeddings were given": "임베딩이 주어지지 않음",
                   "needs at least two classes with two or more images each":
                       "2장 이상인 클래스가 최소 2개 필요함",

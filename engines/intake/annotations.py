@@ -87,7 +87,7 @@ def read_voc(path: Path) -> VocFile | None:
         label = nfc(name_node.text.strip()) if name_node is not None and name_node.text else "?"
         bnd = obj.find("bndbox")
         x1, y1, x2, y2 = (_num(bnd, t) for t in ("xmin", "ymin", "xmax", "ymax"))
-        if None in (x1, y1, x2, y2):
+        if x1 is None or y1 is None or x2 is None or y2 is None:
             continue
         boxes.append(Box(label=label, x=x1, y=y1, w=max(0.0, x2 - x1), h=max(0.0, y2 - y1)))
     return VocFile(path=path, filename=filename,
@@ -132,9 +132,9 @@ def read_coco(path: Path) -> CocoFile | None:
     for ann in data["annotations"]:
         if not isinstance(ann, dict):
             continue
-        name = by_id.get(ann.get("image_id"))
+        file_name = by_id.get(ann.get("image_id"))
         bbox = ann.get("bbox")
-        if name is None or not isinstance(bbox, list | tuple) or len(bbox) != 4:
+        if file_name is None or not isinstance(bbox, list | tuple) or len(bbox) != 4:
             continue
         try:
             x, y, w, h = (float(v) for v in bbox)
@@ -144,6 +144,6 @@ def read_coco(path: Path) -> CocoFile | None:
         if ann.get("segmentation"):
             n_seg += 1
         label = categories.get(ann.get("category_id"), str(ann.get("category_id")))
-        images[name].append(Box(label=label, x=x, y=y, w=w, h=h))
+        images[file_name].append(Box(label=label, x=x, y=y, w=w, h=h))
     return CocoFile(path=path, images=images, categories=categories, n_annotations=n_ann,
                     n_with_segmentation=n_seg, info=data.get("info") or {})

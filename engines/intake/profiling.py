@@ -17,7 +17,7 @@ _ASPECT_NAMES = ("<0.5 tall", "0.5-0.8", "0.8-0.95", "square", "1.05-1.25", "1.2
                  ">2 wide")
 
 
-def summarize(values: Iterable[float]) -> dict[str, float | int | None]:
+def summarize(values: Iterable[float | None]) -> dict[str, float | int | None]:
     """Count, min, 5th percentile, median, mean, 95th percentile and max of numbers.
 
     Args:
@@ -47,7 +47,9 @@ def _sorted_counts(counter: Counter[Any]) -> dict[str, int]:
 
 
 def _aspect_histogram(aspects: list[float]) -> dict[str, int]:
-    counts = np.histogram(aspects, bins=np.asarray(_ASPECT_BINS))[0] if aspects else []
+    counts: np.ndarray | list[int] = (
+        np.histogram(aspects, bins=np.asarray(_ASPECT_BINS))[0] if aspects else []
+    )
     return {name: int(c) for name, c in zip(_ASPECT_NAMES, counts, strict=False)}
 
 

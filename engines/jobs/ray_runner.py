@@ -369,7 +369,8 @@ class RayRunner:
         job = _RayJob(
             state=JobState(job_id=job_id, status=QUEUED, progress=self._waiting(needs_gpu)),
             actor=actor,
-            run_ref=actor.run.remote(call, chunks),
+            # Ray wraps actor methods at run time; its types see the plain method.
+            run_ref=actor.run.remote(call, chunks),  # type: ignore[attr-defined]
             chunks=chunks,
             needs_gpu=needs_gpu,
         )

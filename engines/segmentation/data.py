@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -48,6 +49,8 @@ def _decode_pair(
     small = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
     kind, n_classes, ignore = mask_spec["encoding"], mask_spec["n_classes"], \
         mask_spec["ignore_index"]
+    if record.mask_path is None:
+        raise ValueError(f"{record.path} has no mask: pair each image with its mask.")
     full = load_mask(record.mask_path, kind, n_classes, size=img.size, ignore_index=ignore,
                      image_path=record.path)
     small_mask = np.asarray(Image.fromarray(full).resize((size, size),
@@ -83,7 +86,7 @@ def decode_pairs(
         images=np.stack([r[0] for r in rows]),
         masks=np.stack([r[1] for r in rows]),
         records=records,
-        native_masks=[r[2] for r in rows] if native else [],
+        native_masks=[cast(np.ndarray, r[2]) for r in rows] if native else [],
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from torch import nn
 
 from engines.progress import CancelToken
 from engines.segmentation.data import PairArrays, normalise
+from engines.segmentation.model import SegmentationNet
 from engines.segmentation.scores import image_counts
 from engines.segmentation.train import forward_from_cache
 
@@ -92,7 +93,8 @@ def predict_native(
             size = tuple(pairs.images.shape[1:3])
             if levels is not None:
                 inputs = [lvl[k : k + batch_size].float().to(device) for lvl in levels]
-                logits = forward_from_cache(net, inputs, stop_stage, size).float()
+                logits = forward_from_cache(cast(SegmentationNet, net), inputs, stop_stage,
+                                            size).float()
             else:
                 x = normalise(pairs.images[k : k + batch_size], data_cfg["mean"],
                               data_cfg["std"]).to(device)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -256,5 +257,5 @@ def load_mask(
         if method is not None and im.size == raw_size and raw_size[0] != raw_size[1]:
             im = im.transpose(method)
     if size is not None and im.size != tuple(size):
-        im = im.resize(tuple(size), Image.Resampling.NEAREST)
+        im = im.resize(cast("tuple[int, int]", tuple(size)), Image.Resampling.NEAREST)
     return np.asarray(im, dtype=np.uint8)

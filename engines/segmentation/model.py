@@ -51,7 +51,7 @@ def create_encoder(name: str, pretrained: bool = True) -> tuple[nn.Module, dict[
     full = create_backbone(name, pretrained=pretrained)
     cfg = data_config(full)
     try:
-        encoder = timm.create_model(name, pretrained=False, features_only=True,
+        encoder: Any = timm.create_model(name, pretrained=False, features_only=True,
                                     out_indices=OUT_INDICES)
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         raise BackboneUnavailable(
@@ -82,7 +82,7 @@ def is_staged(encoder: nn.Module) -> bool:
 
 
 def forward_stages(
-    encoder: nn.Module, x: torch.Tensor, start: int, stop: int, feats: list[torch.Tensor]
+    encoder: Any, x: torch.Tensor, start: int, stop: int, feats: list[torch.Tensor]
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run stages ``start .. stop - 1`` of a staged encoder, collecting pyramid outputs.
 
@@ -154,7 +154,7 @@ class SegmentationNet(nn.Module):
 
     def __init__(self, encoder: nn.Module, decoder: FPNDecoder) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.encoder: Any = encoder  # a timm features-only model
         self.decoder = decoder
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,11 +162,11 @@ class SegmentationNet(nn.Module):
         return self.decoder(self.encoder(x), x.shape[-2:])
 
 
-def create_decoder(encoder: nn.Module, num_classes: int, channels: int = 32) -> FPNDecoder:
+def create_decoder(encoder: Any, num_classes: int, channels: int = 32) -> FPNDecoder:
     """A new, randomly initialised decoder fitted to the encoder's feature channels."""
     return FPNDecoder(list(encoder.feature_info.channels()), num_classes, channels)
 
 
-def encoder_stride(encoder: nn.Module) -> int:
+def encoder_stride(encoder: Any) -> int:
     """Largest reduction of the encoder's outputs (input sides must be multiples of it)."""
     return int(max(encoder.feature_info.reduction()))

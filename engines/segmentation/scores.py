@@ -115,13 +115,13 @@ def _resample_weights(n: int, b: int, rng: np.random.Generator) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(float)
 
 
-def _finite(x: float) -> float | None:
+def _finite(x: float | np.ndarray) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
 def segmentation_scores(
     counts: np.ndarray,
-    n_valid: Sequence[int],
+    n_valid: Sequence[int] | np.ndarray,
     class_names: Sequence[str],
     background_index: int | None = 0,
     n_boot: int = 1000,

@@ -110,7 +110,7 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _freeze_generic(encoder: nn.Module, n_stages: int) -> int:
+def _freeze_generic(encoder: Any, n_stages: int) -> int:
     """Freeze the encoder's first children up to its ``n_stages``-th pyramid output."""
     names = encoder.feature_info.module_name()
     stop_at = names[min(n_stages, len(names)) - 1].split(".")[0]
@@ -303,10 +303,12 @@ def train_segmentation(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     size = int(pairs.images.shape[1])
-    enc = copy.deepcopy(encoder).to(device, memory_format=torch.channels_last)
+    # Module.to takes a device and a memory format together (its stub lacks that overload).
+    enc = copy.deepcopy(encoder).to(  # type: ignore[call-overload]
+        device, memory_format=torch.channels_last)
     for p in enc.parameters():
         p.requires_grad_(strategy == "full_finetune")
-    decoder = create_decoder(enc, n_classes, config.decoder_channels).to(
+    decoder = create_decoder(enc, n_classes, config.decoder_channels).to(  # type: ignore[call-overload]
         device, memory_format=torch.channels_last)
     staged = is_staged(enc)
     n_blocks = len(enc.blocks) if staged else 0
@@ -357,7 +359,7 @@ def train_segmentation(
         return decoder(enc(inputs), (size, size))
 
     trainable_enc = [p for p in enc.parameters() if p.requires_grad]
-    groups = [{"params": list(decoder.parameters()), "lr": config.lr}]
+    groups: list[dict[str, Any]] = [{"params": list(decoder.parameters()), "lr": config.lr}]
     if trainable_enc:
         groups.append({"params": trainable_enc, "lr": config.lr * config.encoder_lr_factor})
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -88,7 +88,7 @@ def _seconds_per_forward(
     """Measure the encoder's inference time per image on a batch of the sample."""
     from engines.segmentation.data import normalise
 
-    enc = encoder.to(device, memory_format=torch.channels_last).eval()
+    enc = encoder.to(device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
     x = normalise(images[: max(2, min(batch_size, images.shape[0]))], data_cfg["mean"],
                   data_cfg["std"]).to(device)
     with torch.inference_mode():
@@ -230,7 +230,7 @@ def run_segmentation_validation(
     if len(paired) < len(records):
         notes.append(f"{len(records) - len(paired)} images without a mask were left out.")
     stages.report("prepare", 0.0, "Reading the masks")
-    spec = resolve_mask_encoding([r.mask_path for r in paired],
+    spec = resolve_mask_encoding([cast(Path, r.mask_path) for r in paired],
                                  len(class_names) if class_names is not None else None,
                                  config.mask_encoding)
     names = list(class_names) if class_names is not None else default_class_names(spec)

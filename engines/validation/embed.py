@@ -20,7 +20,7 @@ def embed_images(
     paths: Sequence[Path],
     backbone: str = DEFAULT_BACKBONE,
     device: str = "auto",
-    cache_dir: Path | None = None,
+    cache_dir: str | Path | None = None,
     batch_size: int = 32,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,

@@ -13,7 +13,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -157,7 +157,7 @@ def measure_strategy_cost(
     mean = torch.tensor(data_cfg["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(data_cfg["std"]).view(1, 3, 1, 1)
     x = _normalise(raw, mean, std).to(device)
-    work = copy.deepcopy(model).to(device)
+    work: Any = copy.deepcopy(model).to(device)  # a timm model (blocks, reset_classifier)
     prefix_per_image = 0.0
     cached = strategy == "partial_finetune" and _is_efficientnet_like(work)
     if cached:
@@ -248,7 +248,7 @@ def choose_size_and_epochs(
 
 def freeze_stages_for(model: nn.Module, fraction: float | None) -> int:
     """Stages of the backbone to freeze for a share of its depth (at least one trains)."""
-    stages = len(model.blocks) if hasattr(model, "blocks") else 0
+    stages = len(cast(Any, model).blocks) if hasattr(model, "blocks") else 0
     share = DEFAULT_FREEZE_FRACTION if fraction is None else fraction
     return max(0, min(stages - 1, int(round(share * stages))))
 

@@ -38,7 +38,7 @@ def misclassified_examples(
     names = list(split.class_names)
     return [
         {
-            "path": split.display_path(split.val_paths[i]),
+            "path": split.display_path(split.val_paths[int(i)]),
             "true": names[int(truth[i])],
             "predicted": names[int(pred[i])],
             "confidence": round(float(proba[i, pred[i]]), 4),

@@ -13,7 +13,8 @@ predicted and actual seconds are recorded.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -110,7 +111,7 @@ def _similarity(first: Candidate, split: LabeledSplit, lp: dict[str, Any]) -> di
 def _backbone_record(cand: Candidate) -> dict[str, Any]:
     return {
         "name": cand.name,
-        "source": cand.model.pretrained_cfg.get("source", "timm"),
+        "source": cast(Any, cand.model).pretrained_cfg.get("source", "timm"),
         "data_config": {
             k: list(v) if isinstance(v, tuple) else v for k, v in cand.data_cfg.items()
         },
@@ -223,7 +224,7 @@ def run_validation(
     warnings: list[str] = []
     paths = list(split.train_paths) + list(split.val_paths)
     n_train = len(split.train_paths)
-    mode = config.resize_mode
+    mode: str = config.resize_mode
     if mode == "auto":
         mode = choose_resize_mode(paths)
     ratios = aspect_ratios(paths)
@@ -319,8 +320,8 @@ def run_validation(
             chosen_costs = _prepare_finetunes(
                 chosen, paths, n_train, len(split.val_paths), wanted, config, device, decoded,
                 left() - min_need, stages, clock)
-            need = sum(c.seconds(MIN_INFORMATIVE_EPOCHS) for c in chosen_costs.values())
-            if chosen_costs and need <= left():
+            need_seconds = sum(c.seconds(MIN_INFORMATIVE_EPOCHS) for c in chosen_costs.values())
+            if chosen_costs and need_seconds <= left():
                 tuned, costs = chosen, chosen_costs
             else:
                 warnings.append(
@@ -468,7 +469,7 @@ def _prepare_finetunes(
     paths: list,
     n_train: int,
     n_val: int,
-    wanted: list[str],
+    wanted: Sequence[str],
     config: ValidationConfig,
     device: torch.device,
     decoded: dict[str, np.ndarray],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def run_unlabeled_validation(
 
 
 def run_unpaired_validation(
-    collections: dict[str, Sequence[Path]],
+    collections: Mapping[str, Sequence[Path]],
     config: ValidationConfig,
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,

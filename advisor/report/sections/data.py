@@ -64,7 +64,8 @@ def _balance(ctx: BuildContext, n_images: Num | None) -> list[Block]:
     if not isinstance(counts, dict) or not counts:
         return []
     total = sum(v for v in counts.values() if isinstance(v, int | float))
-    bars, rows = [], []
+    bars: list[Bar] = []
+    rows: list[list[Cell]] = []
     for name in counts:
         num = reader.num(pointer("profile", "class_counts", name), "count")
         if num is None:
@@ -146,7 +147,8 @@ def _samples(ctx: BuildContext) -> list[Block]:
     if opts.max_thumbnails == 0:
         return []
     paths = _sample_paths(ctx)
-    thumbs, missing = [], 0
+    thumbs: list[Thumbnail] = []
+    missing = 0
     for label, rels in paths.items():
         for rel in rels:
             if len(thumbs) >= opts.max_thumbnails:

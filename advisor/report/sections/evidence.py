@@ -55,7 +55,7 @@ def _one_similarity(ctx: BuildContext, ref: str | None, title: Any) -> list[Bloc
     reader, kb = ctx.reader, ctx.kb
     blocks: list[Block] = [Heading(title)]
     sim = reader.get(ref) if ref else None
-    if not isinstance(sim, dict) or not is_number(sim.get("score")):
+    if not ref or not isinstance(sim, dict) or not is_number(sim.get("score")):
         reason = str(sim.get("reason", "")) if isinstance(sim, dict) else ""
         return blocks + [not_measured(ctx, "ev.similarity", reason)]
     call = sim.get("call")
@@ -374,7 +374,8 @@ def _misclassified(ctx: BuildContext) -> list[Block]:
         return blocks + [not_measured(ctx, "ev.misclassified")]
     if not items:
         return blocks + [Paragraph(ctx.text("ev.no_errors"))]
-    thumbs, rows, missing = [], [], 0
+    thumbs: list[Thumbnail] = []
+    rows, missing = [], 0
     for m, p in items:
         caption = ctx.phrase("ev.error_caption", true=str(m.get("true", "")),
                              predicted=str(m.get("predicted", "")),

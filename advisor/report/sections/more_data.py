@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from advisor.report.charts import RED, CurveChart, CurvePoint, RefLine
 from advisor.report.context import BuildContext
 from advisor.report.costs import TRAINING_FLOPS_SOURCE, Rates, Scenario, rates, scenarios
@@ -73,7 +75,7 @@ def _chart(ctx: BuildContext, ref: str, with_fit: bool) -> CurveChart:
                 predictions.append((x, est))
         params = [reader.num(join(fit_ref, k, "value"), "float") for k in ("a", "b", "c")]
         if all(v is not None for v in params):
-            fit = (params[0], params[1], params[2])
+            fit = cast("tuple[Num, Num, Num]", (params[0], params[1], params[2]))
     lines = []
     goal = target(reader)
     if goal is not None:

@@ -1,5 +1,7 @@
 """Alembic environment: runs the store's revisions on the connection it is handed."""
 
+from typing import Any
+
 from alembic import context
 from sqlmodel import SQLModel
 
@@ -16,7 +18,7 @@ def _include_object(obj, name, type_, reflected, compare_to):
 
 
 def _run() -> None:
-    options = {
+    options: dict[str, Any] = {
         "target_metadata": SQLModel.metadata,
         "include_object": _include_object,
         "render_as_batch": True,
