@@ -36,6 +36,8 @@ def _param(name: str, value: Any, language: str) -> Any:
         return render(nested["code"], nested.get("params"), language)
     if value is None:
         return ""
+    if isinstance(value, list):  # several nested messages: one sentence each
+        return "; ".join(str(_param(name, v, language)) for v in value)
     if name == "strategy" and isinstance(value, str) and f"strategy.{value}" in keys(language):
         return t(f"strategy.{value}", language)
     return value
