@@ -41,7 +41,7 @@ from engines.progress import (
     ignore_progress,
     scaled_progress,
 )
-from engines.results import Result, RunConfig, Validation, ValidationTask
+from engines.results import Result, RunConfig, Validation, ValidationTask, message
 
 if TYPE_CHECKING:  # the validation engine imports torch: load it only when validating
     from engines.validation import LabeledSplit
@@ -489,6 +489,7 @@ def _segmentation(
     validation = _task_evidence("segmentation", config, lambda: run_segmentation_validation(
         records, None, seg_config, progress, cancel))
     validation["warnings"] = list(validation["segmentation"].get("notes", []))
+    validation["warning_codes"] = list(validation["segmentation"].get("note_codes", []))
     return validation
 
 
@@ -539,13 +540,22 @@ def _detection(
     best = next((r for r in (detector or {}).get("runs", [])
                  if r["id"] == (detector or {}).get("best_run")), None)
     if best is None:
-        skipped = "; ".join(s["reason"] for s in (detector or {}).get("skipped", []))
+        skips = (detector or {}).get("skipped", [])
+        skipped = "; ".join(s["reason"] for s in skips)
         validation["warnings"] = [
             "No detector result: " + (reason or skipped or "no run fitted the budget")
             + ". The evidence is object sizes, class balance and whether box crops can be "
             "told apart with frozen features."]
+        why: Any = (message("detector_no_time_left", left_s=round(left or 0.0, 1))
+                    if reason is not None and left is not None and left < 5
+                    else message("detector_error", error=reason) if reason is not None
+                    else [s.get("reason_code") or message("detector_error", error=s["reason"])
+                          for s in skips] or message("detector_no_run_fitted"))
+        validation["warning_codes"] = [message("no_detector_result", why=why)]
     else:
-        validation["warnings"] = [n for r in (detector or {})["runs"] for n in r["notes"]]
+        runs = (detector or {})["runs"]
+        validation["warnings"] = [n for r in runs for n in r["notes"]]
+        validation["warning_codes"] = [c for r in runs for c in r.get("note_codes", [])]
     validation["budget"]["used_seconds"] = round(time.monotonic() - start, 3)
     return validation
 

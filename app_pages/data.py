@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from advisor.i18n import pick
+from advisor.messages import finding_text
 from advisor.session import add_sample, current_sample, embedding_map, sample_grid
 from app_pages import charts
 from app_pages.common import (
@@ -64,11 +64,12 @@ with tab_health:
         st.caption(text("app.common.not_measured"))
     for finding in findings:
         icon, box = SEVERITY.get(finding.get("severity"), SEVERITY["info"])
-        with st.expander(f"{icon} {pick(finding.get('title'), lang)}",
+        with st.expander(f"{icon} {finding_text(finding, 'title', lang)}",
                          expanded=finding.get("severity") == "critical"):
-            st.markdown(pick(finding.get("meaning"), lang))
+            st.markdown(finding_text(finding, "meaning", lang))
             if finding.get("action"):
-                st.markdown(f"**{text('app.data.action')}:** {pick(finding.get('action'), lang)}")
+                action = finding_text(finding, "action", lang)
+                st.markdown(f"**{text('app.data.action')}:** {action}")
             examples = finding.get("examples") or []
             if examples and isinstance(examples[0], dict):
                 st.dataframe(pd.DataFrame(examples).astype(str), hide_index=True)

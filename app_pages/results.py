@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from advisor.i18n import pick
+from advisor.messages import render_message, render_messages
 from advisor.recommendation import Recommendation
 from advisor.views import present
 from app_pages import charts
@@ -81,15 +82,17 @@ def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
             st.plotly_chart(figure, key="validate_strategies_chart")
         for skipped in validation.get("skipped") or []:
             st.caption(f"{text('app.strategy.' + skipped.get('strategy', ''))}: "
-                       f"{skipped.get('reason', '')}")
+                       f"{render_message(skipped.get('reason_code'), lang, skipped.get('reason'))}")
     with tabs[1]:
         figure = charts.learning_curve_figure(validation.get("learning_curve"), text, target)
         if figure is None:
             st.info(text("app.validate.no_curve",
-                         reason=(validation.get("learning_curve") or {}).get("reason") or "–"))
+                         reason=render_message((validation.get("learning_curve") or {}).get(
+                             "reason_code"), lang, (validation.get("learning_curve") or {}).get(
+                             "reason")) or "–"))
         else:
             st.plotly_chart(figure, key="validate_curve_chart")
-            for note in fit.get("notes") or []:
+            for note in render_messages(fit.get("note_codes"), fit.get("notes"), lang):
                 st.caption(note)
     with tabs[2]:
         figure = charts.confusion_figure((best or {}).get("metrics"), text)
@@ -113,7 +116,8 @@ def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
         else:
             st.plotly_chart(figure, key="validate_ranking_chart")
     with tabs[4]:
-        for warning in validation.get("warnings") or []:
+        for warning in render_messages(validation.get("warning_codes"),
+                                       validation.get("warnings"), lang):
             st.caption(f"⚠️ {warning}")
         device = validation.get("device") or {}
         st.caption(text("app.validate.ran_on", device=device.get("name") or device.get("type")

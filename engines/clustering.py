@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from engines.results.base import message
+
 SILHOUETTE_LEVELS: tuple[dict[str, Any], ...] = (
     {"above": 0.70, "level": "strong"},
     {"above": 0.50, "level": "reasonable"},
@@ -195,6 +197,8 @@ def cluster_report(
                 else "No natural groups beyond what random data shows: labels must come "
                 "from the client's definition of the classes, not from the clusters."
             ),
+            "note_code": message("clusters_label_representatives" if has_structure
+                                 else "clusters_no_structure"),
         },
         "tight_small_groups": [
             {"cluster": c, "size": int(np.sum(km.labels_ == c))} for c in tiny

@@ -34,6 +34,7 @@ import numpy as np
 
 from engines.linear_probe import FitFn, fit_linear_probe
 from engines.progress import Progress, ProgressCallback, ignore_progress
+from engines.results.base import message
 
 CITATIONS = [
     "Figueroa, Zeng-Treitler, Kandula & Ngo (2012), Predicting sample size required for "
@@ -258,6 +259,7 @@ class PowerLawFit:
     confidence: float = 0.95
     n_val: int | None = None
     notes: list[str] = field(default_factory=list)
+    note_codes: list[dict[str, Any]] = field(default_factory=list)
 
     def _q(self, values: np.ndarray) -> tuple[float, float]:
         alpha = 1.0 - self.confidence
@@ -383,6 +385,7 @@ class PowerLawFit:
             "predictions": [self.predict(m * n_max) for m in multiples],
             "images_needed": [self.images_needed(t) for t in targets],
             "notes": list(self.notes),
+            "note_codes": list(self.note_codes),
         }
 
 
@@ -468,15 +471,19 @@ def fit_power_law(
         a_boot[r], b_boot[r], c_boot[r] = ab[i], bb[i], grid[i]
 
     notes = []
+    note_codes = []
     if b <= 1e-9:
         notes.append(
             "The curve is flat over the observed sizes: more images of this kind are not "
             "predicted to help the linear probe."
         )
+        note_codes.append(message("curve_flat"))
     if c in (grid[0], grid[-1]) or c <= c_bounds[0] * 1.001 or c >= c_bounds[1] * 0.999:
         notes.append("The exponent c sits at its bound: the shape is poorly determined.")
+        note_codes.append(message("curve_exponent_at_bound"))
     if a >= a_max - 1e-9:
         notes.append("The asymptote reached its bound a_max: the curve has not yet bent.")
+        note_codes.append(message("curve_asymptote_at_bound"))
     return PowerLawFit(
         a=a,
         b=b,
@@ -490,6 +497,7 @@ def fit_power_law(
         confidence=confidence,
         n_val=n_val,
         notes=notes,
+        note_codes=note_codes,
     )
 
 
@@ -540,6 +548,7 @@ def fit_learning_curve(
     out: dict[str, Any] = {"metric": metric, "points": summary, "fit": None, "reason": None}
     if np.unique(n).size < 3:
         out["reason"] = "Fewer than three training-set sizes: no extrapolation."
+        out["reason_code"] = message("curve_too_few_sizes")
         return out
     fit = fit_power_law(n, y, n_boot=n_boot, seed=seed, n_val=curve.get("n_val"))
     out["fit"] = fit.to_dict(multiples=multiples, targets=targets)

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from engines.results.base import message
+
 DEFAULT_MAX_HALF_WIDTH = 0.10
 _BOOT_CHUNK = 256  # bootstrap replicates per vectorised chunk (bounds memory)
 
@@ -293,9 +295,10 @@ def _interval(value: float, low: float, high: float, method: str) -> dict[str, A
     return {"value": float(value), "ci_low": float(low), "ci_high": float(high), "method": method}
 
 
-def _warning_texts(
+def _interval_warning(
     acc: float, low: float, high: float, max_half_width: float, n_needed: int, confidence: float
-) -> tuple[str, str]:
+) -> tuple[str, dict[str, Any]]:
+    """The too-wide-interval warning: English text and its code for the locale files."""
     half = (high - low) / 2
     pct = f"{confidence:.0%}"
     en = (
@@ -303,12 +306,10 @@ def _warning_texts(
         f"±{max_half_width:.2f}: too wide to decide on this validation set. About "
         f"{n_needed} validation images would narrow it to ±{max_half_width:.2f}."
     )
-    ko = (
-        f"정확도의 {pct} 신뢰구간이 {low:.2f}–{high:.2f} (±{half:.2f})로 "
-        f"±{max_half_width:.2f}보다 넓어 이 검증 세트로는 판단하기 어렵습니다. "
-        f"±{max_half_width:.2f} 이내로 좁히려면 검증 이미지가 약 {n_needed}장 필요합니다."
-    )
-    return en, ko
+    code = message("interval_too_wide", confidence=float(confidence), low=float(low),
+                   high=float(high), half=float(half), max_half_width=float(max_half_width),
+                   n_needed=int(n_needed))
+    return en, code
 
 
 def images_for_half_width(p: float, half_width: float, confidence: float = 0.95) -> int:
@@ -379,8 +380,8 @@ def classification_metrics(
         ``{name, precision, precision_ci, recall, recall_ci, f1, support,
         n_predicted}``), ``confusion_matrix`` (rows = true, columns = predicted),
         for two classes ``sensitivity``, ``specificity`` and (with proba) ``roc_auc``,
-        and ``interval_too_wide``, ``images_for_max_half_width``, ``warning``,
-        ``warning_ko`` (None when the interval is narrow enough).
+        and ``interval_too_wide``, ``images_for_max_half_width``, ``warning``
+        and its ``warning_code`` (None when the interval is narrow enough).
 
     Raises:
         ValueError: On mismatched lengths, fewer than two classes in ``y_true``,
@@ -484,8 +485,8 @@ def classification_metrics(
     result["interval_too_wide"] = bool(too_wide)
     result["images_for_max_half_width"] = int(n_needed)
     result["warning"] = None
-    result["warning_ko"] = None
+    result["warning_code"] = None
     if too_wide:
-        en, ko = _warning_texts(acc, acc_low, acc_high, max_half_width, n_needed, confidence)
-        result["warning"], result["warning_ko"] = en, ko
+        result["warning"], result["warning_code"] = _interval_warning(
+            acc, acc_low, acc_high, max_half_width, n_needed, confidence)
     return result

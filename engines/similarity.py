@@ -73,6 +73,8 @@ from typing import Any, cast
 import numpy as np
 from scipy.special import logsumexp, softmax
 
+from engines.results.base import message
+
 DEFAULT_BACKBONE = "efficientnet_lite0"
 FEATURE_SUBSAMPLE = 32
 FEATURE_DRAWS = 5
@@ -708,6 +710,14 @@ def domain_similarity(
         else f"No model fitted for {backbone}: {spec['backbone']}'s is used, so the call "
         "is indicative only. Run bench/calibrate_similarity.py for it."
     )
+    note_code = (
+        message("similarity_calibrated", model=model["name"], backbone=spec["backbone"],
+                n_sets=len(model["fitted_on"]), loso_right=model["loso_right"],
+                loso_total=model["loso_total"])
+        if calibrated
+        else message("similarity_uncalibrated", backbone=backbone,
+                     model_backbone=spec["backbone"])
+    )
     return {
         "call": call,
         "score": float(p),
@@ -727,6 +737,7 @@ def domain_similarity(
         "backbone": backbone,
         "calibrated": bool(calibrated),
         "thresholds_note": note,
+        "thresholds_note_code": note_code,
         "n_images": n_images,
         "n_classes": int(np.unique(np.asarray(labels)).size) if labels is not None else None,
         "n_pixel_images": int(cast(int, pixel_stats["n_pixel_images"]))

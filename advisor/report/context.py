@@ -8,6 +8,7 @@ from typing import Any
 
 from advisor.i18n import pick, t
 from advisor.knowledge_base import KnowledgeBase, knowledge_base
+from advisor.messages import finding_text, render_message, render_messages
 from advisor.recommendation import Recommendation
 from advisor.report.access import ResultReader
 from advisor.report.model import Phrase, Value
@@ -45,6 +46,25 @@ class BuildContext:
     def pick(self, localized: Any) -> str:
         """One language of a ``{"en", "ko"}`` mapping (a plain string is returned as is)."""
         return pick(localized, self.language)
+
+    def engine(self, message: Any, fallback: Any = None) -> str:
+        """An engine sentence stored as ``{"code", "params"}``, in the report's language.
+
+        ``fallback`` is the English text stored beside the code (used when the code is
+        missing or unknown, as in results written before the codes).
+        """
+        return render_message(message, self.language,
+                              None if fallback is None else str(fallback))
+
+    def engine_list(self, messages: Any, texts: Any) -> list[str]:
+        """A list of engine sentences (codes beside their English texts)."""
+        return render_messages(messages if isinstance(messages, list) else None,
+                               [x for x in texts if isinstance(x, str)]
+                               if isinstance(texts, list) else None, self.language)
+
+    def finding(self, finding: dict[str, Any], part: str) -> str:
+        """A health finding's title, meaning or action in the report's language."""
+        return finding_text(finding, part, self.language)
 
     @cached_property
     def recommendation(self) -> Recommendation | None:

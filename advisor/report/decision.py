@@ -182,7 +182,7 @@ def critical_findings(ctx: BuildContext) -> list[str]:
     out = []
     for f in findings or []:
         if isinstance(f, dict) and f.get("severity") == "critical":
-            out.append(f"{ctx.pick(f.get('title'))}: {ctx.pick(f.get('action'))}".strip(": "))
+            out.append(f"{ctx.finding(f, 'title')}: {ctx.finding(f, 'action')}".strip(": "))
     return out
 
 
@@ -201,9 +201,8 @@ def decide(ctx: BuildContext) -> Decision:
     head = headline(reader)
     if head is None:
         # The run's own words on why nothing could be scored (no labels, unpaired...).
-        said: list[Phrase | str] = [
-            w for w in (reader.section("warnings")[0] or []) if isinstance(w, str)
-        ]
+        said: list[Phrase | str] = list(ctx.engine_list(reader.section("warning_codes")[0],
+                               reader.section("warnings")[0]))
         ran = reader.get("/validation") is not None
         return Decision(
             verdict="not_measured",

@@ -65,6 +65,7 @@ from engines.progress import (
     ProgressCallback,
     ignore_progress,
 )
+from engines.results.base import message
 from engines.segmentation.model import create_encoder
 
 MIN_IMAGES = 6
@@ -456,7 +457,8 @@ def run_detector_finetune(
             va = _tiles(val_recs, classes, input_size, tile, TILE_OVERLAP, False, 0, 0)
             if len(tr) < 2:
                 skipped.append({"run": run_id, "reason": "fewer than two training tiles hold "
-                                "a box", "estimated_seconds": None,
+                                "a box", "reason_code": message("detector_too_few_tiles"),
+                                "estimated_seconds": None,
                                 "budget_seconds": round(deadline.remaining, 1)})
                 continue
         else:
@@ -484,6 +486,9 @@ def run_detector_finetune(
                 "encoder": _mode(stage, candidates_all),
                 "reason": (f"not run: {config.min_epochs} epochs on {len(tr)} inputs need about "
                            f"{need:.0f} s on this device and {available:.0f} s were left"),
+                "reason_code": message("detector_skipped_budget", epochs=config.min_epochs,
+                                       n_inputs=len(tr), needed_s=round(float(need), 1),
+                                       left_s=round(float(available), 1)),
                 "estimated_seconds": round(need, 1),
                 "budget_seconds": round(available, 1),
                 "cost": run.cost,
@@ -506,15 +511,19 @@ def run_detector_finetune(
                                    seed=config.seed)
         predictions[run_id] = merged
         run_notes = []
+        run_note_codes = []
         undertrained = fitted["epochs"] < config.min_epochs
         if fitted["stopped_by"] == "budget" or cast(TrainState, run.state).replanned:
             run_notes.append(
                 f"Training ran slower than measured before it started (a shared machine): "
                 f"{fitted['epochs']} of {epochs} planned epochs fitted the budget.")
+            run_note_codes.append(message("detector_slower_than_measured",
+                                          epochs=fitted["epochs"], planned=epochs))
         if undertrained:
             run_notes.append(
                 f"Fewer than {config.min_epochs} epochs: the scores understate what this "
                 "detector reaches with the time it needs.")
+            run_note_codes.append(message("detector_undertrained", epochs=config.min_epochs))
         runs.append({
             "id": run_id,
             "tiling": None if tiling is None else {
@@ -541,6 +550,7 @@ def run_detector_finetune(
                                   "train": fitted["train_seconds"],
                                   "predict": round(predict_seconds, 3)},
             "notes": run_notes,
+            "note_codes": run_note_codes,
         })
         m50 = metrics["map50"]["value"]
         progress(Progress("detector_train", hi, f"{run_id.replace('_', ' ')}: mAP@0.5 "

@@ -21,7 +21,7 @@ from engines.health.duplicates import (
     merge_redundant,
 )
 from engines.health.label_issues import LabelIssueResult, find_label_issues
-from engines.health.messages import render
+from engines.health.messages import english, phrase, render
 from engines.health.quality import assess_quality
 from engines.intake.records import DatasetIndex
 
@@ -35,35 +35,43 @@ warning: the model is too weak to tell a wrong label from a hard image."""
 MAX_EXAMPLES = 20
 
 _BANDS = (
-    (10_000, "a_lot", "a lot: 10,000 or more", "많음: 10,000장 이상"),
-    (1_000, "few", "few: 1,000 to 9,999", "적음: 1,000~9,999장"),
-    (0, "very_few", "very few: under 1,000", "매우 적음: 1,000장 미만"),
+    (10_000, "a_lot", "a lot: 10,000 or more"),
+    (1_000, "few", "few: 1,000 to 9,999"),
+    (0, "very_few", "very few: under 1,000"),
 )
+_LABEL_SKIP_CODES = {
+    "no embeddings were given": "label_check_no_embeddings",
+    "needs at least two classes with two or more images each": "label_check_too_few_classes",
+    "too few images per class for cross-validation": "label_check_too_few_per_class",
+    "the data has no labels": "label_check_no_labels",
+}
 _NOT_IMAGE_PREFIXES = ("not an image file", "archive inside", "table without", "XML file",
                        "JSON file", "second table", "symbolic link", "not listed",
                        "image outside", "mask without", "path leads", "entry without",
                        "name ")
 
 
-def amount_band(n: int) -> tuple[str, str, str]:
+def amount_band(n: int) -> tuple[str, str]:
     """Name the amount band of the consulting method: a lot (>= 10^4), few, very few (< 10^3).
 
     Returns:
-        ``(key, English text, Korean text)``.
+        ``(key, English text)``; other languages: locale key ``engine.health_band_<key>``.
 
     """
-    for floor, key, en, ko in _BANDS:
+    for floor, key, en in _BANDS:
         if n >= floor:
-            return key, en, ko
+            return key, en
     return _BANDS[-1][1:]  # pragma: no cover
 
 
 def _finding(fid: str, severity: str, numbers: dict[str, Any], examples: list[Any] | None = None,
              **extra: Any) -> dict[str, Any]:
     texts = render(fid, **numbers, **extra)
-    return {"id": fid, "severity": severity, **texts,
-            "numbers": {k: v for k, v in numbers.items() if not isinstance(v, str) or k in {
-                "label", "largest", "smallest", "method"}},
+    # ``id`` is the code and ``params`` fill the locale texts engine.health.<id>.*;
+    # the English texts stay beside them for readers that do not know the code.
+    return {"id": fid, "severity": severity, **texts, "params": {**numbers, **extra},
+            "numbers": {k: english(v) for k, v in numbers.items()
+                        if not isinstance(v, str) or k in {"label", "largest", "smallest"}},
             "examples": examples or []}
 
 
@@ -86,13 +94,14 @@ def _group_examples(index: DatasetIndex, result: DuplicateResult, cross: bool) -
     return out
 
 
-def _method_text(result: DuplicateResult) -> str:
+def _method_text(result: DuplicateResult) -> dict[str, Any]:
     if result.method == "sha256":
-        return "identical bytes"
+        return phrase("dup_method_sha256")
     if result.method == "dhash":
-        return f"difference hash within {int(result.threshold or 0)} bits"
-    centred = ", mean-centred" if result.method == "cosine-centred" else ""
-    return f"embedding cosine ≥ {result.threshold or 0:.2f}{centred}"
+        return phrase("dup_method_dhash", bits=int(result.threshold or 0))
+    centred = result.method == "cosine-centred"
+    return phrase("dup_method_cosine_centred" if centred else "dup_method_cosine",
+                  threshold=float(result.threshold or 0))
 
 
 def _duplicate_findings(
@@ -177,26 +186,18 @@ def _label_findings(index: DatasetIndex, result: LabelIssueResult | None,
                     reason: str | None) -> list[dict[str, Any]]:
     if result is None or result.skipped_reason:
         why = cast(str, reason or (result.skipped_reason if result else "no embeddings were given"))
-        why_ko = {"no embeddings were given": "임베딩이 주어지지 않음",
-                  "needs at least two classes with two or more images each":
-                      "2장 이상인 클래스가 최소 2개 필요함",
-                  "too few images per class for cross-validation":
-                      "교차 검증을 하기에 클래스별 이미지가 너무 적음",
-                  "the data has no labels": "데이터에 라벨이 없음"}.get(why, why)
-        return [_finding("label-check-not-run", "info", {}, reason=why, reason_ko=why_ko)]
+        code = _LABEL_SKIP_CODES.get(why)
+        return [_finding("label-check-not-run", "info", {},
+                         reason=phrase(code) if code else phrase("label_check_other", error=why))]
     if not result.issues:
         return []
     n_issues = len(result.issues)
     share = n_issues / max(1, result.n_evaluated)
     weak = (result.oof_accuracy or 0.0) < LABEL_MODEL_MIN_ACCURACY
-    caveat_en = caveat_ko = ""
+    caveat = None
     if weak:
-        caveat_en = (f" Caution: the embeddings separate the classes only to "
-                     f"{100 * (result.oof_accuracy or 0):.0f}% cross-validated accuracy, so "
-                     "part of these are hard images rather than wrong labels.")
-        caveat_ko = (f" 주의: 임베딩으로 클래스를 구분하는 교차 검증 정확도가 "
-                     f"{100 * (result.oof_accuracy or 0):.0f}%에 불과하므로, 일부는 라벨 "
-                     "오류가 아니라 구분하기 어려운 이미지입니다.")
+        caveat = phrase("label_caveat_weak_model",
+                        accuracy_percent=100 * (result.oof_accuracy or 0))
     examples = [{"path": index.relpath(index.records[i.index].path), "given": i.given_label,
                  "suggested": i.suggested_label, "self_confidence": i.self_confidence}
                 for i in result.issues[:MAX_EXAMPLES]]
@@ -209,7 +210,7 @@ def _label_findings(index: DatasetIndex, result: LabelIssueResult | None,
          "percent": _pct(n_issues, result.n_evaluated),
          "noise_percent": round(100 * (result.estimated_noise_rate or 0.0), 2),
          "oof_accuracy": result.oof_accuracy},
-        examples, caveat_en=caveat_en, caveat_ko=caveat_ko)]
+        examples, caveat=caveat)]
 
 
 def build_health_report(
@@ -292,17 +293,13 @@ def build_health_report(
     quality = assess_quality(records, quality_thresholds)
     counts = Counter(lab for lab in labs if lab is not None)
 
-    band, band_en, band_ko = amount_band(effective)
-    claimed_en = claimed_ko = ""
-    if claimed_n_images:
-        claimed_en = f"The client said {claimed_n_images:,} images; "
-        claimed_ko = f"고객은 {claimed_n_images:,}장이라고 했습니다. "
+    band, _ = amount_band(effective)
     findings: list[dict[str, Any]] = [_finding(
         "amount", "warning" if redundant / max(1, n) >= 0.1 else "info",
         {"n_images": n, "effective_n_images": effective, "n_redundant": redundant,
-         "claimed_n_images": claimed_n_images, "band": band},
-        claimed_sentence=claimed_en, claimed_sentence_ko=claimed_ko, band_en=band_en,
-        band_ko=band_ko)]
+         "claimed_n_images": claimed_n_images},
+        claimed=phrase("health_claimed", n=claimed_n_images) if claimed_n_images else None,
+        band=phrase(f"health_band_{band}"))]
     findings[0]["numbers"]["band"] = band
 
     if index.skipped:
@@ -382,14 +379,14 @@ def _format_findings(index: DatasetIndex, n: int) -> list[dict[str, Any]]:
     if index.task_hint in {"segmentation", "detection"}:
         if index.task_hint == "segmentation":
             missing = sum(1 for r in index.records if r.mask_path is None)
-            what_en, what_ko = "mask", "마스크"
+            what = phrase("annotation_mask")
         else:
             missing = sum(1 for r in index.records if not r.boxes)
-            what_en, what_ko = "box", "박스"
+            what = phrase("annotation_box")
         if missing:
             findings.append(_finding(
                 "images-without-annotation", _severity_by_share(missing / max(1, n), 0.2),
-                {"n": missing, "n_images": n}, what_en=what_en, what_ko=what_ko))
+                {"n": missing, "n_images": n}, what=what))
     return findings
 
 

@@ -4,7 +4,7 @@ Owned by the lowest layer so the engines return them and everything above reads 
 Imports pydantic only (no torch): the app and the command line load it cheaply.
 """
 
-from engines.results.base import MetricEstimate, Record
+from engines.results.base import Message, MetricEstimate, Record, message
 from engines.results.config import DEFAULT_BACKBONE, ConfigError, RunConfig
 from engines.results.document import (
     SCHEMA_VERSION,
@@ -50,6 +50,7 @@ __all__ = [
     "Experiment",
     "ImagesNeeded",
     "LearningCurve",
+    "Message",
     "MetricEstimate",
     "Profile",
     "RankingRow",
@@ -69,6 +70,7 @@ __all__ = [
     "check_version",
     "dump_json",
     "load_result",
+    "message",
     "parse_result",
     "write_result",
 ]

@@ -8,7 +8,9 @@ reader of 1.0 must accept a 1.1 document whole.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Record(BaseModel):
@@ -38,3 +40,20 @@ class MetricEstimate(Record):
         if self.ci_low is None or other.ci_high is None:
             return False
         return self.ci_low > other.ci_high
+
+
+class Message(Record):
+    """A sentence for the user, stored as a stable code and its parameters.
+
+    The engines say *what* happened; the wording, in every language, lives in the
+    locale files under ``engine.<code>`` and is filled with ``params``. The English
+    text stored beside it stays for readers that do not know the code.
+    """
+
+    code: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def message(code: str, **params: Any) -> dict[str, Any]:
+    """Return a JSON-ready :class:`Message` (``{"code", "params"}``)."""
+    return {"code": code, "params": params}

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from engines.results.base import MetricEstimate, Record
+from engines.results.base import Message, MetricEstimate, Record
 from engines.results.vocab import Strategy
 
 # Tolerance when matching a client's target to a fitted "images needed" entry.
@@ -31,6 +31,7 @@ class ClassificationMetrics(Record):
     interval_too_wide: bool | None = None
     images_for_max_half_width: int | None = None
     warning: str | None = None
+    warning_code: Message | None = None
 
 
 class Experiment(Record):
@@ -55,6 +56,7 @@ class Skipped(Record):
 
     strategy: Strategy
     reason: str
+    reason_code: Message | None = None
     estimated_seconds: float | None = None
 
 
@@ -104,6 +106,7 @@ class CurveFit(Record):
     predictions: list[CurvePrediction] = Field(default_factory=list)
     images_needed: list[ImagesNeeded] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    note_codes: list[Message] = Field(default_factory=list)
 
 
 class LearningCurve(Record):
@@ -113,8 +116,10 @@ class LearningCurve(Record):
     points: list[CurvePoint] = Field(default_factory=list)
     fit: CurveFit | None = None
     reason: str | None = None
+    reason_code: Message | None = None
     strategy: str | None = None
     note: str | None = None
+    note_code: Message | None = None
 
     def images_needed(self, target: float | None) -> ImagesNeeded | None:
         """The "images needed" entry for exactly this target (None when not fitted)."""
@@ -149,6 +154,7 @@ class Similarity(Record):
     evidence: list[SimilaritySignal] = Field(default_factory=list)
     backbone: str | None = None
     reason: str | None = None
+    reason_code: Message | None = None
 
     @property
     def measured(self) -> bool:
@@ -195,6 +201,7 @@ class Validation(Record):
     deployment: dict[str, Any] | None = None
     budget: Budget | None = None
     warnings: list[str] = Field(default_factory=list)
+    warning_codes: list[Message] = Field(default_factory=list)
     segmentation: dict[str, Any] | None = None
     detection: dict[str, Any] | None = None
     clusters: dict[str, Any] | None = None

@@ -29,6 +29,7 @@ from engines.progress import (
     ProgressCallback,
     ignore_progress,
 )
+from engines.results.base import message
 from engines.segmentation.config import SegmentationConfig
 from engines.segmentation.curve import dice_learning_curve
 from engines.segmentation.data import decode_pairs
@@ -220,6 +221,7 @@ def run_segmentation_validation(
     weights["overlays"] = 0.04
     stages = _Stages(weights, progress)
     notes: list[str] = []
+    note_codes: list[dict[str, Any]] = []
 
     paired = [r for r in records if r.mask_path is not None]
     if len(paired) < MIN_PAIRS:
@@ -229,6 +231,7 @@ def run_segmentation_validation(
         )
     if len(paired) < len(records):
         notes.append(f"{len(records) - len(paired)} images without a mask were left out.")
+        note_codes.append(message("seg_images_without_mask", n=len(records) - len(paired)))
     stages.report("prepare", 0.0, "Reading the masks")
     spec = resolve_mask_encoding([cast(Path, r.mask_path) for r in paired],
                                  len(class_names) if class_names is not None else None,
@@ -278,6 +281,7 @@ def run_segmentation_validation(
             views = ["identity"]
             notes.append("Mirror images were left out of the frozen-feature cache: the "
                          "budget could not pay for computing them.")
+            note_codes.append(message("seg_mirrors_left_out"))
         stages.report("prepare", 0.6, f"Computing frozen features of {n_cache} images")
         cached_levels(encoder, data_cfg, train_pairs, views, None, device, cache,
                       cancel=cancel)
@@ -303,6 +307,9 @@ def run_segmentation_validation(
                     "strategy": strategy,
                     "reason": (f"not run: one epoch needs about {need:.0f} s on this "
                                f"device and {budget:.0f} s of the budget were left"),
+                    "reason_code": message("seg_strategy_skipped_budget",
+                                           needed_s=round(float(need), 1),
+                                           left_s=round(float(budget), 1)),
                     "estimated_seconds": round(need, 1),
                     "budget_seconds": round(budget, 1),
                 })
@@ -419,4 +426,5 @@ def run_segmentation_validation(
                     "frozen_features": round(cache_seconds, 3),
                     "total": round(time.monotonic() - t_start, 3)},
         "notes": notes,
+        "note_codes": note_codes,
     }

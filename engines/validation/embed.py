@@ -13,6 +13,7 @@ from engines.backbones import DEFAULT_BACKBONE, create_backbone, data_config
 from engines.device import resolve_device
 from engines.features import FeatureSet, extract_features, with_resize_mode
 from engines.progress import CancelToken, ProgressCallback, ignore_progress
+from engines.results.base import message
 from engines.similarity import domain_similarity
 
 
@@ -92,4 +93,5 @@ def similarity_or_reason(
     try:
         return domain_similarity(logits, features, backbone=backbone, **evidence)
     except ValueError as exc:
-        return {"call": None, "score": None, "reason": str(exc)}
+        return {"call": None, "score": None, "reason": str(exc),
+                "reason_code": message("similarity_not_measured", error=str(exc))}

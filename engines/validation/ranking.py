@@ -28,6 +28,7 @@ from engines.features import FeatureSet, extract_features, with_resize_mode
 from engines.linear_probe import fit_linear_probe
 from engines.metrics import wilson_interval
 from engines.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+from engines.results.base import message
 from engines.transferability import rank_backbones, transferability_scores
 from engines.validation.config import DECODE_SECONDS_PER_IMAGE, LabeledSplit, ValidationConfig
 
@@ -198,7 +199,7 @@ def gather_candidates(
     seconds_available: float,
     progress: ProgressCallback,
     cancel: CancelToken | None,
-    log: Callable[[str], None],
+    log: Callable[[str, dict[str, Any]], None],
     resize_mode: str = "crop",
     stages: list[dict[str, Any]] | None = None,
 ) -> list[Candidate]:
@@ -213,7 +214,8 @@ def gather_candidates(
         seconds_available: Time this step may use.
         progress: Progress callback.
         cancel: Cancellation token.
-        log: Receives a sentence for each backbone skipped, and why.
+        log: Receives, for each backbone skipped, an English sentence saying why and
+            its code for the locale files.
         resize_mode: "crop" or "squash", as for the first backbone.
         stages: Receives ``{"stage", "predicted_seconds", "actual_seconds"}`` for each
             backbone featurized.
@@ -230,7 +232,8 @@ def gather_candidates(
         try:
             model = create_backbone(name)
         except BackboneUnavailable as exc:
-            log(f"{name} was not compared: {exc}")
+            log(f"{name} was not compared: {exc}",
+                message("backbone_not_compared_unavailable", backbone=name, error=str(exc)))
             continue
         cfg = data_config(model)
         flops = count_flops(model, cfg["input_size"], torch.device("cpu"))
@@ -239,7 +242,9 @@ def gather_candidates(
         if estimate > left:
             log(
                 f"{name} was not compared: its features would take about {estimate:.0f} s "
-                f"and {max(left, 0):.0f} s of the budget were left for the comparison."
+                f"and {max(left, 0):.0f} s of the budget were left for the comparison.",
+                message("backbone_not_compared_budget", backbone=name,
+                        needed_s=round(float(estimate), 1), left_s=round(float(max(left, 0)), 1)),
             )
             continue
         progress(Progress(f"features:{name}", 0.0, f"Features of {name} for the ranking"))

@@ -32,6 +32,7 @@ from engines.progress import (
     ignore_progress,
     scaled_progress,
 )
+from engines.results.base import message
 from engines.validation.config import LabeledSplit, ValidationConfig
 from engines.validation.embed import feature_record, similarity_or_reason
 from engines.validation.finetuning import (
@@ -92,6 +93,7 @@ def _learning_curve(
         "training split and scored on the same held-out images; fine-tuning usually "
         "gains more from more data, so read it as a floor."
     )
+    fitted["note_code"] = message("curve_linear_probe_floor")
     return fitted
 
 
@@ -222,6 +224,12 @@ def run_validation(
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     warnings: list[str] = []
+    warning_codes: list[dict[str, Any]] = []
+
+    def warn(text: str, code: dict[str, Any]) -> None:
+        warnings.append(text)
+        warning_codes.append(code)
+
     paths = list(split.train_paths) + list(split.val_paths)
     n_train = len(split.train_paths)
     mode: str = config.resize_mode
@@ -262,7 +270,7 @@ def run_validation(
         curve = _learning_curve(x_train, x_val, split, config, scaled_progress(progress, 0.4, 0.48))
     except ValueError as exc:
         curve = None
-        warnings.append(f"No learning curve: {exc}")
+        warn(f"No learning curve: {exc}", message("no_learning_curve", error=str(exc)))
     _stage(stages, "learning_curve", None, clock() - t0)
 
     wanted = [s for s in config.strategies if s != "linear_probe"]
@@ -287,8 +295,8 @@ def run_validation(
     candidates = [first]
     if left() <= 0:
         if comparison_names(config):
-            warnings.append("No other backbone was compared: the time budget was used up "
-                            "by the first look; give the validation more time.")
+            warn("No other backbone was compared: the time budget was used up by the first "
+                 "look; give the validation more time.", message("no_backbone_comparison_budget"))
     elif comparison_names(config):
         progress(Progress("backbone_ranking", 0.5, "Measuring what each backbone costs"))
         t0 = clock()
@@ -300,7 +308,7 @@ def run_validation(
         _stage(stages, "forward_cost", None, clock() - t0)
         candidates = gather_candidates(
             first, first_forward, split, config, device, ranking_seconds,
-            scaled_progress(progress, 0.5, 0.6), cancel, warnings.append,
+            scaled_progress(progress, 0.5, 0.6), cancel, warn,
             resize_mode=mode, stages=stages,
         )
     progress(Progress("backbone_ranking", 0.6, "Ranking backbones by transferability"))
@@ -310,9 +318,12 @@ def run_validation(
 
     tuned: Candidate | None = None
     if wanted and not costs:
-        need = ("too little of the time budget was left to start it" if spent or left() <= 0
+        too_little = spent or left() <= 0
+        need = ("too little of the time budget was left to start it" if too_little
                 else "decoding the images for it would not fit in the time left")
-        skipped = [_skip(s, f"{need}; give the validation more time to run it", None)
+        code = message("finetune_skipped_no_time" if too_little
+                       else "finetune_skipped_decode_budget")
+        skipped = [_skip(s, f"{need}; give the validation more time to run it", None, code)
                    for s in wanted]
     elif wanted:
         tuned = first
@@ -324,10 +335,12 @@ def run_validation(
             if chosen_costs and need_seconds <= left():
                 tuned, costs = chosen, chosen_costs
             else:
-                warnings.append(
+                warn(
                     f"The fine-tunes ran on {first.name}, not on {chosen.name} (best probe): "
                     f"{chosen.name} would not fit the time left for at least "
-                    f"{MIN_INFORMATIVE_EPOCHS} epochs.")
+                    f"{MIN_INFORMATIVE_EPOCHS} epochs.",
+                    message("finetune_on_first_backbone", first=first.name, chosen=chosen.name,
+                            epochs=MIN_INFORMATIVE_EPOCHS))
         lp_features = tuned.features.features[:n_train]  # the probe's, for LP-FT heads
         factor = 1.0
         low = 0.6
@@ -349,7 +362,9 @@ def run_validation(
                     strategy,
                     f"needs about {own:.0f} s for {MIN_INFORMATIVE_EPOCHS} epochs (measured on "
                     f"these images) and {max(avail, 0):.0f} s of the budget were left; give "
-                    "the validation more time to run it", own))
+                    "the validation more time to run it", own,
+                    message("finetune_skipped_budget", needed_s=round(float(own), 1),
+                            epochs=MIN_INFORMATIVE_EPOCHS, left_s=round(float(max(avail, 0)), 1))))
                 continue
             size, epochs = choice
             at_size = cost.scaled(size)
@@ -396,7 +411,9 @@ def run_validation(
     _stage(stages, "deployment", None, clock() - t0, reserved_seconds=DEPLOYMENT_RESERVE)
     for exp in experiments:
         if exp["metrics"].get("warning"):
-            warnings.append(f"{exp['id']}: {exp['metrics']['warning']}")
+            warn(f"{exp['id']}: {exp['metrics']['warning']}",
+                 message("experiment_warning", strategy=exp["strategy"],
+                         warning=exp["metrics"].get("warning_code")))
     result = {
         "task": "classification",
         "device": describe_device(device),
@@ -434,14 +451,16 @@ def run_validation(
             "bought": _bought(experiments, skipped, candidates),
         },
         "warnings": warnings,
+        "warning_codes": warning_codes,
     }
     progress(Progress("done", 1.0, f"Best: {best['id']} "
                       f"{best['metrics']['accuracy']['value']:.1%}", metric=_headline(best)))
     return result
 
 
-def _skip(strategy: str, reason: str, seconds: float | None) -> dict[str, Any]:
-    return {"strategy": strategy, "reason": reason,
+def _skip(strategy: str, reason: str, seconds: float | None,
+          code: dict[str, Any]) -> dict[str, Any]:
+    return {"strategy": strategy, "reason": reason, "reason_code": code,
             "estimated_seconds": None if seconds is None else round(seconds, 1)}
 
 

@@ -10,6 +10,7 @@ from engines.clustering import cluster_report
 from engines.device import describe_device, resolve_device
 from engines.domain_gap import proxy_a_distance
 from engines.progress import CancelToken, Deadline, Progress, ProgressCallback, ignore_progress
+from engines.results.base import message
 from engines.validation.config import ValidationConfig, display_path
 from engines.validation.embed import embed_images, feature_record, similarity_or_reason
 
@@ -61,6 +62,7 @@ def run_unlabeled_validation(
         "budget": {"seconds": config.budget_seconds, "used_seconds": round(deadline.elapsed, 3)},
         "warnings": ["No labels: accuracy cannot be measured on this sample; label a few "
                      "images per group found to measure it."],
+        "warning_codes": [message("no_labels")],
     }
 
 
@@ -124,4 +126,5 @@ def run_unpaired_validation(
         "warnings": ["Unpaired data: no input-to-label accuracy can be measured; the "
                      "distance says how much a model trained on one collection must adapt "
                      "to the other."],
+        "warning_codes": [message("unpaired_data")],
     }

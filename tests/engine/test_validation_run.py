@@ -212,6 +212,7 @@ def test_a_fake_clock_budget_is_kept_and_what_did_not_fit_says_how_long_it_needs
     assert [e["strategy"] for e in tight["experiments"]] == ["linear_probe"]
     for skip in tight["skipped"]:
         assert "give the validation more time" in skip["reason"]
+        assert skip["reason_code"]["code"].startswith("finetune_skipped_")
     assert any(s["estimated_seconds"] for s in tight["skipped"])  # the measured need
     again = run(14)
     assert again["budget"]["stages"] == tight["budget"]["stages"]
@@ -342,6 +343,9 @@ def test_a_used_up_budget_starts_nothing_more_and_says_why(tmp_path):
     assert all("budget" in s["reason"] for s in v["skipped"])
     assert [r["backbone"] for r in v["backbone_ranking"]] == ["efficientnet_lite0"]
     assert any("No other backbone was compared" in w for w in v["warnings"])
+    # one code per warning, in the same order, for the locale files
+    assert len(v["warning_codes"]) == len(v["warnings"])
+    assert {"code": "no_backbone_comparison_budget", "params": {}} in v["warning_codes"]
 
 
 def test_an_unlearnable_split_does_not_look_learnable(tmp_path):

@@ -96,12 +96,14 @@ def test_bad_inputs_raise():
         classification_metrics(["x", "y"], ["x", "z"], class_names=["x", "y"])
 
 
-def test_tiny_set_is_flagged_too_wide_in_both_languages():
+def test_tiny_set_is_flagged_too_wide_with_a_code():
     m = classification_metrics([0, 1, 0, 1, 0, 1], [0, 1, 0, 1, 0, 1], n_boot=50)
     assert m["accuracy"]["value"] == 1.0
     assert m["accuracy"]["ci_low"] < 0.7  # Wilson does not collapse at 100 %
     assert m["interval_too_wide"] is True
-    assert "too wide" in m["warning"] and "신뢰구간" in m["warning_ko"]
+    assert "too wide" in m["warning"] and "warning_ko" not in m
+    assert m["warning_code"]["code"] == "interval_too_wide"
+    assert m["warning_code"]["params"]["n_needed"] == m["images_for_max_half_width"]
     big = np.arange(2000) % 2
     m = classification_metrics(big, big, n_boot=50)
     assert m["interval_too_wide"] is False and m["warning"] is None

@@ -6,6 +6,7 @@ Precision and recall of each planted problem are printed in the test summary.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from messy_uploads import class_image, make_class_tree, save
 from PIL import Image, ImageFilter
 
+from advisor.messages import finding_text
 from engines.health import (
     build_health_report,
     find_exact_duplicates,
@@ -256,7 +258,8 @@ def test_planted_label_swaps_pixels(planted_upload, planted_score) -> None:
     assert recall >= 0.8 and precision >= 0.6
     finding = _finding(report, "suspected-label-errors")
     assert finding["severity"] in {"warning", "critical"}
-    assert "Northcutt" in finding["meaning"]["en"] and "Northcutt" in finding["meaning"]["ko"]
+    assert "Northcutt" in finding["meaning"]["en"]
+    assert "Northcutt" in finding_text(finding, "meaning", "ko")
 
 
 def test_planted_quality(planted_upload, planted_score) -> None:
@@ -278,13 +281,16 @@ def test_report_shape_effective_amount_and_texts(planted_upload) -> None:
     assert report["effective_n_images"] == n - 11
     amount = report["findings"][0]
     assert amount["id"] == "amount"
-    assert "10,000" in amount["meaning"]["en"] and "10,000" in amount["meaning"]["ko"]
+    assert "10,000" in amount["meaning"]["en"] and "10,000" in finding_text(amount, "meaning", "ko")
     assert amount["numbers"]["band"] == "very_few"
     for finding in report["findings"]:
         assert finding["severity"] in {"info", "warning", "critical"}
+        assert not re.search("[\uac00-\ud7a3]", json.dumps(finding, ensure_ascii=False))
         for part in ("title", "meaning", "action"):
-            assert finding[part]["en"] and finding[part]["ko"]
-            assert "{" not in finding[part]["en"] + finding[part]["ko"]
+            en, ko = finding_text(finding, part, "en"), finding_text(finding, part, "ko")
+            # the stored English is what the English locale file renders
+            assert en == finding[part]["en"] and ko and ko != en
+            assert "{" not in en + ko
     ids = {f["id"] for f in report["findings"]}
     assert {"exact-duplicates-within-class", "near-duplicates-within-class",
             "dark-images", "blurry-images", "low-resolution-images",
@@ -368,4 +374,6 @@ def test_weak_label_model_caveat() -> None:
                               n_evaluated=10, oof_accuracy=0.55, estimated_noise_rate=0.4)
     finding = _label_findings(index, result, None)[0]
     assert finding["severity"] == "warning"
-    assert "Caution" in finding["meaning"]["en"] and "주의" in finding["meaning"]["ko"]
+    assert "Caution" in finding["meaning"]["en"]
+    assert "주의" in finding_text(finding, "meaning", "ko")
+    assert finding_text(finding, "meaning", "en") == finding["meaning"]["en"]

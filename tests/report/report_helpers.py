@@ -21,6 +21,10 @@ from engines.health.messages import render
 from engines.learning_curve import fit_learning_curve
 from engines.metrics import classification_metrics
 from engines.profile import DatasetProfile
+from engines.results import message
+
+IMBALANCE = {"ratio": 1.65, "largest": "normal", "largest_count": 61, "smallest": "scratch",
+             "smallest_count": 37}
 
 CLASSES = ["crack", "normal", "scratch"]
 COUNTS = {"crack": 42, "normal": 61, "scratch": 37}
@@ -65,6 +69,7 @@ def learning_curve(target: float | None, scale: float = 1.0) -> dict[str, Any]:
     fitted = fit_learning_curve(curve, targets=[target] if target else [], n_boot=100)
     fitted["strategy"] = "linear_probe"
     fitted["note"] = "Linear probe on frozen features; read it as a floor."
+    fitted["note_code"] = message("curve_linear_probe_floor")
     return fitted
 
 
@@ -98,8 +103,7 @@ def make_result(
         "amount_band": "very_few" if red_flags else "a_lot",
         "findings": [
             {"id": "class-imbalance", "severity": "warning",
-             **render("class-imbalance", ratio=1.65, largest="normal", largest_count=61,
-                      smallest="scratch", smallest_count=37),
+             **render("class-imbalance", **IMBALANCE), "params": dict(IMBALANCE),
              "numbers": {}, "examples": []},
         ],
     }
@@ -135,13 +139,25 @@ def make_result(
         "split": {"n_train": 98, "n_val": 42, "classes": CLASSES, "method": "stratified",
                   "seed": 7},
         "experiments": exps,
-        "skipped": [{"strategy": "full_finetune", "reason": "needs about 240 s"}],
+        "skipped": [{"strategy": "full_finetune",
+                     "reason": "needs about 240 s for 2 epochs (measured on these images) and "
+                               "35 s of the budget were left; give the validation more time "
+                               "to run it",
+                     "reason_code": message("finetune_skipped_budget", needed_s=240.0,
+                                            epochs=2, left_s=35.0)}],
         "best_experiment": best["id"],
         "misclassified": misclassified,
         "similarity": {"call": similarity, "score": 0.31 if similarity == "different" else 0.77,
                        "confidence": "medium", "backbone": "efficientnet_lite0",
                        "evidence": [{"name": "msp_median", "value": 0.2117, "threshold": 0.31,
-                                     "points_to": similarity, "description": "MSP median"}]},
+                                     "points_to": similarity, "description": "MSP median"}],
+                       "thresholds_note": "No model fitted for efficientnet_lite0: "
+                                          "efficientnet_lite1's is used, so the call is "
+                                          "indicative only. Run bench/calibrate_similarity.py "
+                                          "for it.",
+                       "thresholds_note_code": message(
+                           "similarity_uncalibrated", backbone="efficientnet_lite0",
+                           model_backbone="efficientnet_lite1")},
         "learning_curve": learning_curve(target),
         "backbone_ranking": [
             {"backbone": "efficientnet_lite1", "rank": 1, "scores": {"logme": 1.094,
@@ -208,6 +224,7 @@ def make_unlabeled_result(kind: str = "unlabeled") -> dict[str, Any]:
         validation["clusters"] = cluster_report(feats, seed=0)
         validation["similarity"] = result["validation"]["similarity"]
         validation["warnings"] = ["No labels: accuracy cannot be measured on this sample."]
+        validation["warning_codes"] = [message("no_labels")]
     else:
         gap = proxy_a_distance(feats[:20], feats[20:], seed=0)
         gap["collections"] = ["daylight", "night"]
@@ -216,5 +233,6 @@ def make_unlabeled_result(kind: str = "unlabeled") -> dict[str, Any]:
                                     "night": {"call": None, "score": None,
                                               "reason": "too few images"}}
         validation["warnings"] = ["Unpaired data: no input-to-label accuracy."]
+        validation["warning_codes"] = [message("unpaired_data")]
     result["validation"] = validation
     return result

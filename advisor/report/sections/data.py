@@ -123,9 +123,9 @@ def _findings(ctx: BuildContext) -> list[Block]:
                     key=lambda f: SEVERITY_ORDER.get(f.get("severity", "info"), 3)):
         severity = str(f.get("severity", "info"))
         items.append(Item(
-            text=f"{ctx.pick(f.get('title'))}: {ctx.pick(f.get('meaning'))}",
+            text=f"{ctx.finding(f, 'title')}: {ctx.finding(f, 'meaning')}",
             tag=ctx.text(f"severity.{severity}") if severity in SEVERITY_ORDER else severity,
-            action=ctx.pick(f.get("action")),
+            action=ctx.finding(f, "action"),
         ))
     if not items:
         return [heading, Paragraph(ctx.text("data.no_findings"))]

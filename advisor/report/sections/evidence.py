@@ -56,7 +56,8 @@ def _one_similarity(ctx: BuildContext, ref: str | None, title: Any) -> list[Bloc
     blocks: list[Block] = [Heading(title)]
     sim = reader.get(ref) if ref else None
     if not ref or not isinstance(sim, dict) or not is_number(sim.get("score")):
-        reason = str(sim.get("reason", "")) if isinstance(sim, dict) else ""
+        reason = (ctx.engine(sim.get("reason_code"), sim.get("reason") or "")
+                  if isinstance(sim, dict) else "")
         return blocks + [not_measured(ctx, "ev.similarity", reason)]
     call = sim.get("call")
     rows: list[tuple[str, Cell]] = [
@@ -79,7 +80,9 @@ def _one_similarity(ctx: BuildContext, ref: str | None, title: Any) -> list[Bloc
                 continue
             points = sig.get("points_to")
             table_rows.append([
-                str(sig.get("description") or sig.get("name", "")),
+                # a signal's name is its code: engine.signal_<name>
+                ctx.engine({"code": f"signal_{sig.get('name')}"},
+                           sig.get("description") or sig.get("name", "")),
                 reader.num(join(p, "value"), "float"),
                 reader.num(join(p, "threshold"), "float"),
                 kb.format_value("similarity_measured", points, ctx.language) if points else None,
@@ -88,7 +91,8 @@ def _one_similarity(ctx: BuildContext, ref: str | None, title: Any) -> list[Bloc
                              ctx.text("ev.threshold"), ctx.text("ev.points_to")],
                             table_rows))
     if sim.get("thresholds_note"):
-        blocks.append(Paragraph(str(sim["thresholds_note"]), "note"))
+        blocks.append(Paragraph(ctx.engine(sim.get("thresholds_note_code"),
+                                           sim["thresholds_note"]), "note"))
     return blocks
 
 
@@ -137,7 +141,8 @@ def _clusters(ctx: BuildContext) -> list[Block]:
              reader.num(join(lab, "minutes_label_all"), "float")),
         ]))
         if reader.get(join(lab, "note")):
-            blocks.append(Paragraph(str(reader.get(join(lab, "note"))), "note"))
+            blocks.append(Paragraph(ctx.engine(reader.get(join(lab, "note_code")),
+                                               reader.get(join(lab, "note"))), "note"))
     return blocks
 
 
@@ -294,11 +299,12 @@ def _strategies(ctx: BuildContext) -> list[Block]:
         if isinstance(skip, dict):
             blocks.append(Paragraph(ctx.phrase(
                 "ev.skipped", strategy=strategy_name(ctx, str(skip.get("strategy", ""))),
-                reason=str(skip.get("reason", ""))), "note"))
-    warn_key = "warning_ko" if ctx.language == "ko" else "warning"
+                reason=ctx.engine(skip.get("reason_code"), skip.get("reason", ""))), "note"))
     for exp, p in exps:
-        text = reader.get(join(p, "metrics", warn_key)) or reader.get(join(p, "metrics",
-                                                                          "warning"))
+        # warning_ko: results written before the codes carried the Korean beside it
+        stored = (reader.get(join(p, "metrics", "warning_ko")) if ctx.language == "ko"
+                  else None) or reader.get(join(p, "metrics", "warning"))
+        text = ctx.engine(reader.get(join(p, "metrics", "warning_code")), stored)
         if text:
             blocks.append(Paragraph(f"{strategy_name(ctx, str(exp.get('strategy', '')))}: "
                                     f"{text}", "warning"))

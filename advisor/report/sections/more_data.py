@@ -26,18 +26,21 @@ def build(ctx: BuildContext) -> list[Block]:
     reader = ctx.reader
     curve, ref = reader.section("learning_curve")
     if not isinstance(curve, dict) or ref is None:
-        reason = ""
-        warnings = reader.section("warnings")[0] or []
-        reason = next((w for w in warnings if isinstance(w, str) and "learning curve" in w),
-                      reason)
+        codes = reader.section("warning_codes")[0]
+        texts = reader.section("warnings")[0]
+        said = list(zip(ctx.engine_list(codes, texts),
+                        texts if isinstance(texts, list) else [], strict=False))
+        reason = next((shown for shown, w in said
+                       if isinstance(w, str) and "learning curve" in w), "")
         return [not_measured(ctx, "more.curve", reason)]
     blocks: list[Block] = []
     fit = curve.get("fit") if isinstance(curve.get("fit"), dict) else None
     blocks.append(ChartBlock(_chart(ctx, ref, fit is not None)))
     if curve.get("note"):
-        blocks.append(Paragraph(str(curve["note"]), "note"))
+        blocks.append(Paragraph(ctx.engine(curve.get("note_code"), curve["note"]), "note"))
     if fit is None:
-        blocks.append(not_measured(ctx, "more.fit", str(curve.get("reason") or "")))
+        blocks.append(not_measured(ctx, "more.fit",
+                                   ctx.engine(curve.get("reason_code"), curve.get("reason") or "")))
         return blocks
     fit_ref = join(ref, "fit")
     blocks.append(KeyValues([
@@ -47,8 +50,8 @@ def build(ctx: BuildContext) -> list[Block]:
         (ctx.text("more.n_max"), reader.num(join(fit_ref, "n_max"), "count")),
         (ctx.text("more.n_points"), reader.num(join(fit_ref, "n_points"), "count")),
     ]))
-    for note in fit.get("notes") or []:
-        blocks.append(Paragraph(str(note), "warning"))
+    for note in ctx.engine_list(fit.get("note_codes"), fit.get("notes")):
+        blocks.append(Paragraph(note, "warning"))
     blocks += _predictions(ctx, fit_ref)
     blocks += _target(ctx)
     r = rates(ctx)

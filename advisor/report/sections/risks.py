@@ -46,6 +46,6 @@ def _measured(ctx: BuildContext) -> list[Item]:
     for f in reader.get("/profile/health/findings", []) or []:
         if isinstance(f, dict) and "label" in str(f.get("id", "")) and f.get(
                 "severity") in ("warning", "critical"):
-            items.append(Item(f"{ctx.pick(f.get('title'))}: {ctx.pick(f.get('meaning'))}",
-                              action=ctx.pick(f.get("action"))))
+            items.append(Item(f"{ctx.finding(f, 'title')}: {ctx.finding(f, 'meaning')}",
+                              action=ctx.finding(f, "action")))
     return items
