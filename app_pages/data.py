@@ -9,15 +9,18 @@ from app_pages import charts
 from app_pages.common import (
     context,
     language,
+    page_header,
     progress_reporter,
     require_engagement,
     show_error,
     text,
 )
 
-SEVERITY = {"critical": ("🔴", st.error), "warning": ("🟠", st.warning), "info": ("🔵", st.info)}
+SEVERITY = {"critical": (":material/error:", st.error),
+            "warning": (":material/warning:", st.warning),
+            "info": (":material/info:", st.info)}
 
-st.header(text("app.data.header"))
+page_header("data")
 ctx = context()
 engagement_id = require_engagement()
 lang = language()
@@ -64,7 +67,7 @@ with tab_health:
         st.caption(text("app.common.not_measured"))
     for finding in findings:
         icon, box = SEVERITY.get(finding.get("severity"), SEVERITY["info"])
-        with st.expander(f"{icon} {pick(finding.get('title'), lang)}",
+        with st.expander(pick(finding.get("title"), lang), icon=icon,
                          expanded=finding.get("severity") == "critical"):
             st.markdown(pick(finding.get("meaning"), lang))
             if finding.get("action"):

@@ -3,15 +3,15 @@
 import streamlit as st
 
 from advisor.session import engagement_runs, run_report
-from app_pages.common import context, language, require_engagement, text
+from app_pages.common import ICONS, context, language, page_header, require_engagement, text
 
-st.header(text("app.report.header"))
+page_header("report")
 ctx = context()
 engagement_id = require_engagement()
 done = [r for r in engagement_runs(ctx, engagement_id) if r["status"] == "done"]
 if not done:
     st.info(text("app.report.need_run"))
-    st.page_link("app_pages/validate.py", label=text("app.nav.validate"), icon="🧪")
+    st.page_link("app_pages/validate.py", label=text("app.nav.validate"), icon=ICONS["validate"])
     st.stop()
 
 run_id = st.selectbox(

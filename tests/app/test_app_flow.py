@@ -159,11 +159,11 @@ def test_reopen_a_recent_engagement(app):
     at.button(key="engagement_new").click()
     at.run()
     at = create_engagement(at, client="Second", project="Two", language="ko")
-    assert at.header[0].value == "프로젝트"  # the engagement's language
+    assert at.header[0].value == ":material/handshake: 프로젝트"  # the engagement's language
     at.button(key="engagement_open_1").click()
     at.run()
     at.run()
-    assert at.header[0].value == "Engagement"
+    assert at.header[0].value == ":material/handshake: Engagement"
     assert at.text_input(key="engagement_client_1").value == "First"
 
 
@@ -173,7 +173,7 @@ def test_language_switch_changes_the_page_text(app):
     at = goto(app, "app_pages/data.py")
     assert [i.value for i in at.info] == ["먼저 프로젝트를 만들거나 여세요."]
     at = goto(at, "app_pages/history.py")
-    assert at.header[0].value == "기록"
+    assert at.header[0].value == ":material/history: 기록"
 
 
 def test_unexpected_errors_become_a_friendly_message(app, monkeypatch):
