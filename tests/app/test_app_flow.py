@@ -70,19 +70,27 @@ def test_journey_from_engagement_to_report(app, two_class_zip, fake_pipeline, da
     assert run.result["validation"]["best_experiment"]
 
     at = goto(at, "app_pages/report.py")
+    # The one-page summary comes first, then the full report.
     assert [b.label for b in at.get("download_button")] == [
-        "Download the report (HTML)", "Download result.json"]
+        "Download the summary (HTML)", "Download the report (HTML)", "Download result.json"]
+    assert [s.value for s in at.subheader][:2] == [
+        ":material/summarize: Feasibility at a glance", ":material/description: The full report"]
     assert not at.info
     at.button(key="report_make_pdf").click()
     at.run()
     assert not at.exception
-    pdf_ready = "Download the report (PDF)" in [b.label for b in at.get("download_button")]
+    labels = [b.label for b in at.get("download_button")]
+    pdf_ready = "Download the report (PDF)" in labels
     assert pdf_ready or (at.warning and at.warning[0].value.startswith("No PDF"))
+    if pdf_ready:
+        assert labels[:2] == ["Download the summary (HTML)", "Download the summary (PDF)"]
     report_file = data_dir / "reports" / "1" / f"run-{run.id}-en.html"
     assert "<html" in report_file.read_text("utf-8").lower()
+    summary_file = data_dir / "reports" / "1" / f"run-{run.id}-en-summary.html"
+    assert 'id="answer"' in summary_file.read_text("utf-8")
     with store.open_session(store.create_db_engine(settings=load_settings())) as session:
-        formats = [r.format for r in store.list_reports(session, 1)]
-    assert formats == (["html", "pdf"] if pdf_ready else ["html"])
+        formats = sorted(r.format for r in store.list_reports(session, 1))
+    assert formats == (["html", "html", "pdf", "pdf"] if pdf_ready else ["html", "html"])
 
 
 def test_reload_during_a_run_reconnects(app, two_class_zip, fake_pipeline):
