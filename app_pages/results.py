@@ -14,9 +14,10 @@ from app_pages import charts
 from app_pages.common import image_path, language, presenter_mode, text
 from engines.results import Result, Verdict
 
-# The colours people expect: green confirmed, amber changed, red undecided.
-VERDICT_BOX = {Verdict.VALIDATED: st.success, Verdict.REVISED: st.warning,
-               Verdict.INCONCLUSIVE: st.error}
+# The colours people expect: green the advice held, red the evidence overturned it,
+# amber the evidence could not decide.
+VERDICT_BOX = {Verdict.VALIDATED: st.success, Verdict.REVISED: st.error,
+               Verdict.INCONCLUSIVE: st.warning}
 VERDICT_ICON = {Verdict.VALIDATED: ":material/check_circle:",
                 Verdict.REVISED: ":material/change_circle:",
                 Verdict.INCONCLUSIVE: ":material/help:"}

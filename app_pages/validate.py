@@ -29,6 +29,14 @@ if sample is None:
     st.stop()
 
 
+def last_budget() -> int:
+    """The budget of the engagement's last finished run (it survives a reload), else the
+    installation's default."""
+    found = latest_result(ctx, engagement_id)
+    budget = found[1].config.budget_seconds if found is not None else None
+    return int(min(max(budget or settings().budget_seconds, 5), 3600))
+
+
 @st.fragment(run_every=1.0)
 def live(run_id: int) -> None:
     """Progress of the running validation, refreshed every second on its own."""
@@ -66,8 +74,7 @@ else:
     # Streamlit forgets a widget's value while it is not drawn (during a run): the
     # chosen budget is kept under a key of its own and given back to the widget.
     if BUDGET not in st.session_state:
-        st.session_state[BUDGET] = st.session_state.get(BUDGET_KEPT,
-                                                        int(settings().budget_seconds))
+        st.session_state[BUDGET] = st.session_state.get(BUDGET_KEPT) or last_budget()
     budget = cols[0].number_input(text("app.validate.budget"), min_value=5, max_value=3600,
                                   step=5, key=BUDGET)
     st.session_state[BUDGET_KEPT] = int(budget)

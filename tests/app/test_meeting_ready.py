@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from app_helpers import create_engagement, goto, run_until, upload
+from app_helpers import APP, TIMEOUT, create_engagement, goto, run_until, upload
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +46,8 @@ def test_no_emoji_in_the_app_sources():
 
 @pytest.mark.parametrize(("verdict", "box", "label"), [
     ("validated", "success", "**Validated**"),
-    ("revised", "warning", "**Revised**"),
-    ("inconclusive", "error", "**Inconclusive**"),
+    ("revised", "error", "**Revised**"),
+    ("inconclusive", "warning", "**Inconclusive**"),
 ])
 def test_the_verdict_leads_the_results_in_its_colour(app, two_class_zip, fake_pipeline,
                                                      verdict, box, label):
@@ -125,3 +125,9 @@ def test_the_budget_keeps_the_chosen_value_after_a_run(app, two_class_zip, fake_
     at = goto(at, "app_pages/report.py")
     at = goto(at, "app_pages/validate.py")
     assert at.number_input(key="validate_budget").value == 35
+    # A browser reload (a new session) takes the budget of the last run.
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params["engagement"] = "1"
+    reloaded.run()
+    reloaded = goto(reloaded, "app_pages/validate.py")
+    assert reloaded.number_input(key="validate_budget").value == 35
