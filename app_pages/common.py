@@ -44,12 +44,14 @@ ICONS: dict[str, str] = {
 
 # Metric values wrap instead of being cut off with an ellipsis at narrow widths.
 STYLE = """<style>
-[data-testid="stMetricValue"] > div { white-space: normal; overflow: visible;
-  text-overflow: clip; line-height: 1.15; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; line-height: 1.15; }
 </style>"""
 # Presenter mode: the key numbers readable from the back of a meeting room.
 PRESENTER_STYLE = """<style>
-[data-testid="stMetricValue"] { font-size: 3.2rem; }
+[data-testid="stMetricValue"] { font-size: 3.2rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.15rem; }
 [data-testid="stAlertContainer"] p { font-size: 1.2rem; }
 </style>"""

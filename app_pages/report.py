@@ -39,7 +39,7 @@ elif cols[1].button(text("app.report.make_pdf"), key="report_make_pdf"):
     st.rerun()
 if files.pdf_error:
     st.warning(text("app.report.no_pdf", reason=files.pdf_error))
-st.iframe(files.summary_html, height=950)  # our own template: client strings are escaped
+st.iframe(files.summary_html, height=780)  # our own template: client strings are escaped
 
 st.subheader(f":material/description: {text('app.report.full')}", anchor=False)
 cols = st.columns(3)
