@@ -8,11 +8,12 @@ import streamlit as st
 
 from advisor.access import password_matches, serving_refusal
 from advisor.settings import load_settings
-from app_pages.common import init_session, run_page, sidebar, text
+from app_pages.common import ICONS, init_session, run_page, sidebar, text
 
 AUTHENTICATED = "access_authenticated"
 
-st.set_page_config(page_title="Feasibility Advisor", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="Feasibility Advisor", page_icon=":material/travel_explore:",
+                   layout="wide")
 
 
 def require_access() -> None:
@@ -41,15 +42,15 @@ def require_access() -> None:
 require_access()
 init_session()
 pages = [
-    st.Page("app_pages/engagement.py", title=text("app.nav.engagement"), icon="🤝",
-            default=True),
-    st.Page("app_pages/data.py", title=text("app.nav.data"), icon="🗂️"),
-    st.Page("app_pages/advice.py", title=text("app.nav.advice"), icon="🧭"),
-    st.Page("app_pages/validate.py", title=text("app.nav.validate"), icon="🧪"),
-    st.Page("app_pages/report.py", title=text("app.nav.report"), icon="📄"),
-    st.Page("app_pages/history.py", title=text("app.nav.history"), icon="🕘"),
-    st.Page("app_pages/knowledge.py", title=text("app.nav.knowledge"), icon="📚"),
-    st.Page("app_pages/settings.py", title=text("app.nav.settings"), icon="⚙️"),
+    st.Page("app_pages/engagement.py", title=text("app.nav.engagement"),
+            icon=ICONS["engagement"], default=True),
+    st.Page("app_pages/data.py", title=text("app.nav.data"), icon=ICONS["data"]),
+    st.Page("app_pages/advice.py", title=text("app.nav.advice"), icon=ICONS["advice"]),
+    st.Page("app_pages/validate.py", title=text("app.nav.validate"), icon=ICONS["validate"]),
+    st.Page("app_pages/report.py", title=text("app.nav.report"), icon=ICONS["report"]),
+    st.Page("app_pages/history.py", title=text("app.nav.history"), icon=ICONS["history"]),
+    st.Page("app_pages/knowledge.py", title=text("app.nav.knowledge"), icon=ICONS["knowledge"]),
+    st.Page("app_pages/settings.py", title=text("app.nav.settings"), icon=ICONS["settings"]),
 ]
 page = st.navigation(pages)
 sidebar()

@@ -5,7 +5,15 @@ import streamlit as st
 from advisor.intake import TASKS
 from advisor.session import advise, current_sample, load_answers
 from app_pages import charts
-from app_pages.common import context, labeler, language, require_engagement, text
+from app_pages.common import (
+    ICONS,
+    context,
+    labeler,
+    language,
+    page_header,
+    require_engagement,
+    text,
+)
 
 SIMILARITY = ["unknown", "similar", "different"]
 LABELS = ["unknown", "clean", "noisy"]
@@ -22,7 +30,7 @@ def why(item: dict) -> None:
                 st.caption(f"{text('app.advice.source')}: {source}")
 
 
-st.header(text("app.advice.header"))
+page_header("advice")
 ctx = context()
 engagement_id = require_engagement()
 lang = language()
@@ -147,4 +155,4 @@ with st.expander(text("app.advice.rules", n=len(card["trail"]))):
         st.markdown(f"**{firing['rule_id']}** · {firing['title']} — {firing['matched']}")
         st.caption(f"{text('app.advice.why')}: {firing['why']}")
         st.caption(f"{text('app.advice.source')}: " + "; ".join(firing["sources"]))
-st.page_link("app_pages/validate.py", label=text("app.advice.next"), icon="🧪")
+st.page_link("app_pages/validate.py", label=text("app.advice.next"), icon=ICONS["validate"])

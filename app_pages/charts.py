@@ -46,6 +46,17 @@ def images_needed_text(needed: ImagesNeeded | None, tr: Tr) -> str:
     return tr("app.validate.target_unreachable")
 
 
+def images_needed_short(needed: ImagesNeeded | None, tr: Tr) -> str:
+    """The same as :func:`images_needed_text`, short enough for a metric tile."""
+    if needed is None:
+        return tr("app.common.not_measured_short")
+    if needed.status == "reachable" and needed.n is not None:
+        return f"{needed.n:,}"
+    if needed.status == "already_reached":
+        return tr("app.validate.reached_short")
+    return tr("app.validate.unreachable_short")
+
+
 def strategy_figure(experiments: list[dict[str, Any]], tr: Tr,
                     target: float | None = None) -> go.Figure | None:
     """Accuracy of each experiment with its 95 % interval (one bar per strategy)."""
@@ -172,7 +183,7 @@ def class_counts_figure(counts: dict[str, int], tr: Tr) -> go.Figure | None:
 
 
 def embedding_figure(emb: dict[str, Any], tr: Tr) -> go.Figure:
-    """The sample on its embedding map: colour = class, rings = duplicates, ✕ = label."""
+    """The sample on its embedding map: colour = class, rings = duplicates, x = label."""
     points = emb.get("points") or []
     fig = go.Figure()
     labels = sorted({str(p["label"]) for p in points})

@@ -26,8 +26,35 @@ LANGUAGE = "language"
 ENGAGEMENT_ID = "engagement_id"  # the engagement the consultant works on
 QUERY_ENGAGEMENT = "engagement"  # its name in the page URL
 PENDING_LANGUAGE = "pending_language"  # applied before the language widget is drawn
+PRESENTER = "presenter_mode"  # hide engineering detail, enlarge the key numbers
 
-DEFAULTS: dict[str, Any] = {LANGUAGE: "en", ENGAGEMENT_ID: None}
+DEFAULTS: dict[str, Any] = {LANGUAGE: "en", ENGAGEMENT_ID: None, PRESENTER: False}
+
+# Material icons (drawn from Streamlit's own icon font: no emoji font needed).
+ICONS: dict[str, str] = {
+    "engagement": ":material/handshake:",
+    "data": ":material/folder_open:",
+    "advice": ":material/explore:",
+    "validate": ":material/science:",
+    "report": ":material/description:",
+    "history": ":material/history:",
+    "knowledge": ":material/menu_book:",
+    "settings": ":material/settings:",
+}
+
+# Metric values wrap instead of being cut off with an ellipsis at narrow widths.
+STYLE = """<style>
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; line-height: 1.15; }
+</style>"""
+# Presenter mode: the key numbers readable from the back of a meeting room.
+PRESENTER_STYLE = """<style>
+[data-testid="stMetricValue"] { font-size: 3.2rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.15rem; }
+[data-testid="stAlertContainer"] p { font-size: 1.2rem; }
+</style>"""
 LOG = logging.getLogger("feasibility_advisor.app")
 
 
@@ -149,12 +176,23 @@ def open_engagement(engagement_id: int | None) -> None:
         del st.query_params[QUERY_ENGAGEMENT]
 
 
+def page_header(page: str) -> None:
+    """The page's title with its navigation icon (``page`` is a key of :data:`ICONS`)."""
+    st.header(f"{ICONS[page]} {text(f'app.{page}.header')}", anchor=False)
+
+
+def presenter_mode() -> bool:
+    """Whether the sidebar's presenter mode is on (engineering detail hidden)."""
+    return bool(st.session_state.get(PRESENTER, False))
+
+
 def require_engagement() -> int:
     """Return the current engagement's id, or ask for one and stop the page."""
     current = st.session_state.get(ENGAGEMENT_ID)
     if current is None:
         st.info(text("app.common.need_engagement"))
-        st.page_link("app_pages/engagement.py", label=text("app.nav.engagement"), icon="🤝")
+        st.page_link("app_pages/engagement.py", label=text("app.nav.engagement"),
+                     icon=ICONS["engagement"])
         st.stop()
     return int(current)
 
@@ -168,6 +206,8 @@ def sidebar() -> None:
             format_func=lambda code: {"en": "English", "ko": "한국어"}[code],
             key=LANGUAGE,
         )
+        st.toggle(text("app.presenter"), key=PRESENTER, help=text("app.presenter_help"))
+        st.html(STYLE + (PRESENTER_STYLE if presenter_mode() else ""))
         current = st.session_state.get(ENGAGEMENT_ID)
         if current is not None:
             try:

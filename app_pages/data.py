@@ -9,15 +9,18 @@ from app_pages import charts
 from app_pages.common import (
     context,
     language,
+    page_header,
     progress_reporter,
     require_engagement,
     show_error,
     text,
 )
 
-SEVERITY = {"critical": ("🔴", st.error), "warning": ("🟠", st.warning), "info": ("🔵", st.info)}
+SEVERITY = {"critical": (":material/error:", st.error),
+            "warning": (":material/warning:", st.warning),
+            "info": (":material/info:", st.info)}
 
-st.header(text("app.data.header"))
+page_header("data")
 ctx = context()
 engagement_id = require_engagement()
 lang = language()
@@ -49,10 +52,13 @@ cols = st.columns(5)
 cols[0].metric(text("app.data.n_images"), f"{profile.get('n_images', 0):,}")
 effective = profile.get("effective_n_images")
 cols[1].metric(text("app.data.effective"), f"{effective:,}" if effective is not None
-               else text("app.common.not_measured"))
+               else text("app.common.not_measured_short"),
+               help=None if effective is not None else text("app.common.not_measured"))
 cols[2].metric(text("app.data.n_classes"), profile.get("n_classes", 0))
 cols[3].metric(text("app.data.imbalance"), f"{profile.get('imbalance_ratio', 1.0):.1f}×")
-cols[4].metric(text("app.data.data_type"), text(f"app.data_type.{profile.get('data_type')}"))
+cols[4].metric(text("app.data.data_type"),
+               text(f"app.data_type_short.{profile.get('data_type')}"),
+               help=text(f"app.data_type.{profile.get('data_type')}"))
 
 tab_health, tab_images, tab_classes, tab_map = st.tabs([
     text("app.data.tab_health"), text("app.data.tab_images"), text("app.data.tab_classes"),
@@ -64,7 +70,7 @@ with tab_health:
         st.caption(text("app.common.not_measured"))
     for finding in findings:
         icon, box = SEVERITY.get(finding.get("severity"), SEVERITY["info"])
-        with st.expander(f"{icon} {finding_text(finding, 'title', lang)}",
+        with st.expander(finding_text(finding, 'title', lang), icon=icon,
                          expanded=finding.get("severity") == "critical"):
             st.markdown(finding_text(finding, "meaning", lang))
             if finding.get("action"):

@@ -11,17 +11,19 @@ from advisor.session import (
 )
 from app_pages.common import (
     ENGAGEMENT_ID,
+    ICONS,
     context,
     labeler,
     language,
     open_engagement,
+    page_header,
     text,
 )
 
 DEPLOYMENTS = ["server_gpu", "cpu", "mobile"]
 LANGS = ["ko", "en"]
 
-st.header(text("app.engagement.header"))
+page_header("engagement")
 ctx = context()
 current = st.session_state[ENGAGEMENT_ID]
 saved = engagement_details(ctx, current) if current is not None else {}
@@ -83,7 +85,7 @@ if submitted:
 
 if flash := st.session_state.pop("engagement_flash", None):
     st.success(flash)
-    st.page_link("app_pages/data.py", label=text("app.engagement.next"), icon="🗂️")
+    st.page_link("app_pages/data.py", label=text("app.engagement.next"), icon=ICONS["data"])
 
 st.subheader(text("app.engagement.recent"))
 recent = recent_engagements(ctx, limit=10)

@@ -5,9 +5,9 @@ import streamlit as st
 
 from advisor.session import delete_engagement, engagement_runs, recent_engagements, run_result
 from app_pages import charts
-from app_pages.common import ENGAGEMENT_ID, context, open_engagement, text
+from app_pages.common import ENGAGEMENT_ID, context, open_engagement, page_header, text
 
-st.header(text("app.history.header"))
+page_header("history")
 ctx = context()
 if flash := st.session_state.pop("history_flash", None):
     st.success(flash)

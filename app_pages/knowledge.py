@@ -8,13 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from advisor.views import catalog
+from app_pages.common import ICONS
 
 language = st.session_state.get("language", "en")
 language = language if language in ("en", "ko") else "en"
 labels = catalog(language)["labels"]
 topics = {t["id"]: f"{t['label']} ({t['n_rules']})" for t in catalog(language)["topics"]}
 
-st.title(labels["knowledge_title"])
+st.title(f"{ICONS['knowledge']} {labels['knowledge_title']}", anchor=False)
 st.caption(labels["knowledge_caption"])
 topic = st.selectbox(
     labels["topic"],

@@ -1,4 +1,4 @@
-"""The results of a validation run, drawn from its result document (read defensively)."""
+"""The results of a validation run, drawn from its typed result document."""
 
 from __future__ import annotations
 
@@ -12,10 +12,16 @@ from advisor.messages import render_message, render_messages
 from advisor.recommendation import Recommendation
 from advisor.views import present
 from app_pages import charts
-from app_pages.common import image_path, language, text
-from engines.results import Result
+from app_pages.common import image_path, language, presenter_mode, text
+from engines.results import Result, Verdict
 
-VERDICT_BOX = {"validated": st.success, "revised": st.warning}
+# The colours people expect: green the advice held, red the evidence overturned it,
+# amber the evidence could not decide.
+VERDICT_BOX = {Verdict.VALIDATED: st.success, Verdict.REVISED: st.error,
+               Verdict.INCONCLUSIVE: st.warning}
+VERDICT_ICON = {Verdict.VALIDATED: ":material/check_circle:",
+                Verdict.REVISED: ":material/change_circle:",
+                Verdict.INCONCLUSIVE: ":material/help:"}
 
 
 def evidence_findings(rec: dict[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -28,49 +34,78 @@ def evidence_findings(rec: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         return []  # a result from another knowledge version: the verdict above stands
 
 
+def draw_verdict(typed: Result) -> None:
+    """The verdict first, in its colour, with its one-line reason in the page language."""
+    rec = typed.recommendation
+    verdict = Verdict(rec.verdict) if rec.verdict is not None else None
+    reason = pick(rec.verdict_reason, language()) if rec.verdict_reason else ""
+    strategy = text(f"app.strategy.{rec.strategy_id}") if rec.strategy_id else ""
+    label = text(f"app.verdict.{verdict.value}" if verdict else "app.verdict.none")
+    body = f"**{label}**" + (f" — {strategy}" if strategy else "")
+    body += f"\n\n{reason}" if reason else ""
+    if verdict is None:
+        st.info(body, icon=":material/hourglass_empty:")
+    else:
+        VERDICT_BOX[verdict](body, icon=VERDICT_ICON[verdict])
+
+
+def _accuracy(best: Any) -> tuple[str, str | None]:
+    """The best accuracy, short, and its interval for the help text."""
+    if best is None:
+        return text("app.common.not_measured_short"), text("app.common.not_measured")
+    acc = best.accuracy
+    if acc.ci_low is None or acc.ci_high is None:
+        return f"{acc.value:.1%}", None
+    return f"{acc.value:.1%}", text("app.validate.interval", low=acc.ci_low, high=acc.ci_high)
+
+
+def draw_key_numbers(typed: Result) -> None:
+    """The numbers that carry the answer; short values, the long form in the help."""
+    validation = typed.validation
+    presenting = presenter_mode()
+    cols = st.columns(3 if presenting else 4)
+    value, interval = _accuracy(typed.best_experiment())
+    cols[0].metric(text("app.validate.best_accuracy"), value, help=interval)
+    if interval is not None:
+        cols[0].caption(interval)
+    sim = validation.similarity
+    if sim is not None and sim.call in ("similar", "different", "borderline") \
+            and sim.score is not None:
+        call = (text("app.validate.similarity_borderline") if sim.call == "borderline"
+                else text(f"app.advice.similarity_choice.{sim.call}"))
+        cols[1].metric(text("app.validate.similarity"), call,
+                       help=text("app.validate.similarity_help", score=sim.score, call=call))
+    else:
+        cols[1].metric(text("app.validate.similarity"), text("app.common.not_measured_short"),
+                       help=text("app.common.not_measured"))
+    needed = typed.images_needed()
+    long_needed = charts.images_needed_text(needed, text)
+    short_needed = (long_needed if needed is not None and needed.status == "reachable"
+                    else charts.images_needed_short(needed, text))
+    cols[2].metric(text("app.validate.images_needed"), short_needed, help=long_needed)
+    if not presenting:
+        used = validation.budget.used_seconds if validation.budget is not None else None
+        cols[3].metric(text("app.validate.seconds"),
+                       f"{used:.0f} s" if used is not None
+                       else text("app.common.not_measured_short"))
+
+
 def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
     """Verdict, headline numbers and the charts of one run."""
     lang = language()
-    result = typed.to_json_dict()
-    validation = result["validation"]
-    rec = result["recommendation"]
+    presenting = presenter_mode()
+    validation = typed.validation
     target = typed.target()
-    best_typed = typed.best_experiment()
-    st.subheader(text("app.validate.results", run=run_id))
+    best = typed.best_experiment()
+    st.subheader(text("app.validate.results", run=run_id), anchor=False)
+    draw_verdict(typed)
+    for finding in evidence_findings(typed.to_json_dict()["recommendation"], lang):
+        rule = "" if presenting else f" ({finding['rule_id']})"
+        st.caption(f"{finding['outcome_label']}: {finding['text']}{rule}")
+    draw_key_numbers(typed)
 
-    verdict = rec.get("verdict")
-    reason = pick(rec.get("verdict_reason"), lang)
-    strategy = text(f"app.strategy.{rec['strategy_id']}") if rec.get("strategy_id") else ""
-    VERDICT_BOX.get(verdict, st.info)(
-        f"**{text(f'app.verdict.{verdict}' if verdict else 'app.verdict.none')}** — {strategy}"
-        + (f"\n\n{reason}" if reason else ""))
-    for finding in evidence_findings(rec, lang):
-        st.caption(f"{finding['outcome_label']}: {finding['text']} ({finding['rule_id']})")
-
-    experiments = validation["experiments"]
-    best = best_typed.model_dump(mode="json") if best_typed is not None else None
-    similarity = validation.get("similarity") or {}
-    fit = ((validation.get("learning_curve") or {}).get("fit") or {})
-    cols = st.columns(4)
-    value, low, high = charts.interval(((best or {}).get("metrics") or {}).get("accuracy"))
-    cols[0].metric(text("app.validate.best_accuracy"),
-                   f"{value:.1%}" if value is not None else text("app.common.not_measured"),
-                   help=text("app.validate.interval", low=low, high=high)
-                   if low is not None and high is not None else None)
-    if low is not None and high is not None:
-        cols[0].caption(text("app.validate.interval", low=low, high=high))
-    score = charts.number(similarity.get("score"))
-    cols[1].metric(text("app.validate.similarity"),
-                   f"{score:.2f} · {text('app.advice.similarity_choice.' + similarity['call'])}"
-                   if score is not None and similarity.get("call") in ("similar", "different")
-                   else text("app.common.not_measured"))
-    cols[2].metric(text("app.validate.images_needed"),
-                   charts.images_needed_text(typed.images_needed(), text))
-    budget_used = (validation.get("budget") or {}).get("used_seconds")
-    cols[3].metric(text("app.validate.seconds"),
-                   f"{budget_used:.0f} s" if charts.number(budget_used) is not None
-                   else text("app.common.not_measured"))
-
+    experiments = [e.model_dump(mode="json") for e in validation.experiments]
+    curve = validation.learning_curve
     tabs = st.tabs([text("app.validate.tab_strategies"), text("app.validate.tab_curve"),
                     text("app.validate.tab_errors"), text("app.validate.tab_backbones"),
                     text("app.validate.tab_notes")])
@@ -80,59 +115,76 @@ def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
             st.info(text("app.common.not_measured"))
         else:
             st.plotly_chart(figure, key="validate_strategies_chart")
-        for skipped in validation.get("skipped") or []:
-            st.caption(f"{text('app.strategy.' + skipped.get('strategy', ''))}: "
-                       f"{render_message(skipped.get('reason_code'), lang, skipped.get('reason'))}")
+        for skipped in validation.skipped:
+            st.caption(f"{text('app.strategy.' + skipped.strategy.value)}: "
+                       f"{render_message(skipped.reason_code, lang, skipped.reason)}")
     with tabs[1]:
-        figure = charts.learning_curve_figure(validation.get("learning_curve"), text, target)
+        figure = charts.learning_curve_figure(
+            curve.model_dump(mode="json") if curve is not None else None, text, target)
         if figure is None:
             st.info(text("app.validate.no_curve",
-                         reason=render_message((validation.get("learning_curve") or {}).get(
-                             "reason_code"), lang, (validation.get("learning_curve") or {}).get(
-                             "reason")) or "–"))
+                         reason=(render_message(curve.reason_code, lang, curve.reason)
+                                 if curve is not None else None) or "–"))
         else:
             st.plotly_chart(figure, key="validate_curve_chart")
-            for note in render_messages(fit.get("note_codes"), fit.get("notes"), lang):
+            for note in (render_messages(curve.fit.note_codes, curve.fit.notes, lang)
+                         if curve is not None and curve.fit else []):
                 st.caption(note)
     with tabs[2]:
-        figure = charts.confusion_figure((best or {}).get("metrics"), text)
+        figure = charts.confusion_figure(
+            best.metrics.model_dump(mode="json") if best is not None else None, text)
         if figure is None:
             st.info(text("app.common.not_measured"))
         else:
             st.plotly_chart(figure, key="validate_confusion_chart")
-        wrong = validation.get("misclassified") or []
-        st.markdown(f"**{text('app.validate.misclassified', n=len(wrong))}**")
-        shown = [(w, image_path(sample_root, str(w.get("path", "")))) for w in wrong[:24]]
-        images = [(w, p) for w, p in shown if p is not None]
-        if images:
-            st.image([str(p) for _, p in images], width=120, caption=[
-                f"{w.get('path')} · {w.get('true')} → {w.get('predicted')}"
-                + (f" ({w['confidence']:.0%})" if charts.number(w.get("confidence")) is not None
-                   else "") for w, _ in images])
+        draw_misclassified(validation.misclassified, sample_root)
     with tabs[3]:
-        figure = charts.ranking_figure(validation.get("backbone_ranking"), text)
+        figure = charts.ranking_figure(
+            [r.model_dump(mode="json") for r in validation.backbone_ranking] or None, text)
         if figure is None:
             st.info(text("app.common.not_measured"))
         else:
             st.plotly_chart(figure, key="validate_ranking_chart")
     with tabs[4]:
-        for warning in render_messages(validation.get("warning_codes"),
-                                       validation.get("warnings"), lang):
-            st.caption(f"⚠️ {warning}")
-        device = validation.get("device") or {}
-        st.caption(text("app.validate.ran_on", device=device.get("name") or device.get("type")
-                        or "–", backbone=(validation.get("backbone") or {}).get("name", "–")))
-        if validation.get("segmentation"):
-            draw_segmentation(validation["segmentation"])
-        if validation.get("detection"):
-            from app_pages.detection_view import draw_detector
+        draw_notes(typed, presenting)
+    st.page_link("app_pages/report.py", label=text("app.validate.next"),
+                 icon=":material/description:")
 
-            draw_detector(validation["detection"])
-        for section in ("segmentation", "detection", "clusters", "domain_gap"):
-            if validation.get(section):
-                with st.expander(text("app.validate.section", name=section)):
-                    st.json(validation[section], expanded=False)
-    st.page_link("app_pages/report.py", label=text("app.validate.next"), icon="📄")
+
+def draw_misclassified(wrong: list[dict[str, Any]], sample_root: Path) -> None:
+    """Held-out images the best model got wrong, with their true and predicted class."""
+    st.markdown(f"**{text('app.validate.misclassified', n=len(wrong))}**")
+    shown = [(w, image_path(sample_root, str(w.get("path", "")))) for w in wrong[:24]]
+    images = [(w, p) for w, p in shown if p is not None]
+    if images:
+        st.image([str(p) for _, p in images], width=120, caption=[
+            f"{w.get('path')} · {w.get('true')} → {w.get('predicted')}"
+            + (f" ({w['confidence']:.0%})" if charts.number(w.get("confidence")) is not None
+               else "") for w, _ in images])
+
+
+def draw_notes(typed: Result, presenting: bool) -> None:
+    """Warnings of the run, where it ran, and the other tasks' sections."""
+    validation = typed.validation
+    for warning in render_messages(validation.warning_codes, validation.warnings, language()):
+        st.caption(f":material/warning: {warning}")
+    if not presenting:
+        device = validation.device.get("name") or validation.device.get("type") or "–"
+        st.caption(text("app.validate.ran_on", device=device,
+                        backbone=validation.backbone.get("name", "–")))
+    if validation.segmentation:
+        draw_segmentation(validation.segmentation)
+    if validation.detection:
+        from app_pages.detection_view import draw_detector
+
+        draw_detector(validation.detection)
+    if presenting:
+        return
+    for section in ("segmentation", "detection", "clusters", "domain_gap"):
+        data = getattr(validation, section)
+        if data:
+            with st.expander(text("app.validate.section", name=section)):
+                st.json(data, expanded=False)
 
 
 def draw_segmentation(seg: dict[str, Any]) -> None:

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import environment, text
+from app_pages.common import environment, page_header, text
 
-st.header(text("app.settings.header"))
+page_header("settings")
 probe = environment()
 with st.spinner(text("app.common.probing")):
     env = probe.wait()

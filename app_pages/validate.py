@@ -7,6 +7,7 @@ from app_pages.common import (
     context,
     labeler,
     language,
+    page_header,
     require_engagement,
     settings,
     text,
@@ -15,8 +16,10 @@ from app_pages.results import draw_results
 from engines.results import STRATEGY_ORDER
 
 STRATEGIES = [s.value for s in STRATEGY_ORDER]
+BUDGET = "validate_budget"  # the widget
+BUDGET_KEPT = "validate_budget_kept"  # its value, kept while the widget is not drawn
 
-st.header(text("app.validate.header"))
+page_header("validate")
 ctx = context()
 engagement_id = require_engagement()
 lang = language()
@@ -24,6 +27,14 @@ sample = current_sample(ctx, engagement_id)
 if sample is None:
     st.info(text("app.validate.need_data"))
     st.stop()
+
+
+def last_budget() -> int:
+    """The budget of the engagement's last finished run (it survives a reload), else the
+    installation's default."""
+    found = latest_result(ctx, engagement_id)
+    budget = found[1].config.budget_seconds if found is not None else None
+    return int(min(max(budget or settings().budget_seconds, 5), 3600))
 
 
 @st.fragment(run_every=1.0)
@@ -60,9 +71,13 @@ if active is not None:
     live(active)
 else:
     cols = st.columns([1, 2])
+    # Streamlit forgets a widget's value while it is not drawn (during a run): the
+    # chosen budget is kept under a key of its own and given back to the widget.
+    if BUDGET not in st.session_state:
+        st.session_state[BUDGET] = st.session_state.get(BUDGET_KEPT) or last_budget()
     budget = cols[0].number_input(text("app.validate.budget"), min_value=5, max_value=3600,
-                                  value=int(settings().budget_seconds), step=5,
-                                  key="validate_budget")
+                                  step=5, key=BUDGET)
+    st.session_state[BUDGET_KEPT] = int(budget)
     chosen = cols[1].multiselect(text("app.validate.strategies"), STRATEGIES,
                                  default=STRATEGIES,
                                  format_func=labeler("app.strategy"),

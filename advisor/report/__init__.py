@@ -11,8 +11,15 @@ from advisor.report.build import build_report_model
 from advisor.report.decision import decide
 from advisor.report.model import ReportModel
 from advisor.report.options import ReportOptions
-from advisor.report.render import render_html
+from advisor.report.render import render_html, render_summary_html
 from advisor.report.write import FORMATS, write_report
+
+
+def render_summary_pdf(model: ReportModel) -> bytes:
+    """Render the one-page client summary as PDF bytes (see :mod:`advisor.report.pdf`)."""
+    from advisor.report.pdf import render_summary_pdf as _render_summary_pdf
+
+    return _render_summary_pdf(model)
 
 
 def render_pdf(model: ReportModel, options: ReportOptions | None = None) -> bytes:
@@ -30,5 +37,7 @@ __all__ = [
     "decide",
     "render_html",
     "render_pdf",
+    "render_summary_html",
+    "render_summary_pdf",
     "write_report",
 ]

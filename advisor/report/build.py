@@ -7,6 +7,7 @@ from typing import Any
 
 from advisor.i18n import check_language
 from advisor.report.access import ResultReader
+from advisor.report.client_summary import build_client_summary
 from advisor.report.context import BuildContext
 from advisor.report.costs import TRAINING_FLOPS_SOURCE, task_of
 from advisor.report.decision import decide
@@ -93,6 +94,7 @@ def build_report_model(
         sections=sections,
         references=_references(ctx),
         labels={key: ctx.text(key) for key in LABEL_KEYS},
+        client=build_client_summary(ctx, decision),
     )
 
 

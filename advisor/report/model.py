@@ -201,6 +201,33 @@ class Decision:
 
 
 @dataclass
+class ClientSummary:
+    """The one-page answer for the client, drawn from the same measurements as the report.
+
+    Every figure is a number of the result with its source, or None ("not measured").
+
+    Attributes:
+        recommendation: The recommendation in one sentence.
+        accuracy: The best model's held-out accuracy with its 95 % interval.
+        similarity: The measured similarity call, with its score where measured.
+        images_needed: Labeled images needed for the client's target (an interval of
+            counts, or a sentence where the curve says "reached" or "not reachable").
+        risk: The main risk.
+        next_step: The next step.
+        labels: Words the one-page template draws around them.
+
+    """
+
+    recommendation: Phrase | str
+    accuracy: Estimate | None
+    similarity: Phrase | str | None
+    images_needed: Phrase | Estimate | str | None
+    risk: Phrase | str | None
+    next_step: Phrase | str | None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Reference:
     """A work cited by the report (plain citation, optional link)."""
 
@@ -220,6 +247,7 @@ class ReportModel:
         sections: The numbered sections, in order.
         references: Works cited.
         labels: Localized words the templates need (headings of fixed parts).
+        client: The one-page client summary (see :class:`ClientSummary`).
 
     """
 
@@ -230,6 +258,7 @@ class ReportModel:
     sections: list[Section]
     references: list[Reference] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    client: ClientSummary | None = None
 
     def section(self, section_id: str) -> Section:
         """Return a section by id.

@@ -18,7 +18,7 @@ from pathlib import Path
 from advisor.report.fonts import require_korean_font
 from advisor.report.model import ReportModel
 from advisor.report.options import ReportOptions
-from advisor.report.render import render_html
+from advisor.report.render import render_html, render_summary_html
 
 FONT_FAMILY = "ReportSans"
 
@@ -90,6 +90,26 @@ def _render_pdf(model: ReportModel, options: ReportOptions | None = None) -> byt
 
     """
     font = require_korean_font()
+    html = render_html(model, options=options, mode="print", font_css=font_face_css(font))
+    return _html_to_pdf(html)
+
+
+def render_summary_pdf(model: ReportModel) -> bytes:
+    """Render the one-page client summary of a report model as a PDF.
+
+    Raises:
+        advisor.report.fonts.FontNotFound: No font with Korean glyphs is installed.
+        PdfUnavailable: WeasyPrint cannot be imported.
+
+    """
+    with _pillow_settings_kept():
+        font = require_korean_font()
+        html = render_summary_html(model, mode="print", font_css=font_face_css(font))
+        return _html_to_pdf(html)
+
+
+def _html_to_pdf(html: str) -> bytes:
+    """Lay out print-mode HTML with WeasyPrint, fetching only ``file:`` and ``data:``."""
     try:
         from weasyprint import HTML
         from weasyprint.text.fonts import FontConfiguration
@@ -100,7 +120,6 @@ def _render_pdf(model: ReportModel, options: ReportOptions | None = None) -> byt
             "`pip install weasyprint` (Debian/Ubuntu also `apt-get install libpango-1.0-0 "
             "libpangoft2-1.0-0`)."
         ) from exc
-    html = render_html(model, options=options, mode="print", font_css=font_face_css(font))
     fetcher = URLFetcher(allowed_protocols={"file", "data"}, timeout=5)
     # WeasyPrint logs every CSS property it ignores; the report's screen-only rules
     # would flood the caller's log.

@@ -146,3 +146,30 @@ def render_html(
         plotly_js=Markup(plotly_js()) if interactive and has_charts else "",
         font_css=Markup(font_css),
     )
+
+
+def render_summary_html(
+    model: ReportModel, *, mode: str = "screen", font_css: str = ""
+) -> str:
+    """Render the one-page client summary of a report model as self-contained HTML.
+
+    Args:
+        model: A report model built by :func:`advisor.report.build.build_report_model`
+            (its ``client`` summary and ``decision`` are drawn).
+        mode: "screen" or "print" (page layout for the PDF renderer).
+        font_css: Extra CSS (``@font-face`` rules) placed before the summary's styles.
+
+    Returns:
+        The HTML text; it loads nothing from the network.
+
+    Raises:
+        ValueError: For an unknown mode, or a model without a client summary.
+
+    """
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}: use 'screen' or 'print'.")
+    if model.client is None:
+        raise ValueError("The report model has no client summary: build it with "
+                         "build_report_model.")
+    template = _environment().get_template("summary.html.j2")
+    return template.render(m=model, mode=mode, font_css=Markup(font_css))

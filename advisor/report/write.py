@@ -1,4 +1,8 @@
-"""Write the report files of a run: report.html and report.pdf from one model."""
+"""Write the report files of a run from one model.
+
+The full report (report.html, report.pdf) and the one-page client summary beside it
+(summary.html, summary.pdf).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 from advisor.report.build import build_report_model
 from advisor.report.options import ReportOptions
-from advisor.report.render import render_html
+from advisor.report.render import render_html, render_summary_html
 
 FORMATS: tuple[str, ...] = ("html", "pdf")
 LOG = logging.getLogger(__name__)
@@ -25,6 +29,9 @@ def write_report(
     image_root: Path | None = None,
 ) -> Path:
     """Render the report of a result into ``out_dir`` (``report.html``, ``report.pdf``).
+
+    The one-page client summary of the same model is written beside each format
+    (``summary.html``, ``summary.pdf``).
 
     Args:
         result: A parsed result.json.
@@ -62,21 +69,28 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for fmt in wanted:
-        path = out_dir / f"report.{fmt}"
-        tmp = path.with_suffix(f".{fmt}.tmp")
         if fmt == "html":
-            tmp.write_text(render_html(model, options=options), encoding="utf-8")
+            _write(out_dir / "report.html", render_html(model, options=options).encode("utf-8"))
+            _write(out_dir / "summary.html", render_summary_html(model).encode("utf-8"))
         else:
             from advisor.report.fonts import FontNotFound
-            from advisor.report.pdf import PdfUnavailable, render_pdf
+            from advisor.report.pdf import PdfUnavailable, render_pdf, render_summary_pdf
 
             try:
-                tmp.write_bytes(render_pdf(model, options))
+                report, summary = render_pdf(model, options), render_summary_pdf(model)
             except (FontNotFound, PdfUnavailable) as exc:
                 if strict_pdf:
                     raise
                 LOG.warning("report.pdf not written: %s", exc)
                 continue
-        tmp.replace(path)
-        written.append(path)
+            _write(out_dir / "report.pdf", report)
+            _write(out_dir / "summary.pdf", summary)
+        written.append(out_dir / f"report.{fmt}")
     return written[0]
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a file atomically (a reader never sees half of it)."""
+    tmp = path.with_suffix(f"{path.suffix}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -99,6 +99,8 @@ class ReportFiles:
         result_json: The run's result.json text.
         pdf: The PDF report, when it was asked for and could be made.
         pdf_error: Why there is no PDF (no Korean font, no WeasyPrint), if asked for.
+        summary_html: The one-page client summary (HTML).
+        summary_pdf: The one-page client summary as PDF, when the PDF was made.
 
     """
 
@@ -106,6 +108,8 @@ class ReportFiles:
     result_json: str
     pdf: bytes | None = None
     pdf_error: str | None = None
+    summary_html: str = ""
+    summary_pdf: bytes | None = None
 
 
 def run_report(
@@ -131,7 +135,14 @@ def run_report(
         ValueError: The run has no result.
 
     """
-    from advisor.report import ReportOptions, build_report_model, render_html, render_pdf
+    from advisor.report import (
+        ReportOptions,
+        build_report_model,
+        render_html,
+        render_pdf,
+        render_summary_html,
+        render_summary_pdf,
+    )
 
     result = run_result(ctx, run_id)
     if result is None:
@@ -139,6 +150,8 @@ def run_report(
     folder = store.reports_dir(ctx.data_dir, engagement_id)
     html_path = folder / f"run-{run_id}-{language}.html"
     pdf_path = html_path.with_suffix(".pdf")
+    summary_path = folder / f"run-{run_id}-{language}-summary.html"
+    summary_pdf_path = summary_path.with_suffix(".pdf")
     model = None
 
     def report_model() -> Any:
@@ -152,17 +165,23 @@ def run_report(
     if not html_path.exists():
         _keep_report(ctx, engagement_id, run_id, html_path,
                      render_html(report_model()).encode("utf-8"), "html")
+    if not summary_path.exists():
+        _keep_report(ctx, engagement_id, run_id, summary_path,
+                     render_summary_html(report_model()).encode("utf-8"), "html")
     files = ReportFiles(html=html_path.read_text("utf-8"),
-                        result_json=dump_json(result.to_json_dict()))
+                        result_json=dump_json(result.to_json_dict()),
+                        summary_html=summary_path.read_text("utf-8"))
     if pdf:
-        if not pdf_path.exists():
-            try:
-                data = render_pdf(report_model())
-            except RuntimeError as exc:  # no Korean font or no WeasyPrint: said how to fix
-                files.pdf_error = str(exc)
-                return files
-            _keep_report(ctx, engagement_id, run_id, pdf_path, data, "pdf")
+        try:
+            for path, render in ((pdf_path, render_pdf), (summary_pdf_path, render_summary_pdf)):
+                if not path.exists():
+                    _keep_report(ctx, engagement_id, run_id, path, render(report_model()),
+                                 "pdf")
+        except RuntimeError as exc:  # no Korean font or no WeasyPrint: said how to fix
+            files.pdf_error = str(exc)
+            return files
         files.pdf = pdf_path.read_bytes()
+        files.summary_pdf = summary_pdf_path.read_bytes()
     return files
 
 

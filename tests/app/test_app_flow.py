@@ -70,19 +70,27 @@ def test_journey_from_engagement_to_report(app, two_class_zip, fake_pipeline, da
     assert run.result["validation"]["best_experiment"]
 
     at = goto(at, "app_pages/report.py")
+    # The one-page summary comes first, then the full report.
     assert [b.label for b in at.get("download_button")] == [
-        "Download the report (HTML)", "Download result.json"]
+        "Download the summary (HTML)", "Download the report (HTML)", "Download result.json"]
+    assert [s.value for s in at.subheader][:2] == [
+        ":material/summarize: Feasibility at a glance", ":material/description: The full report"]
     assert not at.info
     at.button(key="report_make_pdf").click()
     at.run()
     assert not at.exception
-    pdf_ready = "Download the report (PDF)" in [b.label for b in at.get("download_button")]
+    labels = [b.label for b in at.get("download_button")]
+    pdf_ready = "Download the report (PDF)" in labels
     assert pdf_ready or (at.warning and at.warning[0].value.startswith("No PDF"))
+    if pdf_ready:
+        assert labels[:2] == ["Download the summary (HTML)", "Download the summary (PDF)"]
     report_file = data_dir / "reports" / "1" / f"run-{run.id}-en.html"
     assert "<html" in report_file.read_text("utf-8").lower()
+    summary_file = data_dir / "reports" / "1" / f"run-{run.id}-en-summary.html"
+    assert 'id="answer"' in summary_file.read_text("utf-8")
     with store.open_session(store.create_db_engine(settings=load_settings())) as session:
-        formats = [r.format for r in store.list_reports(session, 1)]
-    assert formats == (["html", "pdf"] if pdf_ready else ["html"])
+        formats = sorted(r.format for r in store.list_reports(session, 1))
+    assert formats == (["html", "html", "pdf", "pdf"] if pdf_ready else ["html", "html"])
 
 
 def test_reload_during_a_run_reconnects(app, two_class_zip, fake_pipeline):
@@ -159,11 +167,11 @@ def test_reopen_a_recent_engagement(app):
     at.button(key="engagement_new").click()
     at.run()
     at = create_engagement(at, client="Second", project="Two", language="ko")
-    assert at.header[0].value == "프로젝트"  # the engagement's language
+    assert at.header[0].value == ":material/handshake: 프로젝트"  # the engagement's language
     at.button(key="engagement_open_1").click()
     at.run()
     at.run()
-    assert at.header[0].value == "Engagement"
+    assert at.header[0].value == ":material/handshake: Engagement"
     assert at.text_input(key="engagement_client_1").value == "First"
 
 
@@ -173,7 +181,7 @@ def test_language_switch_changes_the_page_text(app):
     at = goto(app, "app_pages/data.py")
     assert [i.value for i in at.info] == ["먼저 프로젝트를 만들거나 여세요."]
     at = goto(at, "app_pages/history.py")
-    assert at.header[0].value == "기록"
+    assert at.header[0].value == ":material/history: 기록"
 
 
 def test_unexpected_errors_become_a_friendly_message(app, monkeypatch):

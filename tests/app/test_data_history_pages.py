@@ -20,7 +20,8 @@ def test_embedding_map_marks_a_copied_image(app, tmp_path):
     at = upload(at, sample, name="dup.zip")
     labels = [e.label for e in at.expander]
     # The exact copy is found from the bytes at upload; critical findings come first.
-    assert labels[1] == "🔴 The same file under different labels", labels
+    assert labels[1] == "The same file under different labels", labels
+    assert at.expander[1].proto.icon == ":material/error:"  # critical: no emoji needed
     at.button(key="data_map_draw").click()
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -26,7 +26,7 @@ def markdown(at: AppTest) -> str:
 def test_every_rule_and_case_is_listed_with_why_and_source():
     kb = knowledge_base()
     at = open_page("en")
-    assert at.title[0].value == "Knowledge"
+    assert at.title[0].value == ":material/menu_book: Knowledge"
     labels = [e.label for e in at.expander]
     for rule in kb.rules:
         assert any(label.startswith(f"{rule.id} · ") for label in labels), rule.id
@@ -55,7 +55,7 @@ def test_filter_by_topic_and_search():
                                                          ("en", "Knowledge", "Rules")])
 def test_language_follows_the_session(language, title, tab):
     at = open_page(language)
-    assert at.title[0].value == title
+    assert at.title[0].value == f":material/menu_book: {title}"
     assert at.tabs[0].label == tab
     if language == "ko":
         assert "**이유:**" in markdown(at)

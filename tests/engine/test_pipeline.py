@@ -69,6 +69,8 @@ def test_report_html_is_written_with_the_measured_numbers(validated):
     assert f"{100 * acc:.1f}%" in html
     for rule_id in result["recommendation"]["fired_rule_ids"]:
         assert rule_id in html
+    summary = (out / "summary.html").read_text("utf-8")  # the client's one page beside it
+    assert f"{100 * acc:.1f}%" in summary and 'id="answer"' in summary
 
 
 def test_second_run_reads_features_from_the_cache(validated):
