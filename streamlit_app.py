@@ -12,8 +12,9 @@ from app_pages.common import ICONS, init_session, run_page, sidebar, text
 
 AUTHENTICATED = "access_authenticated"
 
-st.set_page_config(page_title="Feasibility Advisor", page_icon=":material/travel_explore:",
-                   layout="wide")
+st.set_page_config(
+    page_title="Feasibility Advisor", page_icon=":material/travel_explore:", layout="wide"
+)
 
 
 def require_access() -> None:
@@ -27,8 +28,7 @@ def require_access() -> None:
         return
     with st.form("access_login"):
         st.subheader(text("app.access.title"))
-        given = st.text_input(text("app.access.password"), type="password",
-                              key="access_password")
+        given = st.text_input(text("app.access.password"), type="password", key="access_password")
         submitted = st.form_submit_button(text("app.access.submit"), type="primary")
     if submitted:
         if password_matches(given, password):
@@ -42,8 +42,12 @@ def require_access() -> None:
 require_access()
 init_session()
 pages = [
-    st.Page("app_pages/engagement.py", title=text("app.nav.engagement"),
-            icon=ICONS["engagement"], default=True),
+    st.Page(
+        "app_pages/engagement.py",
+        title=text("app.nav.engagement"),
+        icon=ICONS["engagement"],
+        default=True,
+    ),
     st.Page("app_pages/data.py", title=text("app.nav.data"), icon=ICONS["data"]),
     st.Page("app_pages/advice.py", title=text("app.nav.advice"), icon=ICONS["advice"]),
     st.Page("app_pages/validate.py", title=text("app.nav.validate"), icon=ICONS["validate"]),

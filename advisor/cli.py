@@ -102,66 +102,91 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser(
         "validate",
-        help="profile, recommend, validate within a time budget; write result.json and "
-        "report.html",
+        help="profile, recommend, validate within a time budget; write result.json and report.html",
         description="Run the whole pipeline headless and write DIR/result.json and "
         "DIR/report.html.",
     )
     p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument(
-        "--budget-seconds", type=_positive, default=180.0, metavar="N",
+        "--budget-seconds",
+        type=_positive,
+        default=180.0,
+        metavar="N",
         help="wall-clock budget of the validation (default 180)",
     )
     p.add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto",
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
         help="where to run: auto picks CUDA when present, else the CPU (default auto)",
     )
     p.add_argument("--backbone", default=None, help="backbone name (default: bundled offline)")
     p.add_argument("--seed", type=int, default=0, help="seed for split and bootstrap")
-    p.add_argument("--language", choices=("en", "ko"), default=None,
-                   help="report language (default: the intake's language, else en)")
+    p.add_argument(
+        "--language",
+        choices=("en", "ko"),
+        default=None,
+        help="report language (default: the intake's language, else en)",
+    )
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder")
     p.add_argument(
-        "--strategies", type=_strategies, default=None, metavar="LIST",
+        "--strategies",
+        type=_strategies,
+        default=None,
+        metavar="LIST",
         help="strategies to compare, comma-separated (default: linear_probe,"
         "partial_finetune,full_finetune; fine-tunes run where the budget allows)",
     )
     p.add_argument(
-        "--compare", type=_backbone_list, default=None, metavar="LIST",
+        "--compare",
+        type=_backbone_list,
+        default=None,
+        metavar="LIST",
         help="backbones to rank against the first, comma-separated, or 'none' "
         "(default: every bundled offline backbone)",
     )
     p.add_argument(
-        "--target-accuracy", type=_fraction, default=None, metavar="P",
+        "--target-accuracy",
+        type=_fraction,
+        default=None,
+        metavar="P",
         help="the client's target accuracy (0.9 or 90), for the images-needed estimate; "
         "overrides target_value of --intake",
     )
-    p.add_argument("--intake", type=_intake_file, default=None, metavar="FILE.json",
-                   help=intake_help)
     p.add_argument(
-        "--reference-images", type=Path, default=None, metavar="DIR",
+        "--intake", type=_intake_file, default=None, metavar="FILE.json", help=intake_help
+    )
+    p.add_argument(
+        "--reference-images",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="folder of images from the deployment site: measures the domain gap between "
         "them and the sample (the decks' domain-adaptation question)",
     )
 
     p = sub.add_parser(
-        "profile", help="print the dataset profile as JSON",
+        "profile",
+        help="print the dataset profile as JSON",
         description="Unpack and check an upload and print its profile as JSON.",
     )
     p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
 
     p = sub.add_parser(
-        "recommend", help="print the recommendation for a dataset as JSON (no training)",
+        "recommend",
+        help="print the recommendation for a dataset as JSON (no training)",
         description="Profile the data and print the recommendation, with the rules that "
         "fired, as JSON.",
     )
     p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
-    p.add_argument("--intake", type=_intake_file, default=None, metavar="FILE.json",
-                   help=intake_help)
+    p.add_argument(
+        "--intake", type=_intake_file, default=None, metavar="FILE.json", help=intake_help
+    )
 
     p = sub.add_parser(
-        "report", help="render report.html again from a result.json",
+        "report",
+        help="render report.html again from a result.json",
         description="Render the HTML report from an existing result.json.",
     )
     p.add_argument("result", type=_existing_path, metavar="RESULT_JSON")
@@ -169,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", choices=("en", "ko"), default="en", help="report language")
 
     sub.add_parser(
-        "backbones", help="list the backbones available offline",
+        "backbones",
+        help="list the backbones available offline",
         description="List the bundled backbones whose weights are installed.",
     )
     return parser
@@ -184,10 +210,15 @@ def _print_summary(result: Result) -> None:
     validation = result.validation
     for exp in validation.experiments:
         acc = exp.accuracy
-        interval = (f" [95% {acc.ci_low:.1%}–{acc.ci_high:.1%}]"
-                    if acc.ci_low is not None and acc.ci_high is not None else "")
-        print(f"{exp.strategy.value} ({exp.backbone}): accuracy {acc.value:.1%}{interval} "
-              f"in {exp.seconds or 0:.1f} s")
+        interval = (
+            f" [95% {acc.ci_low:.1%}–{acc.ci_high:.1%}]"
+            if acc.ci_low is not None and acc.ci_high is not None
+            else ""
+        )
+        print(
+            f"{exp.strategy.value} ({exp.backbone}): accuracy {acc.value:.1%}{interval} "
+            f"in {exp.seconds or 0:.1f} s"
+        )
     for skipped in validation.skipped:
         print(f"{skipped.strategy.value}: not run ({skipped.reason})")
     sim = validation.similarity
@@ -195,16 +226,21 @@ def _print_summary(result: Result) -> None:
         print(f"similarity to ImageNet: {sim.call} (score {sim.score:.2f})")
     fit = validation.learning_curve.fit if validation.learning_curve else None
     for pred in fit.predictions if fit else []:
-        interval = (f" [95% {pred.ci_low:.1%}–{pred.ci_high:.1%}]"
-                    if pred.ci_low is not None and pred.ci_high is not None else "")
+        interval = (
+            f" [95% {pred.ci_low:.1%}–{pred.ci_high:.1%}]"
+            if pred.ci_low is not None and pred.ci_high is not None
+            else ""
+        )
         print(f"predicted accuracy with {pred.n} training images: {pred.value:.1%}{interval}")
     gap = validation.domain_gap
     if gap:
         print(f"proxy A-distance between the collections: {gap['pad']:.2f} ({gap['level']})")
     site = validation.site_gap
     if site:
-        print(f"deployment-site images against the sample: gap {site['gap']:.2f} "
-              f"[95% {site['ci_low']:.2f}–{site['ci_high']:.2f}] ({site['interpretation']})")
+        print(
+            f"deployment-site images against the sample: gap {site['gap']:.2f} "
+            f"[95% {site['ci_low']:.2f}–{site['ci_high']:.2f}] ({site['interpretation']})"
+        )
     clusters = validation.clusters
     if clusters:
         print(f"natural groups: {clusters['k']} ({clusters['separability']} separation)")

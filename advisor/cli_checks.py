@@ -80,8 +80,6 @@ def _check_output_folder(path: Path, option: str) -> None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise ValueError(
-            f"{option} {path} cannot be created: {parent} is a file, not a folder."
-        )
+        raise ValueError(f"{option} {path} cannot be created: {parent} is a file, not a folder.")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{option} {path} cannot be created: {parent} is not writable.")

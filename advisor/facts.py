@@ -37,8 +37,9 @@ def _label_issue_fraction(health: Mapping[str, Any]) -> float | None:
         return _fraction(health, HEALTH_LABEL_KEY)
     check = health.get("label_issues")
     if isinstance(check, Mapping) and check.get("n_evaluated"):
-        return _checked_fraction(len(check.get("issues") or ()) / check["n_evaluated"],
-                                 "share of suspicious labels")
+        return _checked_fraction(
+            len(check.get("issues") or ()) / check["n_evaluated"], "share of suspicious labels"
+        )
     return None
 
 
@@ -155,15 +156,17 @@ def derive_facts(
     measured = evidence.measured_similarity if evidence is not None else None
     if measured not in (None, "similar", "different", "borderline"):
         raise ValueError(
-            "Measured similarity must be 'similar', 'different' or 'borderline', got "
-            f"{measured!r}."
+            f"Measured similarity must be 'similar', 'different' or 'borderline', got {measured!r}."
         )
     guess = intake.domain_similarity
     facts["similarity_guess"] = guess
     if measured is not None:
         # A borderline measurement takes the cautious side of the 2x2, as an unknown does.
-        facts.update(similarity="different" if measured == "borderline" else measured,
-                     similarity_source="measured", similarity_measured=measured)
+        facts.update(
+            similarity="different" if measured == "borderline" else measured,
+            similarity_source="measured",
+            similarity_measured=measured,
+        )
         if evidence is not None and evidence.similarity_score is not None:
             facts["similarity_score"] = _checked_fraction(
                 evidence.similarity_score, "similarity score"
@@ -264,9 +267,13 @@ def derive_evidence_facts(evidence: Evidence, advised_strategy: str) -> dict[str
         best = max(by_strategy.values(), key=lambda r: r.accuracy)
         if advised is not None and advised.accuracy >= best.accuracy:
             best = advised
-        facts.update(best_strategy=best.strategy_id, best_accuracy=best.accuracy,
-                     best_ci_low=best.ci_low, best_ci_high=best.ci_high,
-                     advised_measured=advised is not None)
+        facts.update(
+            best_strategy=best.strategy_id,
+            best_accuracy=best.accuracy,
+            best_ci_low=best.ci_low,
+            best_ci_high=best.ci_high,
+            advised_measured=advised is not None,
+        )
         if advised is not None:
             margin = max(best.ci_high - best.ci_low, advised.ci_high - advised.ci_low) / 2
             facts.update(
@@ -291,8 +298,10 @@ def derive_evidence_facts(evidence: Evidence, advised_strategy: str) -> dict[str
 def _skipped_facts(skipped: list[SkippedStrategy], advised_strategy: str) -> dict[str, Any]:
     """The strategy that did not fit (the advised one first) and the time it would need."""
     first = next((s for s in skipped if s.strategy_id == advised_strategy), skipped[0])
-    facts: dict[str, Any] = {"skipped_strategy": first.strategy_id,
-                             "n_strategies_skipped": len(skipped)}
+    facts: dict[str, Any] = {
+        "skipped_strategy": first.strategy_id,
+        "n_strategies_skipped": len(skipped),
+    }
     if first.seconds_needed is not None:
         if first.seconds_needed < 0:
             raise ValueError("The time a skipped strategy needs cannot be negative.")

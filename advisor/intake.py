@@ -84,9 +84,7 @@ class Intake:
 
     def __post_init__(self) -> None:
         if self.task is not None and self.task not in TASKS:
-            raise ValueError(
-                f"Unknown task {self.task!r}: choose one of {', '.join(TASKS)}."
-            )
+            raise ValueError(f"Unknown task {self.task!r}: choose one of {', '.join(TASKS)}.")
         if self.data_type not in (None, "paired", "unpaired", "input_only"):
             raise ValueError(
                 f"Unknown data type {self.data_type!r}: use paired, unpaired or input_only."
@@ -169,10 +167,17 @@ class Intake:
             raise ValueError(f"{path.name}: {exc}") from None
 
 
-_BOOL_FIELDS = frozenset({
-    "client_expects_everything", "labeled_source_available", "source_is_simulation",
-    "multi_site", "realtime", "high_stakes", "wants_reinforcement_learning",
-})
+_BOOL_FIELDS = frozenset(
+    {
+        "client_expects_everything",
+        "labeled_source_available",
+        "source_is_simulation",
+        "multi_site",
+        "realtime",
+        "high_stakes",
+        "wants_reinforcement_learning",
+    }
+)
 _OPTIONAL_BOOL_FIELDS = frozenset({"can_relabel", "deployment_domain_differs"})
 _INT_FIELDS = frozenset({"claimed_n_images", "min_object_px"})
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -190,16 +195,20 @@ def _check_type(key: str, value: Any) -> None:
         raise ValueError(f"Intake key {key!r} must be true or false, got {value!r}.")
     if key in _OPTIONAL_BOOL_FIELDS and value is not None and not isinstance(value, bool):
         raise ValueError(f"Intake key {key!r} must be true, false or null, got {value!r}.")
-    if key in _INT_FIELDS and value is not None and (
-        isinstance(value, bool) or not isinstance(value, int)
+    if (
+        key in _INT_FIELDS
+        and value is not None
+        and (isinstance(value, bool) or not isinstance(value, int))
     ):
         raise ValueError(f"Intake key {key!r} must be a whole number or null, got {value!r}.")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ValueError(
             f"Intake key {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}."
         )
-    if key == "target_value" and value is not None and (
-        isinstance(value, bool) or not isinstance(value, int | float)
+    if (
+        key == "target_value"
+        and value is not None
+        and (isinstance(value, bool) or not isinstance(value, int | float))
     ):
         raise ValueError(f"Intake key 'target_value' must be a number such as 0.9, got {value!r}.")
     if key in ("goal", "target_metric") and not isinstance(value, str):

@@ -48,7 +48,6 @@ POLL_SECONDS = 0.5
 """How often the monitor thread copies a run's progress into the store."""
 
 
-
 @dataclass(frozen=True)
 class RunView:
     """What the Validate page shows about one run.
@@ -146,9 +145,13 @@ def headline(result: Result) -> dict[str, Any]:
     }
     best = result.best_experiment()
     if best is not None:
-        out.update(strategy=best.strategy.value, backbone=best.backbone,
-                   accuracy=best.accuracy.value, ci_low=best.accuracy.ci_low,
-                   ci_high=best.accuracy.ci_high)
+        out.update(
+            strategy=best.strategy.value,
+            backbone=best.backbone,
+            accuracy=best.accuracy.value,
+            ci_low=best.accuracy.ci_low,
+            ci_high=best.accuracy.ci_high,
+        )
     return out
 
 
@@ -171,8 +174,10 @@ def friendly_error(error: str | None, kind: str | None = None) -> str:
         return "The run stopped without saying why; start it again."
     if kind != "unexpected":
         return error
-    return (f"The validation stopped unexpectedly ({error}). Start it again; "
-            "if it fails again, try a smaller time budget or sample.")
+    return (
+        f"The validation stopped unexpectedly ({error}). Start it again; "
+        "if it fails again, try a smaller time budget or sample."
+    )
 
 
 class ValidationJobs:
@@ -258,8 +263,7 @@ class ValidationJobs:
         )
         record = {**config.to_dict(), "runner": self.runner.name, "intake": intake.to_dict()}
         with store.open_session(self.engine) as session:
-            run = store.start_run(session, dataset_id, record,
-                                  recommendation_id=recommendation_id)
+            run = store.start_run(session, dataset_id, record, recommendation_id=recommendation_id)
         run_id = int(run.id or 0)
         out_dir = store.run_dir(self.data_dir, run_id)
         kwargs = {
@@ -272,15 +276,20 @@ class ValidationJobs:
             self._submitted.add(run_id)
             self._run_locks[run_id] = threading.Lock()
         try:
-            self.runner.submit(str(run_id), validation_job, kwargs,
-                               needs_gpu=self.device != "cpu",
-                               payload_dir=source if source.is_dir() else source.parent)
+            self.runner.submit(
+                str(run_id),
+                validation_job,
+                kwargs,
+                needs_gpu=self.device != "cpu",
+                payload_dir=source if source.is_dir() else source.parent,
+            )
         except Exception as exc:
             with store.open_session(self.engine) as session:
                 store.fail_run(session, run_id, f"the run could not be started: {exc}")
             raise
-        threading.Thread(target=self._follow, args=(run_id,), name=f"follow-run-{run_id}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._follow, args=(run_id,), name=f"follow-run-{run_id}", daemon=True
+        ).start()
         return run_id
 
     def view(self, run_id: int) -> RunView:
@@ -321,8 +330,9 @@ class ValidationJobs:
     def active_run(self, engagement_id: int) -> int | None:
         """Return the newest queued or running run of an engagement, if any."""
         with store.open_session(self.engine) as session:
-            runs = store.list_runs(session, engagement_id=engagement_id,
-                                   statuses=("queued", "running"))
+            runs = store.list_runs(
+                session, engagement_id=engagement_id, statuses=("queued", "running")
+            )
         return int(runs[0].id or 0) if runs else None
 
     def wait(self, run_id: int, timeout: float = 600.0) -> RunView:
@@ -385,8 +395,7 @@ class ValidationJobs:
         if self._last.get(run_id) != current:
             self._last[run_id] = current
             fraction = min(max(float(progress.fraction), 0.0), 1.0)
-            store.update_run_progress(session, run_id, progress.stage, fraction,
-                                      progress.message)
+            store.update_run_progress(session, run_id, progress.stage, fraction, progress.message)
 
     def _finish(self, session: Any, run_id: int, state: JobState) -> None:
         result = parse_result(state.result or {})
@@ -396,8 +405,9 @@ class ValidationJobs:
             _write_report(result, out_dir)
         seconds = (state.finished_at or time.time()) - (state.started_at or time.time())
         with contextlib.suppress(store.RunStateError):  # cancelled meanwhile: cancel wins
-            store.finish_run(session, run_id, result.to_json_dict(), max(0.0, seconds),
-                             metrics=headline(result))
+            store.finish_run(
+                session, run_id, result.to_json_dict(), max(0.0, seconds), metrics=headline(result)
+            )
 
     def _view_of(self, run: store.Run, live: JobState | None) -> RunView:
         run_id = int(run.id or 0)
@@ -418,7 +428,8 @@ class ValidationJobs:
             fraction=float(progress.fraction if progress else run.progress),
             message=progress.message if progress else run.message,
             eta_seconds=progress.eta_seconds if progress else None,
-            metric=dict(progress.metric) if progress and progress.metric
+            metric=dict(progress.metric)
+            if progress and progress.metric
             else self._metric.get(run_id),
             error=error,
             elapsed_seconds=elapsed,

@@ -53,21 +53,93 @@ _FILES: dict[str, str] = {
 }
 # Labels the catalog and the advice view look up; the glossary must define them all.
 REQUIRED_UI_KEYS: tuple[str, ...] = (
-    "knowledge_title", "knowledge_caption", "tab_rules", "tab_tasks", "tab_strategies",
-    "tab_cases", "tab_glossary", "tab_references", "topic", "all_topics", "search",
-    "n_shown", "id", "slug", "title", "confidence", "when", "recommends", "why", "limits",
-    "source", "examples", "must_fire", "must_not_fire", "framing", "shape", "label_format",
-    "losses", "metrics", "backbones", "labeling_effort", "goal", "ultimately_needed",
-    "preprocessing", "client_provides", "related_rules", "freeze_stages", "lr_plan",
-    "server_gpu", "cpu", "mobile", "high", "medium", "low", "seeds", "papers", "cited_by",
-    "no_match", "diagnosis", "architecture", "strategy", "strategy_notes", "data_strategy",
-    "red_flags", "risks", "questions", "assumptions", "evidence", "verdict", "validated",
-    "revised", "inconclusive", "not_validated", "confirmed", "overturned", "measured", "cases",
+    "knowledge_title",
+    "knowledge_caption",
+    "tab_rules",
+    "tab_tasks",
+    "tab_strategies",
+    "tab_cases",
+    "tab_glossary",
+    "tab_references",
+    "topic",
+    "all_topics",
+    "search",
+    "n_shown",
+    "id",
+    "slug",
+    "title",
+    "confidence",
+    "when",
+    "recommends",
+    "why",
+    "limits",
+    "source",
+    "examples",
+    "must_fire",
+    "must_not_fire",
+    "framing",
+    "shape",
+    "label_format",
+    "losses",
+    "metrics",
+    "backbones",
+    "labeling_effort",
+    "goal",
+    "ultimately_needed",
+    "preprocessing",
+    "client_provides",
+    "related_rules",
+    "freeze_stages",
+    "lr_plan",
+    "server_gpu",
+    "cpu",
+    "mobile",
+    "high",
+    "medium",
+    "low",
+    "seeds",
+    "papers",
+    "cited_by",
+    "no_match",
+    "diagnosis",
+    "architecture",
+    "strategy",
+    "strategy_notes",
+    "data_strategy",
+    "red_flags",
+    "risks",
+    "questions",
+    "assumptions",
+    "evidence",
+    "verdict",
+    "validated",
+    "revised",
+    "inconclusive",
+    "not_validated",
+    "confirmed",
+    "overturned",
+    "measured",
+    "cases",
     "trail",
-    "unknown_task", "answer_yes", "answer_no", "no_facts", "match_task",
-    "match_related_task", "match_data_type", "match_tags", "match_keywords",
-    "match_signals", "match_deployment", "stages_frozen", "prior_strategy", "task",
-    "inference", "generative_path", "pretrained_family", "modality", "best_reported",
+    "unknown_task",
+    "answer_yes",
+    "answer_no",
+    "no_facts",
+    "match_task",
+    "match_related_task",
+    "match_data_type",
+    "match_tags",
+    "match_keywords",
+    "match_signals",
+    "match_deployment",
+    "stages_frozen",
+    "prior_strategy",
+    "task",
+    "inference",
+    "generative_path",
+    "pretrained_family",
+    "modality",
+    "best_reported",
 )
 
 
@@ -208,8 +280,9 @@ class Rule:
     @property
     def reads(self) -> frozenset[str]:
         """Facts this rule's condition reads, and the facts its ``from_fact`` copies."""
-        copied = {spec["from_fact"] for spec in self.then.derives.values()
-                  if isinstance(spec, Mapping)}
+        copied = {
+            spec["from_fact"] for spec in self.then.derives.values() if isinstance(spec, Mapping)
+        }
         return rule_engine.referenced_facts(self.when) | copied
 
     @property
@@ -449,8 +522,9 @@ class KnowledgeBase:
             value_label=lambda fact, v: self.format_value(fact, v, language),
         )
 
-    def render(self, template: str, facts: Mapping[str, Any], language: str,
-               *, strict: bool = False) -> str:
+    def render(
+        self, template: str, facts: Mapping[str, Any], language: str, *, strict: bool = False
+    ) -> str:
         """Fill a rule text's ``{fact}`` placeholders with formatted values.
 
         In Korean, paired particle markers ("은(는)", "(으)로") are then resolved from
@@ -484,8 +558,7 @@ def _as_traversable(root: Traversable | Path | str | None) -> Traversable:
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_yaml(node: Traversable, name: str, problems: list[str],
-               digest: Any | None = None) -> Any:
+def _read_yaml(node: Traversable, name: str, problems: list[str], digest: Any | None = None) -> Any:
     try:
         text = node.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -567,8 +640,9 @@ def _sources(items: Iterable[Mapping[str, Any]]) -> tuple[Source, ...]:
     return tuple(_source(s) for s in items)
 
 
-def _index(items: Iterable[Any], key: Callable[[Any], str], kind: str,
-           problems: list[str]) -> dict[str, Any]:
+def _index(
+    items: Iterable[Any], key: Callable[[Any], str], kind: str, problems: list[str]
+) -> dict[str, Any]:
     """Map items by id, reporting ids used twice."""
     found: dict[str, Any] = {}
     for item in items:
@@ -578,8 +652,9 @@ def _index(items: Iterable[Any], key: Callable[[Any], str], kind: str,
     return found
 
 
-def _source_problems(where: str, sources: Iterable[Source], seeds: Mapping[str, Seed],
-                     papers: Mapping[str, Paper]) -> list[str]:
+def _source_problems(
+    where: str, sources: Iterable[Source], seeds: Mapping[str, Seed], papers: Mapping[str, Paper]
+) -> list[str]:
     found = []
     for s in sources:
         if s.seed and s.seed not in seeds:
@@ -591,36 +666,62 @@ def _source_problems(where: str, sources: Iterable[Source], seeds: Mapping[str, 
 
 def _task(t: Mapping[str, Any]) -> Task:
     return Task(
-        id=t["id"], name=Text.of(t["name"]), framing=t["framing"], shape=t["shape"],
-        needs_decoder=t["needs_decoder"], architecture=Text.of(t["architecture"]),
+        id=t["id"],
+        name=Text.of(t["name"]),
+        framing=t["framing"],
+        shape=t["shape"],
+        needs_decoder=t["needs_decoder"],
+        architecture=Text.of(t["architecture"]),
         label_format=Text.of(t["label_format"]),
         label_hints=tuple(t["label_hints"]) if "label_hints" in t else None,
-        labeling_effort=t["labeling_effort"], losses=tuple(t["losses"]),
+        labeling_effort=t["labeling_effort"],
+        losses=tuple(t["losses"]),
         metrics=tuple(t["metrics"]),
         backbones=MappingProxyType({k: tuple(v) for k, v in t["backbones"].items()}),
         sources=_sources(t["sources"]),
         modality=t.get("modality", "image"),
         pretrained_family=Text.of(t.get("pretrained_family")),
-        best_reported=(MappingProxyType({
-            "metric": t["best_reported"]["metric"],
-            "value": t["best_reported"]["value"],
-            "benchmark": Text.of(t["best_reported"]["benchmark"]),
-            "source": _source(t["best_reported"]["source"]),
-        }) if "best_reported" in t else None),
+        best_reported=(
+            MappingProxyType(
+                {
+                    "metric": t["best_reported"]["metric"],
+                    "value": t["best_reported"]["value"],
+                    "benchmark": Text.of(t["best_reported"]["benchmark"]),
+                    "source": _source(t["best_reported"]["source"]),
+                }
+            )
+            if "best_reported" in t
+            else None
+        ),
     )
 
 
 def _strategy(s: Mapping[str, Any]) -> Strategy:
-    return Strategy(s["id"], Text.of(s["name"]), Text.of(s["short"]), Text.of(s["summary"]),
-                    s["freeze_stages"], _freeze(s["lr_schedule"]), Text.of(s["lr_plan"]),
-                    _sources(s["sources"]))
+    return Strategy(
+        s["id"],
+        Text.of(s["name"]),
+        Text.of(s["short"]),
+        Text.of(s["summary"]),
+        s["freeze_stages"],
+        _freeze(s["lr_schedule"]),
+        Text.of(s["lr_plan"]),
+        _sources(s["sources"]),
+    )
 
 
 def _fact(f: Mapping[str, Any], catalogues: Mapping[str, Mapping[str, Text]]) -> FactSpec:
-    values = ({k: Text.of(v) for k, v in f["values"].items()} if "values" in f
-              else catalogues.get(f.get("values_from", "")))
-    return FactSpec(f["name"], f["origin"], f["type"], Text.of(f["label"]),
-                    MappingProxyType(dict(values)) if values else None)
+    values = (
+        {k: Text.of(v) for k, v in f["values"].items()}
+        if "values" in f
+        else catalogues.get(f.get("values_from", ""))
+    )
+    return FactSpec(
+        f["name"],
+        f["origin"],
+        f["type"],
+        Text.of(f["label"]),
+        MappingProxyType(dict(values)) if values else None,
+    )
 
 
 def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) -> KnowledgeBase:
@@ -629,48 +730,88 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
     facts_doc, glossary = docs["facts.yaml"], docs["glossary.yaml"]
     refs, tasks_doc = docs["references.yaml"], docs["tasks.yaml"]
 
-    seeds = _index((Seed(s["file"], Text.of(s["title"]), s["author"], Text.of(s["covers"]))
-                    for s in refs["seeds"]), lambda x: x.file, "seed", problems)
-    papers = _index((Paper(p["id"], p["authors"], p["year"], p["title"], p["venue"],
-                           p.get("url")) for p in refs["papers"]),
-                    lambda x: x.id, "paper", problems)
-    terms = _index((Term(t["id"], Text.of(t["term"]), Text.of(t["definition"]))
-                    for t in glossary["terms"]), lambda x: x.id, "term", problems)
-    metrics = _index((Term(m["id"], Text.of(m["name"]), Text.of(m["definition"]))
-                      for m in glossary["metrics"]), lambda x: x.id, "metric", problems)
-    losses = _index((Term(m["id"], Text.of(m["name"]), None) for m in glossary["losses"]),
-                    lambda x: x.id, "loss", problems)
+    seeds = _index(
+        (
+            Seed(s["file"], Text.of(s["title"]), s["author"], Text.of(s["covers"]))
+            for s in refs["seeds"]
+        ),
+        lambda x: x.file,
+        "seed",
+        problems,
+    )
+    papers = _index(
+        (
+            Paper(p["id"], p["authors"], p["year"], p["title"], p["venue"], p.get("url"))
+            for p in refs["papers"]
+        ),
+        lambda x: x.id,
+        "paper",
+        problems,
+    )
+    terms = _index(
+        (Term(t["id"], Text.of(t["term"]), Text.of(t["definition"])) for t in glossary["terms"]),
+        lambda x: x.id,
+        "term",
+        problems,
+    )
+    metrics = _index(
+        (Term(m["id"], Text.of(m["name"]), Text.of(m["definition"])) for m in glossary["metrics"]),
+        lambda x: x.id,
+        "metric",
+        problems,
+    )
+    losses = _index(
+        (Term(m["id"], Text.of(m["name"]), None) for m in glossary["losses"]),
+        lambda x: x.id,
+        "loss",
+        problems,
+    )
     tags = {k: Text.of(v) for k, v in glossary["tags"].items()}
     topics = {k: Text.of(v) for k, v in glossary["topics"].items()}
     ui = {k: Text.of(v) for k, v in glossary["ui"].items()}
     shapes = {k: Text.of(v) for k, v in tasks_doc["shapes"].items()}
     tasks = _index((_task(t) for t in tasks_doc["tasks"]), lambda x: x.id, "task", problems)
-    strategies = _index((_strategy(s) for s in docs["strategies.yaml"]["strategies"]),
-                        lambda x: x.id, "strategy", problems)
+    strategies = _index(
+        (_strategy(s) for s in docs["strategies.yaml"]["strategies"]),
+        lambda x: x.id,
+        "strategy",
+        problems,
+    )
     total_stages = docs["strategies.yaml"]["total_stages"]
     gen_doc = docs["strategies.yaml"].get("generative")
-    generative = (GenerativePath(Text.of(gen_doc["name"]), Text.of(gen_doc["summary"]),
-                                 Text.of(gen_doc["lr_plan"]), _sources(gen_doc["sources"]))
-                  if gen_doc else None)
+    generative = (
+        GenerativePath(
+            Text.of(gen_doc["name"]),
+            Text.of(gen_doc["summary"]),
+            Text.of(gen_doc["lr_plan"]),
+            _sources(gen_doc["sources"]),
+        )
+        if gen_doc
+        else None
+    )
     catalogues = {
         "tasks": {k: t.name for k, t in tasks.items()},
         "strategies": {k: s.short for k, s in strategies.items()},
         "tags": tags,
         "metrics": {k: m.name for k, m in metrics.items()},
-        "benchmarks": {k: t.best_reported["benchmark"] for k, t in tasks.items()
-                       if t.best_reported is not None},
+        "benchmarks": {
+            k: t.best_reported["benchmark"] for k, t in tasks.items() if t.best_reported is not None
+        },
     }
-    facts = _index((_fact(f, catalogues) for f in facts_doc["facts"]),
-                   lambda x: x.name, "fact", problems)
+    facts = _index(
+        (_fact(f, catalogues) for f in facts_doc["facts"]), lambda x: x.name, "fact", problems
+    )
     constants = {
-        k: Constant(k, c["value"], Text.of(c["label"]), _source(c["source"]),
-                    Text.of(c.get("note")))
+        k: Constant(
+            k, c["value"], Text.of(c["label"]), _source(c["source"]), Text.of(c.get("note"))
+        )
         for k, c in facts_doc["constants"].items()
     }
     operators = {k: Text.of(v) for k, v in facts_doc["operators"].items()}
     rules = [_rule(r, file) for file, doc in rule_docs.items() for r in doc["rules"]]
-    cases = _index((_case(c) for c in docs["cases.yaml"]["cases"]),
-                   lambda x: x.id, "case", problems)
+    cases = _index(
+        (_case(c) for c in docs["cases.yaml"]["cases"]), lambda x: x.id, "case", problems
+    )
 
     def sources(where: str, items: Iterable[Source]) -> list[str]:
         return _source_problems(where, items, seeds, papers)
@@ -680,8 +821,7 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         if task.shape not in shapes:
             problems.append(f"{where}: unknown shape {task.shape!r}.")
         problems += [f"{where}: unknown loss {x!r}." for x in task.losses if x not in losses]
-        problems += [f"{where}: unknown metric {x!r}." for x in task.metrics
-                     if x not in metrics]
+        problems += [f"{where}: unknown metric {x!r}." for x in task.metrics if x not in metrics]
         problems += sources(where, task.sources)
         if task.best_reported is not None:
             problems += sources(where, [task.best_reported["source"]])
@@ -693,17 +833,22 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         problems += sources("strategies.yaml: generative", generative.sources)
     for s in strategies.values():
         if s.freeze_stages > total_stages:
-            problems.append(f"strategies.yaml: {s.id} freezes {s.freeze_stages} of "
-                            f"{total_stages} stages.")
+            problems.append(
+                f"strategies.yaml: {s.id} freezes {s.freeze_stages} of {total_stages} stages."
+            )
         problems += sources(f"strategies.yaml: {s.id}", s.sources)
     if set(strategies) != set(STRATEGIES):
         problems.append(f"strategies.yaml: needs exactly {', '.join(STRATEGIES)}.")
     for c in constants.values():
         problems += sources(f"facts.yaml: constant {c.name}", [c.source])
-    problems += [f"facts.yaml: operator {op!r} has no label." for op in
-                 (*rule_engine.COMPARISONS, "and", "or", "not") if op not in operators]
-    problems += [f"glossary.yaml: ui label {k!r} is missing." for k in REQUIRED_UI_KEYS
-                 if k not in ui]
+    problems += [
+        f"facts.yaml: operator {op!r} has no label."
+        for op in (*rule_engine.COMPARISONS, "and", "or", "not")
+        if op not in operators
+    ]
+    problems += [
+        f"glossary.yaml: ui label {k!r} is missing." for k in REQUIRED_UI_KEYS if k not in ui
+    ]
 
     checker = _FactChecker(facts, constants)
     for rule in rules:
@@ -720,14 +865,18 @@ def _build(docs: Mapping[str, Any], rule_docs: Mapping[str, Any], version: str) 
         for rule in rules:
             value = getattr(rule, key)
             if value in seen:
-                problems.append(f"{rule.file}: duplicate rule {key} {value!r} "
-                                f"(also in {seen[value]}).")
+                problems.append(
+                    f"{rule.file}: duplicate rule {key} {value!r} (also in {seen[value]})."
+                )
             seen[value] = rule.file
     rule_ids = {r.id for r in rules}
     for case in cases.values():
         where = f"cases.yaml: {case.id}"
-        problems += [f"{where}: unknown task {t!r}." for t in (case.task, *case.related_tasks)
-                     if t not in tasks]
+        problems += [
+            f"{where}: unknown task {t!r}."
+            for t in (case.task, *case.related_tasks)
+            if t not in tasks
+        ]
         problems += [f"{where}: unknown tag {t!r}." for t in case.tags if t not in tags]
         problems += [f"{where}: unknown rule {r!r}." for r in case.rules if r not in rule_ids]
         problems += sources(where, case.sources)
@@ -773,30 +922,47 @@ def _rule(r: Mapping[str, Any], file: str) -> Rule:
         derives=_freeze(then.get("set", {})),
         architecture=then.get("architecture"),
         texts=MappingProxyType({k: Text.of(then[k]) for k in TEXT_OUTPUTS if k in then}),
-        finding=(Finding(then["finding"]["outcome"], Text.of(then["finding"]))
-                 if "finding" in then else None),
+        finding=(
+            Finding(then["finding"]["outcome"], Text.of(then["finding"]))
+            if "finding" in then
+            else None
+        ),
     )
     return Rule(
-        id=r["id"], slug=r["slug"], topic=r["topic"], title=Text.of(r["title"]),
-        when=_freeze(r["when"]), then=outputs, why=Text.of(r["why"]),
-        limits=Text.of(r["limits"]), confidence=r["confidence"],
-        sources=_sources(r["sources"]), terms=tuple(r.get("terms", ())),
+        id=r["id"],
+        slug=r["slug"],
+        topic=r["topic"],
+        title=Text.of(r["title"]),
+        when=_freeze(r["when"]),
+        then=outputs,
+        why=Text.of(r["why"]),
+        limits=Text.of(r["limits"]),
+        confidence=r["confidence"],
+        sources=_sources(r["sources"]),
+        terms=tuple(r.get("terms", ())),
         must_fire=_freeze(r["examples"]["must_fire"]),
-        must_not_fire=_freeze(r["examples"]["must_not_fire"]), file=file,
+        must_not_fire=_freeze(r["examples"]["must_not_fire"]),
+        file=file,
     )
 
 
 def _case(c: Mapping[str, Any]) -> Case:
     return Case(
-        id=c["id"], title=Text.of(c["title"]), goal=Text.of(c["goal"]), task=c["task"],
-        related_tasks=tuple(c.get("related_tasks", ())), data_type=c["data_type"],
+        id=c["id"],
+        title=Text.of(c["title"]),
+        goal=Text.of(c["goal"]),
+        task=c["task"],
+        related_tasks=tuple(c.get("related_tasks", ())),
+        data_type=c["data_type"],
         tags=tuple(c["tags"]),
         keywords=MappingProxyType({k: tuple(v) for k, v in c["keywords"].items()}),
-        signals=tuple(c.get("signals", ())), deployments=tuple(c.get("deployments", ())),
+        signals=tuple(c.get("signals", ())),
+        deployments=tuple(c.get("deployments", ())),
         ultimately_needed=Text.of(c["ultimately_needed"]),
         preprocessing=tuple(Text.of(p) for p in c["preprocessing"]),
         client_provides=tuple(Text.of(p) for p in c["client_provides"]),
-        rules=tuple(c["rules"]), sources=_sources(c["sources"]),
+        rules=tuple(c["rules"]),
+        sources=_sources(c["sources"]),
         example=_freeze(c["example"]),
     )
 
@@ -834,8 +1000,7 @@ class _FactChecker:
         if wrong:
             return [f"{where}: {spec.name} is {spec.type}, got {value!r}."]
         if spec.values is not None and value not in spec.values:
-            return [f"{where}: {value!r} is not a value of {spec.name} "
-                    f"({', '.join(spec.values)})."]
+            return [f"{where}: {value!r} is not a value of {spec.name} ({', '.join(spec.values)})."]
         return []
 
     def condition(self, where: str, condition: Mapping[str, Any]) -> list[str]:
@@ -864,8 +1029,10 @@ class _FactChecker:
     def rule(self, where: str, rule: Rule) -> list[str]:
         """Everything a rule says in terms of facts: condition, outputs, examples."""
         found = self.condition(where, rule.when) + self.outputs(where, rule)
-        for kind, examples in (("must_fire", rule.must_fire),
-                               ("must_not_fire", rule.must_not_fire)):
+        for kind, examples in (
+            ("must_fire", rule.must_fire),
+            ("must_not_fire", rule.must_not_fire),
+        ):
             for i, example in enumerate(examples):
                 found += self.fact_set(f"{where}: {kind}[{i}]", example)
         for text in (rule.why, rule.limits, rule.title):

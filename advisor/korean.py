@@ -21,8 +21,16 @@ _RIEUL = 8  # index of ㄹ among the final consonants
 # Final consonant of each digit as read in Sino-Korean: 0 영, 1 일, 2 이, 3 삼, 4 사,
 # 5 오, 6 육, 7 칠, 8 팔, 9 구 (None: no final consonant; "l": ㄹ).
 _DIGIT_FINAL: dict[str, str | None] = {
-    "0": "ng", "1": "l", "2": None, "3": "m", "4": None,
-    "5": None, "6": "k", "7": "l", "8": "l", "9": None,
+    "0": "ng",
+    "1": "l",
+    "2": None,
+    "3": "m",
+    "4": None,
+    "5": None,
+    "6": "k",
+    "7": "l",
+    "8": "l",
+    "9": None,
 }
 # Latin letters read as letter names (acronyms): L 엘, M 엠, N 엔, R 알 end in a
 # consonant; the others (에이, 비, 씨, 디, ...) do not.
@@ -32,19 +40,47 @@ _SYMBOL_FINAL: dict[str, str | None] = {"%": None, "×": None, "°": None}
 # Endings of ordinary English words as Koreans say them ("model" 모델, "data" 데이터,
 # "image" 이미지, "net" 넷, "search" 서치).
 _WORD_ENDINGS: tuple[tuple[str, str | None], ...] = (
-    ("ing", "ng"), ("ng", "ng"), ("ch", None), ("sh", None), ("ge", None),
-    ("le", "l"), ("ck", "k"), ("ok", "k"), ("om", "m"), ("on", "n"), ("an", "n"),
-    ("en", "n"), ("in", "n"), ("un", "n"), ("el", "l"), ("al", "l"), ("il", "l"),
-    ("ol", "l"), ("ul", "l"), ("et", "t"), ("at", "t"), ("ot", "t"), ("it", "t"),
-    ("ut", "t"), ("ap", "p"), ("ip", "p"), ("op", "p"), ("up", "p"), ("ep", "p"),
+    ("ing", "ng"),
+    ("ng", "ng"),
+    ("ch", None),
+    ("sh", None),
+    ("ge", None),
+    ("le", "l"),
+    ("ck", "k"),
+    ("ok", "k"),
+    ("om", "m"),
+    ("on", "n"),
+    ("an", "n"),
+    ("en", "n"),
+    ("in", "n"),
+    ("un", "n"),
+    ("el", "l"),
+    ("al", "l"),
+    ("il", "l"),
+    ("ol", "l"),
+    ("ul", "l"),
+    ("et", "t"),
+    ("at", "t"),
+    ("ot", "t"),
+    ("it", "t"),
+    ("ut", "t"),
+    ("ap", "p"),
+    ("ip", "p"),
+    ("op", "p"),
+    ("up", "p"),
+    ("ep", "p"),
 )
 
 _PAIRS: dict[str, tuple[str, str]] = {
     # marker: (after a final consonant, after a vowel)
-    "이(가)": ("이", "가"), "가(이)": ("이", "가"),
-    "은(는)": ("은", "는"), "는(은)": ("은", "는"),
-    "을(를)": ("을", "를"), "를(을)": ("을", "를"),
-    "과(와)": ("과", "와"), "와(과)": ("과", "와"),
+    "이(가)": ("이", "가"),
+    "가(이)": ("이", "가"),
+    "은(는)": ("은", "는"),
+    "는(은)": ("은", "는"),
+    "을(를)": ("을", "를"),
+    "를(을)": ("을", "를"),
+    "과(와)": ("과", "와"),
+    "와(과)": ("과", "와"),
     "아(야)": ("아", "야"),
 }
 _MARKER = re.compile(
@@ -134,7 +170,7 @@ def resolve_particles(text: str) -> str:
     out: list[str] = []
     pos = 0
     for match in _MARKER.finditer(text):
-        out.append(text[pos:match.start()])
+        out.append(text[pos : match.start()])
         before = "".join(out)
         out.append(particle(before, match.group(1)))
         pos = match.end()

@@ -53,8 +53,9 @@ def known(code: str, language: str = "en") -> bool:
     return PREFIX + code in keys(check_language(language))
 
 
-def render(code: str, params: Mapping[str, Any] | None, language: str,
-           fallback: str | None = None) -> str:
+def render(
+    code: str, params: Mapping[str, Any] | None, language: str, fallback: str | None = None
+) -> str:
     """The sentence for an engine code, in ``language``.
 
     Args:
@@ -87,8 +88,9 @@ def render_message(message: Any, language: str, fallback: str | None = None) -> 
     return render(found["code"], found.get("params"), language, fallback)
 
 
-def render_messages(messages: Sequence[Any] | None, texts: Sequence[str] | None,
-                    language: str) -> list[str]:
+def render_messages(
+    messages: Sequence[Any] | None, texts: Sequence[str] | None, language: str
+) -> list[str]:
     """Render a list of coded sentences stored beside their English texts.
 
     The codes are used only when there is one per text (a result written before the
@@ -98,8 +100,7 @@ def render_messages(messages: Sequence[Any] | None, texts: Sequence[str] | None,
     messages = list(messages or [])
     if len(messages) != len(texts):
         return texts if texts else [render_message(m, language) for m in messages]
-    return [render_message(m, language, fallback=x) for m, x in zip(messages, texts,
-                                                                     strict=True)]
+    return [render_message(m, language, fallback=x) for m, x in zip(messages, texts, strict=True)]
 
 
 def finding_text(finding: Mapping[str, Any], part: str, language: str) -> str:

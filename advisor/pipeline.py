@@ -161,14 +161,16 @@ def evidence_from_validation(validation: Validation, target: float | None = None
     strategies = []
     for exp in validation.experiments:
         acc = exp.accuracy
-        strategies.append(StrategyResult(
-            strategy_id=exp.strategy.value,
-            backbone=exp.backbone,
-            accuracy=acc.value,
-            ci_low=acc.ci_low if acc.ci_low is not None else acc.value,
-            ci_high=acc.ci_high if acc.ci_high is not None else acc.value,
-            seconds=exp.seconds or 0.0,
-        ))
+        strategies.append(
+            StrategyResult(
+                strategy_id=exp.strategy.value,
+                backbone=exp.backbone,
+                accuracy=acc.value,
+                ci_low=acc.ci_low if acc.ci_low is not None else acc.value,
+                ci_high=acc.ci_high if acc.ci_high is not None else acc.value,
+                seconds=exp.seconds or 0.0,
+            )
+        )
     # Unpaired samples get one call per collection: no single similarity to reason with.
     sim = validation.similarity if validation.task != ValidationTask.UNPAIRED else None
     curve = validation.learning_curve
@@ -180,8 +182,10 @@ def evidence_from_validation(validation: Validation, target: float | None = None
         strategies=strategies,
         predicted_accuracy_10x=at_10x.value if at_10x else None,
         images_for_target=needed.n if needed is not None and needed.reachable else None,
-        skipped=[SkippedStrategy(s.strategy.value, s.estimated_seconds, s.reason)
-                 for s in validation.skipped],
+        skipped=[
+            SkippedStrategy(s.strategy.value, s.estimated_seconds, s.reason)
+            for s in validation.skipped
+        ],
     )
 
 
@@ -209,22 +213,20 @@ def _labeled_split(
     for r in index.records:
         if r.label is not None:
             counts[r.label] = counts.get(r.label, 0) + 1
-    keep = [
-        i for i, r in enumerate(index.records) if r.label is not None and counts[r.label] >= 2
-    ]
+    keep = [i for i, r in enumerate(index.records) if r.label is not None and counts[r.label] >= 2]
     records = [index.records[i] for i in keep]
     given_train = [r for r in records if r.split == "train"]
     given_held = [r for r in records if r.split in ("val", "test")]
-    if given_train and given_held and {r.label for r in given_train} >= {
-        r.label for r in given_held
-    }:
+    if (
+        given_train
+        and given_held
+        and {r.label for r in given_train} >= {r.label for r in given_held}
+    ):
         train, held_out = given_train, given_held
         method = "the upload's own train / validation folders"
     else:
         train, held_out = stratified_split(records, seed=seed, groups=[groups[i] for i in keep])
-        method = (
-            "stratified 75/25 hold-out; exact and near-duplicate groups kept on one side"
-        )
+        method = "stratified 75/25 hold-out; exact and near-duplicate groups kept on one side"
     class_names = sorted(cast("set[str]", {r.label for r in records}))  # all labeled here
     to_int: dict[str | None, int] = {name: i for i, name in enumerate(class_names)}
     split = LabeledSplit(
@@ -285,13 +287,16 @@ def validate(
     """
     intake = intake or Intake()
     if reference_images is not None and not Path(reference_images).is_dir():
-        raise IntakeError(f"The reference images {Path(reference_images).name!r} are not a "
-                          "folder: give a folder of images from the deployment site.")
+        raise IntakeError(
+            f"The reference images {Path(reference_images).name!r} are not a "
+            "folder: give a folder of images from the deployment site."
+        )
     timings: dict[str, float] = {}
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fa-upload-") as tmp:
-        prepared = prepare_dataset(Path(source), Path(work_dir or tmp) / "upload",
-                                   claimed_n_images=intake.claimed_n_images)
+        prepared = prepare_dataset(
+            Path(source), Path(work_dir or tmp) / "upload", claimed_n_images=intake.claimed_n_images
+        )
         # torch is loaded only now: an upload that cannot be validated (one class) is
         # refused in a second, not after seconds of imports and a GB of memory.
         task = intake.task or prepared.profile.task_hint
@@ -309,17 +314,21 @@ def validate(
             started_at=resolved.started_at if resolved.started_at is not None else start,
         )
         t1 = time.monotonic()
-        measured = _run_for_layout(prepared, intake, engine_config, progress, cancel,
-                                   embed_images, run_validation)
-        validation = (measured if isinstance(measured, Validation)
-                      else Validation.model_validate(measured))
+        measured = _run_for_layout(
+            prepared, intake, engine_config, progress, cancel, embed_images, run_validation
+        )
+        validation = (
+            measured if isinstance(measured, Validation) else Validation.model_validate(measured)
+        )
         timings["validation"] = round(time.monotonic() - t1, 3)
         if reference_images is not None:
-            validation = _with_site_gap(validation, prepared, Path(reference_images),
-                                        engine_config, progress, cancel)
+            validation = _with_site_gap(
+                validation, prepared, Path(reference_images), engine_config, progress, cancel
+            )
             timings["site_gap"] = round(time.monotonic() - t1 - timings["validation"], 3)
-        final = recommend(intake, profile,
-                          evidence_from_validation(validation, resolved.target_accuracy))
+        final = recommend(
+            intake, profile, evidence_from_validation(validation, resolved.target_accuracy)
+        )
         timings["total"] = round(time.monotonic() - start, 3)
         result = build_result(
             source=Path(source).name,
@@ -334,8 +343,13 @@ def validate(
         from advisor.report import write_report
 
         # Written while the upload is still unpacked, so its images can be embedded.
-        write_report(result.to_json_dict(), Path(out_dir), language=intake.language,
-                     formats=resolved.report_formats, image_root=prepared.root)
+        write_report(
+            result.to_json_dict(),
+            Path(out_dir),
+            language=intake.language,
+            formats=resolved.report_formats,
+            image_root=prepared.root,
+        )
     return result
 
 
@@ -351,9 +365,15 @@ def _with_site_gap(
     from advisor.site_gap import measure_site_gap
 
     progress(Progress("site_gap", 0.97, "Comparing the deployment-site images"))
-    gap = measure_site_gap(prepared, reference_images, backbone=config.backbone,
-                           device=config.device, cache_dir=config.cache_path,
-                           seed=config.seed, cancel=cancel)
+    gap = measure_site_gap(
+        prepared,
+        reference_images,
+        backbone=config.backbone,
+        device=config.device,
+        cache_dir=config.cache_path,
+        seed=config.seed,
+        cancel=cancel,
+    )
     return validation.model_copy(update={"site_gap": gap})
 
 
@@ -382,22 +402,31 @@ def _run_for_layout(
                 "An unlabeled sample needs at least four images to look for natural groups; "
                 "upload more images, or class folders to measure accuracy."
             )
-        return run_unlabeled_validation([r.path for r in index.records], config,
-                                        root=index.root, progress=progress, cancel=cancel)
+        return run_unlabeled_validation(
+            [r.path for r in index.records],
+            config,
+            root=index.root,
+            progress=progress,
+            cancel=cancel,
+        )
     if profile.data_type == "unpaired":
         collections: dict[str, list[Path]] = {}
         for r in index.records:
             if r.domain is not None:
                 collections.setdefault(r.domain, []).append(r.path)
         try:
-            return run_unpaired_validation(collections, config, progress=progress,
-                                           cancel=cancel)
+            return run_unpaired_validation(collections, config, progress=progress, cancel=cancel)
         except ValueError as exc:
             raise NotValidatable(str(exc)) from exc
     check_validatable(profile)
     feats = embed_images(
-        [r.path for r in index.records], config.backbone, config.device, config.cache_dir,
-        config.batch_size, scaled_progress(progress, 0.0, 0.3), cancel,
+        [r.path for r in index.records],
+        config.backbone,
+        config.device,
+        config.cache_dir,
+        config.batch_size,
+        scaled_progress(progress, 0.0, 0.3),
+        cancel,
     )
     _first_look(index, profile, feats.features, config, progress)
     progress(Progress("health", 0.3, "Checking duplicates and labels on the embeddings"))
@@ -406,8 +435,9 @@ def _run_for_layout(
     )
     _apply_health(profile, health)
     split, _ = _labeled_split(index, duplicate_group_ids(health), config.seed)
-    return run_validation(split, config, progress=scaled_progress(progress, 0.32, 1.0),
-                          cancel=cancel)
+    return run_validation(
+        split, config, progress=scaled_progress(progress, 0.32, 1.0), cancel=cancel
+    )
 
 
 def _first_look(
@@ -430,13 +460,19 @@ def _first_look(
         acc = first_probe(features, row_of, split, config.seed)
     except (ValueError, KeyError):
         return  # too few images per class: the validation says why
-    progress(Progress(
-        "linear_probe", 0.3,
-        f"First look: linear probe accuracy {acc['value']:.1%} "
-        f"(95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%})",
-        metric={"accuracy": float(acc["value"]), "ci_low": float(acc["ci_low"]),
-                "ci_high": float(acc["ci_high"])},
-    ))
+    progress(
+        Progress(
+            "linear_probe",
+            0.3,
+            f"First look: linear probe accuracy {acc['value']:.1%} "
+            f"(95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%})",
+            metric={
+                "accuracy": float(acc["value"]),
+                "ci_low": float(acc["ci_low"]),
+                "ci_high": float(acc["ci_high"]),
+            },
+        )
+    )
 
 
 def _task_evidence(
@@ -463,8 +499,10 @@ def _task_evidence(
         "backbone": {"name": config.backbone},
         task: measured,
         "experiments": [],
-        "budget": {"seconds": config.budget_seconds,
-                   "used_seconds": round(time.monotonic() - start, 3)},
+        "budget": {
+            "seconds": config.budget_seconds,
+            "used_seconds": round(time.monotonic() - start, 3),
+        },
         "warnings": [],
     }
 
@@ -478,16 +516,20 @@ def _segmentation(
     """Encoder-decoder quick fine-tune on images with masks: Dice and IoU with intervals."""
     from engines.segmentation import SegmentationConfig, run_segmentation_validation
 
-    strategies = tuple(
-        "frozen_encoder" if s == "linear_probe" else s for s in config.strategies
-    )
+    strategies = tuple("frozen_encoder" if s == "linear_probe" else s for s in config.strategies)
     seg_config = SegmentationConfig(
-        backbone=config.backbone, strategies=strategies, budget_seconds=config.budget_seconds,
-        device=config.device, seed=config.seed,
+        backbone=config.backbone,
+        strategies=strategies,
+        budget_seconds=config.budget_seconds,
+        device=config.device,
+        seed=config.seed,
     )
     records = [r for r in index.records if r.mask_path is not None]
-    validation = _task_evidence("segmentation", config, lambda: run_segmentation_validation(
-        records, None, seg_config, progress, cancel))
+    validation = _task_evidence(
+        "segmentation",
+        config,
+        lambda: run_segmentation_validation(records, None, seg_config, progress, cancel),
+    )
     validation["warnings"] = list(validation["segmentation"].get("notes", []))
     validation["warning_codes"] = list(validation["segmentation"].get("note_codes", []))
     return validation
@@ -513,11 +555,19 @@ def _detection(
     total = config.budget_seconds
     start = time.monotonic()
     det_config = DetectionConfig(
-        backbone=config.backbone, device=config.device, seed=config.seed,
-        budget_seconds=None if total is None else max(1.0, evidence_share * total))
+        backbone=config.backbone,
+        device=config.device,
+        seed=config.seed,
+        budget_seconds=None if total is None else max(1.0, evidence_share * total),
+    )
     records = [r for r in index.records if r.boxes is not None]
-    validation = _task_evidence("detection", config, lambda: run_detection_evidence(
-        records, det_config, scaled_progress(progress, 0.0, evidence_share), cancel))
+    validation = _task_evidence(
+        "detection",
+        config,
+        lambda: run_detection_evidence(
+            records, det_config, scaled_progress(progress, 0.0, evidence_share), cancel
+        ),
+    )
     evidence = validation["detection"]
     left = None if total is None else total - (time.monotonic() - start)
     detector = None
@@ -528,29 +578,48 @@ def _detection(
         try:
             detector = run_detector_finetune(
                 records,
-                DetectorConfig(backbone=config.backbone, budget_seconds=left,
-                               device=config.device, seed=config.seed),
+                DetectorConfig(
+                    backbone=config.backbone,
+                    budget_seconds=left,
+                    device=config.device,
+                    seed=config.seed,
+                ),
                 tiling_advice=(evidence.get("sizes") or {}).get("tiling"),
-                progress=scaled_progress(progress, evidence_share, 1.0), cancel=cancel)
+                progress=scaled_progress(progress, evidence_share, 1.0),
+                cancel=cancel,
+            )
         except Cancelled:
             raise
         except EngineError as exc:
             reason = str(exc)
     evidence["detector"] = detector
-    best = next((r for r in (detector or {}).get("runs", [])
-                 if r["id"] == (detector or {}).get("best_run")), None)
+    best = next(
+        (
+            r
+            for r in (detector or {}).get("runs", [])
+            if r["id"] == (detector or {}).get("best_run")
+        ),
+        None,
+    )
     if best is None:
         skips = (detector or {}).get("skipped", [])
         skipped = "; ".join(s["reason"] for s in skips)
         validation["warnings"] = [
-            "No detector result: " + (reason or skipped or "no run fitted the budget")
+            "No detector result: "
+            + (reason or skipped or "no run fitted the budget")
             + ". The evidence is object sizes, class balance and whether box crops can be "
-            "told apart with frozen features."]
-        why: Any = (message("detector_no_time_left", left_s=round(left or 0.0, 1))
-                    if reason is not None and left is not None and left < 5
-                    else message("detector_error", error=reason) if reason is not None
-                    else [s.get("reason_code") or message("detector_error", error=s["reason"])
-                          for s in skips] or message("detector_no_run_fitted"))
+            "told apart with frozen features."
+        ]
+        why: Any = (
+            message("detector_no_time_left", left_s=round(left or 0.0, 1))
+            if reason is not None and left is not None and left < 5
+            else message("detector_error", error=reason)
+            if reason is not None
+            else [
+                s.get("reason_code") or message("detector_error", error=s["reason"]) for s in skips
+            ]
+            or message("detector_no_run_fitted")
+        )
         validation["warning_codes"] = [message("no_detector_result", why=why)]
     else:
         runs = (detector or {})["runs"]

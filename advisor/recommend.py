@@ -61,9 +61,7 @@ def recommend(
     """
     for value, kind, name in ((intake, Intake, "intake"), (profile, DatasetProfile, "profile")):
         if not isinstance(value, kind):
-            raise TypeError(
-                f"{name} must be of type {kind.__name__}, got {type(value).__name__}."
-            )
+            raise TypeError(f"{name} must be of type {kind.__name__}, got {type(value).__name__}.")
     if evidence is not None and not isinstance(evidence, Evidence):
         raise TypeError(
             f"evidence must be of type Evidence or None, got {type(evidence).__name__}."
@@ -194,8 +192,9 @@ def _architecture(kb: KnowledgeBase, rule: Rule, facts: Mapping[str, Any]) -> di
         "backbones": list(task.backbones[deployment]),
         "backbones_by_target": {k: list(v) for k, v in task.backbones.items()},
         "modality": task.modality,
-        "pretrained_family": (task.pretrained_family.as_dict()
-                              if task.pretrained_family is not None else None),
+        "pretrained_family": (
+            task.pretrained_family.as_dict() if task.pretrained_family is not None else None
+        ),
     }
 
 
@@ -220,8 +219,7 @@ def match_cases(kb: KnowledgeBase, facts: Mapping[str, Any]) -> list[dict[str, A
             ranked.append((-score, order, case, score, reasons))
     ranked.sort(key=lambda item: (item[0], item[1]))
     return [
-        {"id": case.id, "score": round(score, 2), "title": case.title.as_dict(),
-         "reasons": reasons}
+        {"id": case.id, "score": round(score, 2), "title": case.title.as_dict(), "reasons": reasons}
         for _, _, case, score, reasons in ranked[: kb.matching["top_k"]]
     ]
 
@@ -249,29 +247,53 @@ def _case_score(
     if task is not None and task == case.task:
         parts.append((weights["task"], "match_task", kb.tasks[task].name.as_dict()))
     elif task is not None and task in case.related_tasks:
-        parts.append((weights["related_task"], "match_related_task",
-                      kb.tasks[task].name.as_dict()))
+        parts.append((weights["related_task"], "match_related_task", kb.tasks[task].name.as_dict()))
     if facts.get("data_type") == case.data_type:
-        parts.append((weights["data_type"], "match_data_type",
-                      _both(lambda lang: kb.format_value("data_type", case.data_type, lang))))
+        parts.append(
+            (
+                weights["data_type"],
+                "match_data_type",
+                _both(lambda lang: kb.format_value("data_type", case.data_type, lang)),
+            )
+        )
     shared = [t for t in case.tags if t in set(facts.get("domain_tags", ()))]
     if shared:
-        parts.append((weights["tag"] * len(shared), "match_tags",
-                      _both(lambda lang: ", ".join(kb.tags[t].get(lang) for t in shared))))
+        parts.append(
+            (
+                weights["tag"] * len(shared),
+                "match_tags",
+                _both(lambda lang: ", ".join(kb.tags[t].get(lang) for t in shared)),
+            )
+        )
     words = [w for w in (*case.keywords["en"], *case.keywords["ko"]) if _mentions(goal, w)]
     hits = words[: kb.matching["max_keyword_hits"]]
     if hits:
-        parts.append((weights["keyword"] * len(hits), "match_keywords",
-                      {"en": ", ".join(hits), "ko": ", ".join(hits)}))
+        parts.append(
+            (
+                weights["keyword"] * len(hits),
+                "match_keywords",
+                {"en": ", ".join(hits), "ko": ", ".join(hits)},
+            )
+        )
     signals = [s for s in case.signals if facts.get(s) is True]
     if signals:
-        parts.append((weights["signal"] * len(signals), "match_signals",
-                      _both(lambda lang: ", ".join(kb.facts[s].label.get(lang)
-                                                   for s in signals))))
+        parts.append(
+            (
+                weights["signal"] * len(signals),
+                "match_signals",
+                _both(lambda lang: ", ".join(kb.facts[s].label.get(lang) for s in signals)),
+            )
+        )
     if facts.get("deployment") in case.deployments:
-        parts.append((weights["deployment"], "match_deployment",
-                      _both(lambda lang: kb.format_value("deployment", facts["deployment"],
-                                                         lang))))
-    reasons = [{lang: f"{kb.label(key, lang)}: {detail[lang]}" for lang in detail}
-               for _, key, detail in parts]
+        parts.append(
+            (
+                weights["deployment"],
+                "match_deployment",
+                _both(lambda lang: kb.format_value("deployment", facts["deployment"], lang)),
+            )
+        )
+    reasons = [
+        {lang: f"{kb.label(key, lang)}: {detail[lang]}" for lang in detail}
+        for _, key, detail in parts
+    ]
     return sum(points for points, _, _ in parts), reasons

@@ -24,8 +24,15 @@ from engines.results import (
     write_result,
 )
 
-__all__ = ["SCHEMA_VERSION", "ResultError", "build_result", "library_versions",
-           "load_result", "parse_result", "write_result"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ResultError",
+    "build_result",
+    "library_versions",
+    "load_result",
+    "parse_result",
+    "write_result",
+]
 
 _VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "numpy", "scikit-learn", "pillow")
 
@@ -67,20 +74,25 @@ def build_result(
         The typed result document.
 
     """
-    return parse_result({
-        "schema_version": SCHEMA_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source": source,
-        "profile": profile,
-        "intake": intake,
-        "recommendation": recommendation,
-        "validation": (validation.model_dump(mode="json")
-                       if isinstance(validation, Validation) else validation),
-        "environment": {
-            "versions": library_versions(),
-            "platform": platform.platform(),
-            "argv": sys.argv[1:] if sys.argv else [],
-        },
-        "config": config.to_dict(),
-        "timings": timings,
-    })
+    return parse_result(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": source,
+            "profile": profile,
+            "intake": intake,
+            "recommendation": recommendation,
+            "validation": (
+                validation.model_dump(mode="json")
+                if isinstance(validation, Validation)
+                else validation
+            ),
+            "environment": {
+                "versions": library_versions(),
+                "platform": platform.platform(),
+                "argv": sys.argv[1:] if sys.argv else [],
+            },
+            "config": config.to_dict(),
+            "timings": timings,
+        }
+    )

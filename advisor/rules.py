@@ -374,9 +374,7 @@ def order_rules(
     done: set[int] = set()
     ordered: list[Any] = []
     while len(ordered) < len(rules):
-        ready = next(
-            (i for i in range(len(rules)) if i not in done and deps[i] <= done), None
-        )
+        ready = next((i for i in range(len(rules)) if i not in done and deps[i] <= done), None)
         if ready is None:
             stuck = ", ".join(name(rules[i]) for i in range(len(rules)) if i not in done)
             raise ConditionError(f"Rules derive facts in a cycle: {stuck}.")

@@ -52,8 +52,7 @@ def resolve_run_config(config: RunConfig, prior: Recommendation, intake: Intake)
 
     """
     changes: dict[str, Any] = {}
-    if (config.freeze_fraction is None and prior.freeze_stages is not None
-            and prior.total_stages):
+    if config.freeze_fraction is None and prior.freeze_stages is not None and prior.total_stages:
         changes["freeze_fraction"] = prior.freeze_stages / prior.total_stages
     if config.target_accuracy is None and intake.target_metric in ("accuracy", None):
         target = intake.target_value

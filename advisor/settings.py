@@ -266,9 +266,7 @@ def env_name_for(key: str) -> str:
     return names[key]
 
 
-def _read_config_file(
-    explicit: str | None, data_dir: Path
-) -> tuple[Path | None, dict[str, Any]]:
+def _read_config_file(explicit: str | None, data_dir: Path) -> tuple[Path | None, dict[str, Any]]:
     if explicit is not None:
         path = _expand_path(explicit, ENV_CONFIG)
         if not path.is_file():

@@ -70,9 +70,17 @@ def measure_site_gap(
             "image(s); give at least two (twenty or more for a clear answer)."
         )
     train = [record.path for record in prepared.index.records]
-    out = site_gap_from_paths(train, site, backbone=backbone, device=device,
-                              cache_dir=cache_dir, seed=seed, max_images=max_images,
-                              progress=progress, cancel=cancel)
+    out = site_gap_from_paths(
+        train,
+        site,
+        backbone=backbone,
+        device=device,
+        cache_dir=cache_dir,
+        seed=seed,
+        max_images=max_images,
+        progress=progress,
+        cancel=cancel,
+    )
     out["reference"] = Path(reference_dir).name
     out["n_site_skipped"] = len(index.skipped)
     return out

@@ -24,7 +24,12 @@ from advisor.recommendation import Recommendation
 
 # Item lists of a recommendation, in the order the views show them.
 TEXT_FIELDS: tuple[str, ...] = (
-    "diagnosis", "strategy_notes", "data_strategy", "red_flags", "risks", "questions",
+    "diagnosis",
+    "strategy_notes",
+    "data_strategy",
+    "red_flags",
+    "risks",
+    "questions",
     "assumptions",
 )
 
@@ -54,7 +59,9 @@ def rule_row(kb: KnowledgeBase, rule: Rule, language: str) -> dict[str, Any]:
     def template(text: Text) -> str:
         # Placeholders show which fact fills them: «distinct images».
         shown = rule_engine.render_text(
-            text.get(language), {}, lambda _fact, value: str(value),
+            text.get(language),
+            {},
+            lambda _fact, value: str(value),
             missing=lambda name: f"«{words.fact_label(name)}»",
         )
         return resolve_particles(shown) if language == "ko" else shown
@@ -67,15 +74,19 @@ def rule_row(kb: KnowledgeBase, rule: Rule, language: str) -> dict[str, Any]:
     if rule.then.finding:
         recommends.append(template(rule.then.finding.text))
     for name, value in rule.then.derives.items():
-        shown = (words.fact_label(value["from_fact"]) if isinstance(value, Mapping)
-                 else kb.format_value(name, value, language))
+        shown = (
+            words.fact_label(value["from_fact"])
+            if isinstance(value, Mapping)
+            else kb.format_value(name, value, language)
+        )
         recommends.append(f"{words.fact_label(name)} → {shown}")
 
     def example(facts: Mapping[str, Any]) -> str:
         if not facts:
             return kb.label("no_facts", language)
-        return "; ".join(f"{words.fact_label(k)} = {kb.format_value(k, v, language)}"
-                         for k, v in facts.items())
+        return "; ".join(
+            f"{words.fact_label(k)} = {kb.format_value(k, v, language)}" for k, v in facts.items()
+        )
 
     return {
         "id": rule.id,
@@ -121,10 +132,10 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
     lang = language
     rows = [rule_row(kb, r, lang) for r in sorted(kb.rules, key=lambda r: r.id)]
     shown = [
-        row for row in rows
+        row
+        for row in rows
         if (topic is None or row["topic"] == topic)
-        and _matches(query, row["id"], row["slug"], row["title"], row["why"],
-                     *row["recommends"])
+        and _matches(query, row["id"], row["slug"], row["title"], row["why"], *row["recommends"])
     ]
     cited: dict[str, list[str]] = {}
     for rule in sorted(kb.rules, key=lambda r: r.id):
@@ -138,8 +149,9 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
         {
             "id": t.id,
             "name": t.name.get(lang),
-            "framing": cast("Mapping[str, Text]",
-                            kb.facts["task_framing"].values)[t.framing].get(lang),
+            "framing": cast("Mapping[str, Text]", kb.facts["task_framing"].values)[t.framing].get(
+                lang
+            ),
             "shape": kb.shapes[t.shape].get(lang),
             "architecture": t.architecture.get(lang),
             "label_format": t.label_format.get(lang),
@@ -151,7 +163,10 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
             "pretrained_family": t.pretrained_family.get(lang) if t.pretrained_family else "",
             "best_reported": (
                 f"{kb.format_value('target_value', t.best_reported['value'], lang)} "
-                f"({t.best_reported['benchmark'].get(lang)})" if t.best_reported else ""),
+                f"({t.best_reported['benchmark'].get(lang)})"
+                if t.best_reported
+                else ""
+            ),
             "sources": [kb.cite(s, lang) for s in t.sources],
         }
         for t in kb.tasks.values()
@@ -169,14 +184,16 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
     ]
     if kb.generative is not None:
         g = kb.generative
-        strategies.append({
-            "id": "generative",
-            "name": g.name.get(lang),
-            "summary": g.summary.get(lang),
-            "freeze_stages": "—",
-            "lr_plan": g.lr_plan.get(lang),
-            "sources": [kb.cite(x, lang) for x in g.sources],
-        })
+        strategies.append(
+            {
+                "id": "generative",
+                "name": g.name.get(lang),
+                "summary": g.summary.get(lang),
+                "freeze_stages": "—",
+                "lr_plan": g.lr_plan.get(lang),
+                "sources": [kb.cite(x, lang) for x in g.sources],
+            }
+        )
     cases = [
         {
             "id": c.id,
@@ -192,8 +209,7 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
             "sources": [kb.cite(s, lang) for s in c.sources],
         }
         for c in kb.cases
-        if _matches(query, c.id, c.title.get(lang), c.goal.get(lang),
-                    c.ultimately_needed.get(lang))
+        if _matches(query, c.id, c.title.get(lang), c.goal.get(lang), c.ultimately_needed.get(lang))
     ]
     glossary = [
         # Terms and metrics always carry a definition (only losses go without).
@@ -205,8 +221,7 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
         "language": lang,
         "labels": {k: v.get(lang) for k, v in kb.ui.items()},
         "topics": [
-            {"id": k, "label": v.get(lang),
-             "n_rules": sum(1 for r in kb.rules if r.topic == k)}
+            {"id": k, "label": v.get(lang), "n_rules": sum(1 for r in kb.rules if r.topic == k)}
             for k, v in kb.topics.items()
         ],
         "rules": shown,
@@ -215,17 +230,30 @@ def catalog(language: str = "en", topic: str | None = None, query: str = "") -> 
         "cases": cases,
         "glossary": glossary,
         "seeds": [
-            {"file": s.file, "title": s.title.get(lang), "author": s.author,
-             "covers": s.covers.get(lang), "cited_by": cited.get(s.file, [])}
+            {
+                "file": s.file,
+                "title": s.title.get(lang),
+                "author": s.author,
+                "covers": s.covers.get(lang),
+                "cited_by": cited.get(s.file, []),
+            }
             for s in kb.seeds.values()
         ],
         "papers": [
-            {"id": p.id, "citation": f"{p.authors} ({p.year}). {p.title}. {p.venue}.",
-             "url": p.url or "", "cited_by": cited.get(p.id, [])}
+            {
+                "id": p.id,
+                "citation": f"{p.authors} ({p.year}). {p.title}. {p.venue}.",
+                "url": p.url or "",
+                "cited_by": cited.get(p.id, []),
+            }
             for p in kb.papers.values()
         ],
-        "counts": {"rules": len(kb.rules), "shown": len(shown), "tasks": len(kb.tasks),
-                   "cases": len(kb.cases)},
+        "counts": {
+            "rules": len(kb.rules),
+            "shown": len(shown),
+            "tasks": len(kb.tasks),
+            "cases": len(kb.cases),
+        },
         "version": kb.version,
     }
 
@@ -292,16 +320,21 @@ def present(rec: Recommendation, language: str = "en") -> dict[str, Any]:
         "labels": {k: v.get(lang) for k, v in kb.ui.items()},
         "task": {
             "id": rec.task,
-            "name": (kb.tasks[rec.task].name.get(lang) if rec.task in kb.tasks
-                     else kb.label("unknown_task", lang)),
+            "name": (
+                kb.tasks[rec.task].name.get(lang)
+                if rec.task in kb.tasks
+                else kb.label("unknown_task", lang)
+            ),
         },
         "architecture": architecture,
         "strategy": {
             "id": rec.strategy_id,
             "name": rec.strategy_name.get(lang) or kb.strategies[rec.strategy_id].name.get(lang),
-            "summary": (kb.generative.summary.get(lang)
-                        if rec.path == "generative" and kb.generative is not None
-                        else kb.strategies[rec.strategy_id].summary.get(lang)),
+            "summary": (
+                kb.generative.summary.get(lang)
+                if rec.path == "generative" and kb.generative is not None
+                else kb.strategies[rec.strategy_id].summary.get(lang)
+            ),
             "freeze_stages": rec.freeze_stages,
             "total_stages": rec.total_stages,
             "path": rec.path,

@@ -105,8 +105,9 @@ class EnvironmentProbe:
     def __init__(self, ctx: AppContext) -> None:
         self.facts: dict[str, Any] | None = None
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._probe, args=(ctx,), daemon=True,
-                                        name="environment-probe")
+        self._thread = threading.Thread(
+            target=self._probe, args=(ctx,), daemon=True, name="environment-probe"
+        )
         self._thread.start()
 
     def _probe(self, ctx: AppContext) -> None:
@@ -191,8 +192,9 @@ def require_engagement() -> int:
     current = st.session_state.get(ENGAGEMENT_ID)
     if current is None:
         st.info(text("app.common.need_engagement"))
-        st.page_link("app_pages/engagement.py", label=text("app.nav.engagement"),
-                     icon=ICONS["engagement"])
+        st.page_link(
+            "app_pages/engagement.py", label=text("app.nav.engagement"), icon=ICONS["engagement"]
+        )
         st.stop()
     return int(current)
 
@@ -215,8 +217,9 @@ def sidebar() -> None:
             except LookupError:
                 open_engagement(None)
             else:
-                st.caption(text("app.common.current", client=details["client"],
-                                project=details["project"]))
+                st.caption(
+                    text("app.common.current", client=details["client"], project=details["project"])
+                )
         env = environment().facts
         if env is None:
             st.caption(text("app.common.probing"))
@@ -238,8 +241,9 @@ def show_error(exc: BaseException) -> None:
     if isinstance(exc, ValueError | LookupError | FileNotFoundError) or _is_engine_error(exc):
         st.error(text("app.errors.user", message=str(exc)))
     else:
-        st.error(text("app.errors.unexpected",
-                      message=friendly_error(f"{type(exc).__name__}: {exc}")))
+        st.error(
+            text("app.errors.unexpected", message=friendly_error(f"{type(exc).__name__}: {exc}"))
+        )
 
 
 def _is_engine_error(exc: BaseException) -> bool:
@@ -261,8 +265,9 @@ def progress_reporter(bar: Any, stage_key: str = "app.stages") -> Callable[[Any]
         stage = text(f"{stage_key}.{p.stage}") if p.stage else ""
         if stage.startswith(stage_key):
             stage = p.stage
-        bar.progress(min(max(float(p.fraction), 0.0), 1.0),
-                     text=f"{stage} · {100 * float(p.fraction):.0f}%")
+        bar.progress(
+            min(max(float(p.fraction), 0.0), 1.0), text=f"{stage} · {100 * float(p.fraction):.0f}%"
+        )
 
     return report
 

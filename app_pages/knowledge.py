@@ -32,8 +32,17 @@ def bullets(items: list[str]) -> str:
 
 
 tab_rules, tab_tasks, tab_strategies, tab_cases, tab_glossary, tab_sources = st.tabs(
-    [labels[k] for k in ("tab_rules", "tab_tasks", "tab_strategies", "tab_cases",
-                         "tab_glossary", "tab_references")]
+    [
+        labels[k]
+        for k in (
+            "tab_rules",
+            "tab_tasks",
+            "tab_strategies",
+            "tab_cases",
+            "tab_glossary",
+            "tab_references",
+        )
+    ]
 )
 with tab_rules:
     st.caption(f"{view['counts']['shown']} / {view['counts']['rules']} {labels['n_shown']}")
@@ -62,18 +71,25 @@ with tab_tasks:
                 f"({labels['labeling_effort']}: {task['labeling_effort']})\n\n"
                 f"**{labels['losses']}:** {task['losses']}\n\n"
                 f"**{labels['metrics']}:** {task['metrics']}\n\n"
-                + (f"**{labels['pretrained_family']}:** {task['pretrained_family']}\n\n"
-                   if task["pretrained_family"] else "")
-                + (f"**{labels['best_reported']}:** {task['best_reported']}\n\n"
-                   if task["best_reported"] else "")
+                + (
+                    f"**{labels['pretrained_family']}:** {task['pretrained_family']}\n\n"
+                    if task["pretrained_family"]
+                    else ""
+                )
+                + (
+                    f"**{labels['best_reported']}:** {task['best_reported']}\n\n"
+                    if task["best_reported"]
+                    else ""
+                )
                 + f"**{labels['backbones']}:**\n"
                 + bullets([f"{labels[d]}: `{b}`" for d, b in task["backbones"].items()])
                 + f"\n\n**{labels['source']}:**\n{bullets(task['sources'])}"
             )
 with tab_strategies:
     st.dataframe(
-        pd.DataFrame(view["strategies"])[["name", "summary", "freeze_stages", "lr_plan"]]
-        .rename(columns={"freeze_stages": labels["freeze_stages"], "lr_plan": labels["lr_plan"]}),
+        pd.DataFrame(view["strategies"])[["name", "summary", "freeze_stages", "lr_plan"]].rename(
+            columns={"freeze_stages": labels["freeze_stages"], "lr_plan": labels["lr_plan"]}
+        ),
         hide_index=True,
     )
 with tab_cases:
@@ -103,7 +119,8 @@ with tab_sources:
         )
     st.subheader(labels["papers"])
     st.dataframe(
-        pd.DataFrame(view["papers"])[["citation", "url", "cited_by"]]
-        .rename(columns={"cited_by": labels["cited_by"]}),
+        pd.DataFrame(view["papers"])[["citation", "url", "cited_by"]].rename(
+            columns={"cited_by": labels["cited_by"]}
+        ),
         hide_index=True,
     )

@@ -17,11 +17,16 @@ from engines.results import Result, Verdict
 
 # The colours people expect: green the advice held, red the evidence overturned it,
 # amber the evidence could not decide.
-VERDICT_BOX = {Verdict.VALIDATED: st.success, Verdict.REVISED: st.error,
-               Verdict.INCONCLUSIVE: st.warning}
-VERDICT_ICON = {Verdict.VALIDATED: ":material/check_circle:",
-                Verdict.REVISED: ":material/change_circle:",
-                Verdict.INCONCLUSIVE: ":material/help:"}
+VERDICT_BOX = {
+    Verdict.VALIDATED: st.success,
+    Verdict.REVISED: st.error,
+    Verdict.INCONCLUSIVE: st.warning,
+}
+VERDICT_ICON = {
+    Verdict.VALIDATED: ":material/check_circle:",
+    Verdict.REVISED: ":material/change_circle:",
+    Verdict.INCONCLUSIVE: ":material/help:",
+}
 
 
 def evidence_findings(rec: dict[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -69,25 +74,41 @@ def draw_key_numbers(typed: Result) -> None:
     if interval is not None:
         cols[0].caption(interval)
     sim = validation.similarity
-    if sim is not None and sim.call in ("similar", "different", "borderline") \
-            and sim.score is not None:
-        call = (text("app.validate.similarity_borderline") if sim.call == "borderline"
-                else text(f"app.advice.similarity_choice.{sim.call}"))
-        cols[1].metric(text("app.validate.similarity"), call,
-                       help=text("app.validate.similarity_help", score=sim.score, call=call))
+    if (
+        sim is not None
+        and sim.call in ("similar", "different", "borderline")
+        and sim.score is not None
+    ):
+        call = (
+            text("app.validate.similarity_borderline")
+            if sim.call == "borderline"
+            else text(f"app.advice.similarity_choice.{sim.call}")
+        )
+        cols[1].metric(
+            text("app.validate.similarity"),
+            call,
+            help=text("app.validate.similarity_help", score=sim.score, call=call),
+        )
     else:
-        cols[1].metric(text("app.validate.similarity"), text("app.common.not_measured_short"),
-                       help=text("app.common.not_measured"))
+        cols[1].metric(
+            text("app.validate.similarity"),
+            text("app.common.not_measured_short"),
+            help=text("app.common.not_measured"),
+        )
     needed = typed.images_needed()
     long_needed = charts.images_needed_text(needed, text)
-    short_needed = (long_needed if needed is not None and needed.status == "reachable"
-                    else charts.images_needed_short(needed, text))
+    short_needed = (
+        long_needed
+        if needed is not None and needed.status == "reachable"
+        else charts.images_needed_short(needed, text)
+    )
     cols[2].metric(text("app.validate.images_needed"), short_needed, help=long_needed)
     if not presenting:
         used = validation.budget.used_seconds if validation.budget is not None else None
-        cols[3].metric(text("app.validate.seconds"),
-                       f"{used:.0f} s" if used is not None
-                       else text("app.common.not_measured_short"))
+        cols[3].metric(
+            text("app.validate.seconds"),
+            f"{used:.0f} s" if used is not None else text("app.common.not_measured_short"),
+        )
 
 
 def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
@@ -106,9 +127,15 @@ def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
 
     experiments = [e.model_dump(mode="json") for e in validation.experiments]
     curve = validation.learning_curve
-    tabs = st.tabs([text("app.validate.tab_strategies"), text("app.validate.tab_curve"),
-                    text("app.validate.tab_errors"), text("app.validate.tab_backbones"),
-                    text("app.validate.tab_notes")])
+    tabs = st.tabs(
+        [
+            text("app.validate.tab_strategies"),
+            text("app.validate.tab_curve"),
+            text("app.validate.tab_errors"),
+            text("app.validate.tab_backbones"),
+            text("app.validate.tab_notes"),
+        ]
+    )
     with tabs[0]:
         figure = charts.strategy_figure(experiments, text, target)
         if figure is None:
@@ -116,23 +143,38 @@ def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
         else:
             st.plotly_chart(figure, key="validate_strategies_chart")
         for skipped in validation.skipped:
-            st.caption(f"{text('app.strategy.' + skipped.strategy.value)}: "
-                       f"{render_message(skipped.reason_code, lang, skipped.reason)}")
+            st.caption(
+                f"{text('app.strategy.' + skipped.strategy.value)}: "
+                f"{render_message(skipped.reason_code, lang, skipped.reason)}"
+            )
     with tabs[1]:
         figure = charts.learning_curve_figure(
-            curve.model_dump(mode="json") if curve is not None else None, text, target)
+            curve.model_dump(mode="json") if curve is not None else None, text, target
+        )
         if figure is None:
-            st.info(text("app.validate.no_curve",
-                         reason=(render_message(curve.reason_code, lang, curve.reason)
-                                 if curve is not None else None) or "–"))
+            st.info(
+                text(
+                    "app.validate.no_curve",
+                    reason=(
+                        render_message(curve.reason_code, lang, curve.reason)
+                        if curve is not None
+                        else None
+                    )
+                    or "–",
+                )
+            )
         else:
             st.plotly_chart(figure, key="validate_curve_chart")
-            for note in (render_messages(curve.fit.note_codes, curve.fit.notes, lang)
-                         if curve is not None and curve.fit else []):
+            for note in (
+                render_messages(curve.fit.note_codes, curve.fit.notes, lang)
+                if curve is not None and curve.fit
+                else []
+            ):
                 st.caption(note)
     with tabs[2]:
         figure = charts.confusion_figure(
-            best.metrics.model_dump(mode="json") if best is not None else None, text)
+            best.metrics.model_dump(mode="json") if best is not None else None, text
+        )
         if figure is None:
             st.info(text("app.common.not_measured"))
         else:
@@ -140,15 +182,17 @@ def draw_results(run_id: int, typed: Result, sample_root: Path) -> None:
         draw_misclassified(validation.misclassified, sample_root)
     with tabs[3]:
         figure = charts.ranking_figure(
-            [r.model_dump(mode="json") for r in validation.backbone_ranking] or None, text)
+            [r.model_dump(mode="json") for r in validation.backbone_ranking] or None, text
+        )
         if figure is None:
             st.info(text("app.common.not_measured"))
         else:
             st.plotly_chart(figure, key="validate_ranking_chart")
     with tabs[4]:
         draw_notes(typed, presenting)
-    st.page_link("app_pages/report.py", label=text("app.validate.next"),
-                 icon=":material/description:")
+    st.page_link(
+        "app_pages/report.py", label=text("app.validate.next"), icon=":material/description:"
+    )
 
 
 def draw_misclassified(wrong: list[dict[str, Any]], sample_root: Path) -> None:
@@ -157,10 +201,19 @@ def draw_misclassified(wrong: list[dict[str, Any]], sample_root: Path) -> None:
     shown = [(w, image_path(sample_root, str(w.get("path", "")))) for w in wrong[:24]]
     images = [(w, p) for w, p in shown if p is not None]
     if images:
-        st.image([str(p) for _, p in images], width=120, caption=[
-            f"{w.get('path')} · {w.get('true')} → {w.get('predicted')}"
-            + (f" ({w['confidence']:.0%})" if charts.number(w.get("confidence")) is not None
-               else "") for w, _ in images])
+        st.image(
+            [str(p) for _, p in images],
+            width=120,
+            caption=[
+                f"{w.get('path')} · {w.get('true')} → {w.get('predicted')}"
+                + (
+                    f" ({w['confidence']:.0%})"
+                    if charts.number(w.get("confidence")) is not None
+                    else ""
+                )
+                for w, _ in images
+            ],
+        )
 
 
 def draw_notes(typed: Result, presenting: bool) -> None:
@@ -170,8 +223,11 @@ def draw_notes(typed: Result, presenting: bool) -> None:
         st.caption(f":material/warning: {warning}")
     if not presenting:
         device = validation.device.get("name") or validation.device.get("type") or "–"
-        st.caption(text("app.validate.ran_on", device=device,
-                        backbone=validation.backbone.get("name", "–")))
+        st.caption(
+            text(
+                "app.validate.ran_on", device=device, backbone=validation.backbone.get("name", "–")
+            )
+        )
     if validation.segmentation:
         draw_segmentation(validation.segmentation)
     if validation.detection:
@@ -199,13 +255,15 @@ def draw_segmentation(seg: dict[str, Any]) -> None:
             v = m.get(key) or {}
             if charts.number(v.get("value")) is not None:
                 row["IoU" if key == "iou" else "Dice"] = (
-                    f"{v['value']:.3f} [{v.get('ci_low', 0):.3f}–{v.get('ci_high', 0):.3f}]")
+                    f"{v['value']:.3f} [{v.get('ci_low', 0):.3f}–{v.get('ci_high', 0):.3f}]"
+                )
         rows.append(row)
     if rows:
         st.dataframe(rows, hide_index=True)
     for skipped in seg.get("skipped_strategies") or []:
         st.caption(f"{skipped.get('strategy')}: {skipped.get('reason')}")
-    images = [base64.b64decode(o["png_base64"]) for o in seg.get("overlays") or []
-              if o.get("png_base64")]
+    images = [
+        base64.b64decode(o["png_base64"]) for o in seg.get("overlays") or [] if o.get("png_base64")
+    ]
     if images:
         st.image(images, width=320)

@@ -27,5 +27,11 @@ else:
 st.subheader(text("app.settings.runner_details"))
 st.json(env["runner"], expanded=True)
 st.subheader(text("app.settings.storage"))
-st.markdown(text("app.settings.storage_text", data_dir=env["data_dir"],
-                 limit=env["upload_limit_mb"], budget=env["budget_seconds"]))
+st.markdown(
+    text(
+        "app.settings.storage_text",
+        data_dir=env["data_dir"],
+        limit=env["upload_limit_mb"],
+        budget=env["budget_seconds"],
+    )
+)

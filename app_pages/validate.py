@@ -46,18 +46,24 @@ def live(run_id: int) -> None:
     stage = text(f"app.stages.{view.stage}") if view.stage else text("app.stages.queued")
     if stage.startswith("app.stages."):
         stage = view.stage
-    st.progress(min(max(view.fraction, 0.0), 1.0),
-                text=f"{stage} · {100 * view.fraction:.0f}%")
+    st.progress(min(max(view.fraction, 0.0), 1.0), text=f"{stage} · {100 * view.fraction:.0f}%")
     cols = st.columns(4)
     cols[0].metric(text("app.validate.status"), text(f"app.status.{view.status}"))
-    cols[1].metric(text("app.validate.elapsed"),
-                   f"{view.elapsed_seconds:.0f} s" if view.elapsed_seconds is not None else "–")
-    cols[2].metric(text("app.validate.eta"),
-                   f"{view.eta_seconds:.0f} s" if view.eta_seconds is not None
-                   else text("app.common.not_known"))
+    cols[1].metric(
+        text("app.validate.elapsed"),
+        f"{view.elapsed_seconds:.0f} s" if view.elapsed_seconds is not None else "–",
+    )
+    cols[2].metric(
+        text("app.validate.eta"),
+        f"{view.eta_seconds:.0f} s"
+        if view.eta_seconds is not None
+        else text("app.common.not_known"),
+    )
     metric = next(iter((view.metric or {}).items()), None)
-    cols[3].metric(text("app.validate.latest_metric"),
-                   f"{metric[0]} {metric[1]:.1%}" if metric else text("app.common.not_yet"))
+    cols[3].metric(
+        text("app.validate.latest_metric"),
+        f"{metric[0]} {metric[1]:.1%}" if metric else text("app.common.not_yet"),
+    )
     if view.message:
         st.caption(view.message)
     if st.button(text("app.validate.cancel"), key="validate_cancel"):
@@ -75,13 +81,17 @@ else:
     # chosen budget is kept under a key of its own and given back to the widget.
     if BUDGET not in st.session_state:
         st.session_state[BUDGET] = st.session_state.get(BUDGET_KEPT) or last_budget()
-    budget = cols[0].number_input(text("app.validate.budget"), min_value=5, max_value=3600,
-                                  step=5, key=BUDGET)
+    budget = cols[0].number_input(
+        text("app.validate.budget"), min_value=5, max_value=3600, step=5, key=BUDGET
+    )
     st.session_state[BUDGET_KEPT] = int(budget)
-    chosen = cols[1].multiselect(text("app.validate.strategies"), STRATEGIES,
-                                 default=STRATEGIES,
-                                 format_func=labeler("app.strategy"),
-                                 key=f"validate_strategies_{lang}")
+    chosen = cols[1].multiselect(
+        text("app.validate.strategies"),
+        STRATEGIES,
+        default=STRATEGIES,
+        format_func=labeler("app.strategy"),
+        key=f"validate_strategies_{lang}",
+    )
     if st.button(text("app.validate.start"), type="primary", key="validate_start"):
         start_validation(ctx, engagement_id, float(budget), tuple(chosen) or None, lang)
         st.rerun()
@@ -90,8 +100,13 @@ runs = engagement_runs(ctx, engagement_id)
 newest = runs[0] if runs else None
 if newest is not None and newest["status"] in ("failed", "cancelled"):
     box = st.error if newest["status"] == "failed" else st.warning
-    box(text(f"app.validate.ended_{newest['status']}", run=newest["id"],
-             reason=newest["error"] or "–"))
+    box(
+        text(
+            f"app.validate.ended_{newest['status']}",
+            run=newest["id"],
+            reason=newest["error"] or "–",
+        )
+    )
 
 found = latest_result(ctx, engagement_id)
 if found is None:

@@ -80,12 +80,24 @@ C_GRID = (0.3, 1.0, 3.0, 10.0)
 CANDIDATES: dict[str, list[str]] = {
     # Tried in this order by the app; the first whose inputs are all measured is used.
     "pixels_and_features": ["grey_share", "colour_contrast", "feature_uniformity"],
-    "backbone_only": ["energy_mean", "msp_median", "erank_ratio", "feature_uniformity",
-                      "near_zero_fraction"],
+    "backbone_only": [
+        "energy_mean",
+        "msp_median",
+        "erank_ratio",
+        "feature_uniformity",
+        "near_zero_fraction",
+    ],
     "features_only": ["erank_ratio", "feature_uniformity", "near_zero_fraction"],
 }
-REPORTED = ["msp_median", "energy_mean", "near_zero_fraction", "erank_ratio",
-            "feature_uniformity", "grey_share", "colour_contrast"]
+REPORTED = [
+    "msp_median",
+    "energy_mean",
+    "near_zero_fraction",
+    "erank_ratio",
+    "feature_uniformity",
+    "grey_share",
+    "colour_contrast",
+]
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 
 
@@ -95,7 +107,10 @@ def suite_available(root: Path = SHARED) -> bool:
 
 
 def load_suite(
-    extract_to: Path, per_set: int = PER_SET, seed: int = SEED, root: Path = SHARED,
+    extract_to: Path,
+    per_set: int = PER_SET,
+    seed: int = SEED,
+    root: Path = SHARED,
     names: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Extract a stratified subsample of every set of the suite.
@@ -116,8 +131,7 @@ def load_suite(
         rel, label = SUITE[name]
         with zipfile.ZipFile(root / rel) as zf:
             members = sorted(
-                m for m in zf.namelist()
-                if m.lower().endswith(IMAGE_EXTS) and "/masks/" not in m
+                m for m in zf.namelist() if m.lower().endswith(IMAGE_EXTS) and "/masks/" not in m
             )
             by_class: dict[str, list[str]] = {}
             for m in members:
@@ -160,8 +174,15 @@ def embed_suite(
 
     model = create_backbone(backbone).eval()
     paths = [p for s in sets for p in s["paths"]]
-    feats = extract_features(model, paths, data_config(model), device=torch.device("cpu"),
-                             model_key=backbone, cache_dir=cache_dir, runtime="auto")
+    feats = extract_features(
+        model,
+        paths,
+        data_config(model),
+        device=torch.device("cpu"),
+        model_key=backbone,
+        cache_dir=cache_dir,
+        runtime="auto",
+    )
     out: dict[str, Any] = {}
     start = 0
     for s in sets:
@@ -182,9 +203,16 @@ def signal_table(
         feats = embedded[s["name"]]
         pixels = similarity.image_statistics_from_paths(s["paths"], seed=seed)
         values = similarity.sample_signals(feats.logits, feats.features, pixels, seed=seed)
-        rows.append({"name": s["name"], "label": s["label"], "n": len(s["paths"]),
-                     "signals": {k: None if v is None else round(float(v), 5)
-                                 for k, v in values.items()}})
+        rows.append(
+            {
+                "name": s["name"],
+                "label": s["label"],
+                "n": len(s["paths"]),
+                "signals": {
+                    k: None if v is None else round(float(v), 5) for k, v in values.items()
+                },
+            }
+        )
     return rows
 
 
@@ -197,11 +225,16 @@ def nested_loso(table: list[dict[str, Any]], inputs: list[str]) -> list[dict[str
     out = []
     for held in table:
         rest = [r for r in table if r["name"] != held["name"]]
-        scores = [(sum(r["right"] for r in similarity.leave_one_set_out(rest, inputs, C=c)), -c)
-                  for c in C_GRID]
+        scores = [
+            (sum(r["right"] for r in similarity.leave_one_set_out(rest, inputs, C=c)), -c)
+            for c in C_GRID
+        ]
         best_c = -max(scores)[1]
-        row = next(r for r in similarity.leave_one_set_out(table, inputs, C=best_c)
-                   if r["name"] == held["name"])
+        row = next(
+            r
+            for r in similarity.leave_one_set_out(table, inputs, C=best_c)
+            if r["name"] == held["name"]
+        )
         out.append({**row, "C": best_c})
     return out
 
@@ -210,18 +243,29 @@ def thresholds(table: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each signal's best univariate cut between the similar and the different sets."""
     out = {}
     for name in REPORTED:
-        sim = np.array([r["signals"][name] for r in table
-                        if r["label"] == "similar" and r["signals"][name] is not None])
-        diff = np.array([r["signals"][name] for r in table
-                         if r["label"] == "different" and r["signals"][name] is not None])
+        sim = np.array(
+            [
+                r["signals"][name]
+                for r in table
+                if r["label"] == "similar" and r["signals"][name] is not None
+            ]
+        )
+        diff = np.array(
+            [
+                r["signals"][name]
+                for r in table
+                if r["label"] == "different" and r["signals"][name] is not None
+            ]
+        )
         cut = similarity.univariate_cut(sim, diff)
         cut["threshold"] = round(cut["threshold"], 5)
         out[name] = cut
     return out
 
 
-def build_model_file(table: list[dict[str, Any]], backbone: str, per_set: int,
-                     seed: int) -> dict[str, Any]:
+def build_model_file(
+    table: list[dict[str, Any]], backbone: str, per_set: int, seed: int
+) -> dict[str, Any]:
     """Fit every candidate, validate it leave-one-set-out and assemble the model file."""
     models, loso = [], {}
     for name, inputs in CANDIDATES.items():
@@ -229,12 +273,16 @@ def build_model_file(table: list[dict[str, Any]], backbone: str, per_set: int,
         loso[name] = rows
         fitted = similarity.fit_model(table, inputs, C=C)
         calib = [r for r in rows if r["name"] in CALIBRATION_SETS]
-        models.append({
-            "name": name, **fitted,
-            "loso_right": sum(r["right"] for r in rows), "loso_total": len(rows),
-            "loso_right_calibration": sum(r["right"] for r in calib),
-            "loso_total_calibration": len(calib),
-        })
+        models.append(
+            {
+                "name": name,
+                **fitted,
+                "loso_right": sum(r["right"] for r in rows),
+                "loso_total": len(rows),
+                "loso_right_calibration": sum(r["right"] for r in calib),
+                "loso_total_calibration": len(calib),
+            }
+        )
     return {
         "backbone": backbone,
         "per_set": per_set,
@@ -244,7 +292,7 @@ def build_model_file(table: list[dict[str, Any]], backbone: str, per_set: int,
         "high_at": similarity.HIGH_AT,
         "k_neighbours": similarity.K_NEIGHBOURS,
         "note": "Written by bench/calibrate_similarity.py; per-set signals measured on "
-                f"{per_set} images per set (stratified, seed {seed}).",
+        f"{per_set} images per set (stratified, seed {seed}).",
         "models": models,
         "thresholds": thresholds(table),
         "table": table,
@@ -252,8 +300,9 @@ def build_model_file(table: list[dict[str, Any]], backbone: str, per_set: int,
     }
 
 
-def explore(sets: list[dict[str, Any]], embedded: dict[str, Any], cache_dir: Path | None
-            ) -> dict[str, dict[str, float]]:
+def explore(
+    sets: list[dict[str, Any]], embedded: dict[str, Any], cache_dir: Path | None
+) -> dict[str, dict[str, float]]:
     """Signals measured and not kept: prototype distance, top-class relatedness, agreement."""
     head = embedded["_head"]
     w = head.weight.detach().double().numpy()
@@ -261,16 +310,18 @@ def explore(sets: list[dict[str, Any]], embedded: dict[str, Any], cache_dir: Pat
     gram = wn @ wn.T
     np.fill_diagonal(gram, -1.0)
     near10 = np.argsort(-gram, axis=1)[:, :10]
-    others = {bb: embed_suite(sets, bb, cache_dir) for bb in
-              ("efficientnet_lite1", "efficientnet_lite2")}
+    others = {
+        bb: embed_suite(sets, bb, cache_dir) for bb in ("efficientnet_lite1", "efficientnet_lite2")
+    }
     out = {}
     for s in sets:
         feats = embedded[s["name"]]
         f = feats.features.astype(np.float64)
         fn = f / np.linalg.norm(f, axis=1, keepdims=True)
         top = np.argsort(-feats.logits, axis=1)[:, :2]
-        agree = [float(np.mean(o[s["name"]].logits.argmax(1) == top[:, 0]))
-                 for o in others.values()]
+        agree = [
+            float(np.mean(o[s["name"]].logits.argmax(1) == top[:, 0])) for o in others.values()
+        ]
         out[s["name"]] = {
             "prototype_cosine": float(np.median((fn @ wn.T).max(axis=1))),
             "unrelated_top2_share": float(np.mean([t[1] not in near10[t[0]] for t in top])),
@@ -286,37 +337,56 @@ def markdown(spec: dict[str, Any], extra: dict[str, dict[str, float]] | None) ->
     lines.append("| set | label | " + " | ".join(cols) + " |")
     lines.append("|---|---|" + "---|" * len(cols))
     for row in spec["table"]:
-        vals = [row["signals"][c] if c in row["signals"] else extra[row["name"]][c]
-                for c in cols]
-        lines.append(f"| {row['name']} | {row['label']} | "
-                     + " | ".join("—" if v is None else f"{v:.3f}" for v in vals) + " |")
+        vals = [row["signals"][c] if c in row["signals"] else extra[row["name"]][c] for c in cols]
+        lines.append(
+            f"| {row['name']} | {row['label']} | "
+            + " | ".join("—" if v is None else f"{v:.3f}" for v in vals)
+            + " |"
+        )
     th = spec["thresholds"]
-    lines.append("| *threshold (Youden's J)* | | " + " | ".join(
-        f"{'>' if th[c]['higher_is_similar'] else '<'} {th[c]['threshold']:.3f} "
-        f"({th[c]['youden_j']:.2f})" for c in REPORTED) + " |" * (len(cols) - len(REPORTED)) + " |")
+    lines.append(
+        "| *threshold (Youden's J)* | | "
+        + " | ".join(
+            f"{'>' if th[c]['higher_is_similar'] else '<'} {th[c]['threshold']:.3f} "
+            f"({th[c]['youden_j']:.2f})"
+            for c in REPORTED
+        )
+        + " |" * (len(cols) - len(REPORTED))
+        + " |"
+    )
     for model in spec["models"]:
         rows = spec["loso"][model["name"]]
         lines.append("")
-        lines.append(f"Model `{model['name']}` (inputs {', '.join(model['inputs'])}): "
-                     f"leave-one-set-out right on {model['loso_right_calibration']} of "
-                     f"{model['loso_total_calibration']} calibration sets, "
-                     f"{model['loso_right']} of {model['loso_total']} with the tiles.")
+        lines.append(
+            f"Model `{model['name']}` (inputs {', '.join(model['inputs'])}): "
+            f"leave-one-set-out right on {model['loso_right_calibration']} of "
+            f"{model['loso_total_calibration']} calibration sets, "
+            f"{model['loso_right']} of {model['loso_total']} with the tiles."
+        )
         lines.append("")
         signals = {row["name"]: row["signals"] for row in spec["table"]}
-        lines.append("| held-out set | label | " + " | ".join(model["inputs"])
-                     + " | p(similar) | call | confidence | nearest sets | right |")
+        lines.append(
+            "| held-out set | label | "
+            + " | ".join(model["inputs"])
+            + " | p(similar) | call | confidence | nearest sets | right |"
+        )
         lines.append("|---|---|" + "---|" * (len(model["inputs"]) + 5))
         for r in rows:
             vals = [signals[r["name"]][k] for k in model["inputs"]]
-            lines.append(f"| {r['name']} | {r['label']} | "
-                         + " | ".join("—" if v is None else f"{v:.3f}" for v in vals)
-                         + f" | {r['p']:.2f} | {r['call']} | {r['confidence']} | "
-                         f"{', '.join(r['neighbours'])} | {'yes' if r['right'] else '**no**'} |")
-        weights = ", ".join(f"{k} {w:+.2f}" for k, w in
-                            zip(model["inputs"], model["weights"], strict=True))
+            lines.append(
+                f"| {r['name']} | {r['label']} | "
+                + " | ".join("—" if v is None else f"{v:.3f}" for v in vals)
+                + f" | {r['p']:.2f} | {r['call']} | {r['confidence']} | "
+                f"{', '.join(r['neighbours'])} | {'yes' if r['right'] else '**no**'} |"
+            )
+        weights = ", ".join(
+            f"{k} {w:+.2f}" for k, w in zip(model["inputs"], model["weights"], strict=True)
+        )
         lines.append("")
-        lines.append(f"Fitted on all sets: intercept {model['intercept']:+.2f}; weights per "
-                     f"standard deviation: {weights}.")
+        lines.append(
+            f"Fitted on all sets: intercept {model['intercept']:+.2f}; weights per "
+            f"standard deviation: {weights}."
+        )
     return "\n".join(lines)
 
 
@@ -329,14 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=REPO / "out" / "similarity_calibration")
     parser.add_argument("--out", type=Path, default=similarity.MODEL_PATH)
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--explore", action="store_true",
-                        help="also measure the signals considered and not kept")
+    parser.add_argument(
+        "--explore", action="store_true", help="also measure the signals considered and not kept"
+    )
     args = parser.parse_args(argv)
     if not suite_available(args.shared):
         parser.error(f"The calibration suite is not under {args.shared}.")
     t0 = time.perf_counter()
-    sets = load_suite(args.work / f"images-{args.per_set}-{args.seed}", args.per_set,
-                      args.seed, args.shared)
+    sets = load_suite(
+        args.work / f"images-{args.per_set}-{args.seed}", args.per_set, args.seed, args.shared
+    )
     embedded = embed_suite(sets, args.backbone, args.work / "cache")
     table = signal_table(sets, embedded, args.seed)
     spec = build_model_file(table, args.backbone, args.per_set, args.seed)
@@ -345,10 +417,12 @@ def main(argv: list[str] | None = None) -> int:
     first = spec["models"][0]
     nested = nested_loso(table, first["inputs"])
     calib = [r for r in nested if r["name"] in CALIBRATION_SETS]
-    print(f"\nNested (C chosen per fold from {C_GRID}): `{first['name']}` right on "
-          f"{sum(r['right'] for r in calib)} of {len(calib)} calibration sets, "
-          f"{sum(r['right'] for r in nested)} of {len(nested)} with the tiles; C per fold "
-          + ", ".join(f"{r['name']} {r['C']:g}" for r in nested))
+    print(
+        f"\nNested (C chosen per fold from {C_GRID}): `{first['name']}` right on "
+        f"{sum(r['right'] for r in calib)} of {len(calib)} calibration sets, "
+        f"{sum(r['right'] for r in nested)} of {len(nested)} with the tiles; C per fold "
+        + ", ".join(f"{r['name']} {r['C']:g}" for r in nested)
+    )
     spec["loso_nested_C"] = nested
     print(f"\n{time.perf_counter() - t0:.1f} s")
     if not args.no_write:

@@ -41,9 +41,7 @@ def _photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[..., :3])
 
 
-def _augment(
-    source: Image.Image, long_side: int, rng: np.random.Generator
-) -> Image.Image:
+def _augment(source: Image.Image, long_side: int, rng: np.random.Generator) -> Image.Image:
     aw, ah = ASPECTS[int(rng.integers(len(ASPECTS)))]
     w, h = source.size
     scale = float(rng.uniform(0.45, 1.0))
@@ -97,8 +95,9 @@ def generate_dataset(
             f"at least {2 * n_classes}."
         )
     if not 16 <= min_side <= max_side:
-        raise ValueError(f"Sides must satisfy 16 <= min_side <= max_side, got {min_side}, "
-                         f"{max_side}.")
+        raise ValueError(
+            f"Sides must satisfy 16 <= min_side <= max_side, got {min_side}, {max_side}."
+        )
     rng = np.random.default_rng(seed)
     root = Path(folder) / "sample"
     names = list(SOURCES)[:n_classes]

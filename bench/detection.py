@@ -30,17 +30,29 @@ def main() -> None:
         root = shapes_detection_sample(Path(tmp) / "voc", n=args.images, size=args.size)
         records = [r for r in scan_dataset(root).records if r.boxes is not None]
         t0 = time.monotonic()
-        res = run_detector_finetune(records, DetectorConfig(
-            budget_seconds=args.budget, device=args.device, n_overlays=0))
+        res = run_detector_finetune(
+            records, DetectorConfig(budget_seconds=args.budget, device=args.device, n_overlays=0)
+        )
         wall = time.monotonic() - t0
-    summary = {"images": args.images, "size": args.size, "budget": args.budget,
-               "wall_seconds": round(wall, 1), "device": res["device"],
-               "runs": [{"id": r["id"], "encoder": r["encoder"], "epochs": r["epochs"],
-                         "map50": r["metrics"]["map50"], "map": r["metrics"]["map"]["value"]}
-                        for r in res["runs"]],
-               "skipped": [{k: s[k] for k in ("run", "encoder", "reason")}
-                           for s in res["skipped"]],
-               "gpu_estimate": res["gpu_estimate"]}
+    summary = {
+        "images": args.images,
+        "size": args.size,
+        "budget": args.budget,
+        "wall_seconds": round(wall, 1),
+        "device": res["device"],
+        "runs": [
+            {
+                "id": r["id"],
+                "encoder": r["encoder"],
+                "epochs": r["epochs"],
+                "map50": r["metrics"]["map50"],
+                "map": r["metrics"]["map"]["value"],
+            }
+            for r in res["runs"]
+        ],
+        "skipped": [{k: s[k] for k in ("run", "encoder", "reason")} for s in res["skipped"]],
+        "gpu_estimate": res["gpu_estimate"],
+    }
     text = json.dumps(summary, indent=1)
     print(text)
     if args.out:

@@ -138,8 +138,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         t0 = time.perf_counter()
         zpath = generate(Path(tmp), args.n)
-        print(f"generated {args.n:,} images ({zpath.stat().st_size / 1024**2:.1f} MB zip) "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.n:,} images ({zpath.stat().st_size / 1024**2:.1f} MB zip) "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         cmd = [sys.executable, __file__, "--measure", str(zpath)]
         if args.features:
             cmd.append("--features")

@@ -83,9 +83,7 @@ class LeverContext:
     backbone: str = DEFAULT_BACKBONE
 
 
-def verdict(
-    speedup: float | None, wins: int, rounds: int, cosine: float | None = None
-) -> str:
+def verdict(speedup: float | None, wins: int, rounds: int, cosine: float | None = None) -> str:
     """Classify a measured lever (see the module docstring for the thresholds)."""
     if speedup is None:
         return "not measured"
@@ -99,8 +97,9 @@ def verdict(
     return "no clear gain"
 
 
-def break_even_images(one_off_s: float, before_per_image: float, after_per_image: float
-                      ) -> float | None:
+def break_even_images(
+    one_off_s: float, before_per_image: float, after_per_image: float
+) -> float | None:
     """Images after which a one-off cost is repaid (None: it never is)."""
     saved = before_per_image - after_per_image
     return round(one_off_s / saved, 1) if saved > 0 else None
@@ -181,15 +180,23 @@ def lever_draft_decode(ctx: LeverContext) -> dict[str, Any]:
     with torch.inference_mode():
         fa = _pooled(ctx.model, to_tensor_batch(full, cfg).to(ctx.device)).float().cpu()
         fb = _pooled(ctx.model, to_tensor_batch(draft, cfg).to(ctx.device)).float().cpu()
-    pixel_diff = float(np.mean([np.abs(a.astype(np.int16) - b).mean()
-                                for a, b in zip(full, draft, strict=True)]))
-    quality = {"draft_decode": {"cosine": _cosine(fa, fb),
-                                "mean_abs_pixel_difference": round(pixel_diff, 3)}}
+    pixel_diff = float(
+        np.mean([np.abs(a.astype(np.int16) - b).mean() for a, b in zip(full, draft, strict=True)])
+    )
+    quality = {
+        "draft_decode": {
+            "cosine": _cosine(fa, fb),
+            "mean_abs_pixel_difference": round(pixel_diff, 3),
+        }
+    }
     engine_uses = bool(np.array_equal(prepare_image(paths[0], cfg), draft[0]))
     return _summary(
-        "draft_decode", "Decode JPEGs at reduced scale (PIL draft mode) before resizing?",
-        _rates(result, len(paths)), ctx.rounds,
-        engine="prepare_image decodes at reduced scale" if engine_uses
+        "draft_decode",
+        "Decode JPEGs at reduced scale (PIL draft mode) before resizing?",
+        _rates(result, len(paths)),
+        ctx.rounds,
+        engine="prepare_image decodes at reduced scale"
+        if engine_uses
         else "prepare_image decodes every pixel",
         quality=quality,
     )
@@ -208,6 +215,7 @@ def lever_decode_workers(ctx: LeverContext) -> dict[str, Any]:
         def run() -> list[np.ndarray]:
             with ThreadPoolExecutor(max_workers=n) as pool:
                 return list(pool.map(lambda p: prepare_image(p, cfg), paths))
+
         return run
 
     t0 = time.perf_counter()
@@ -229,7 +237,10 @@ def lever_decode_workers(ctx: LeverContext) -> dict[str, Any]:
         pool.shutdown()
     result = _rates(result, len(paths))
     return _summary(
-        "decode_workers", "Decode in parallel threads or processes?", result, ctx.rounds,
+        "decode_workers",
+        "Decode in parallel threads or processes?",
+        result,
+        ctx.rounds,
         engine=f"extract_features decodes with {DECODE_WORKERS} threads, overlapping the "
         "forward passes",
         one_off_seconds={"processes_2": round(start_s, 2)},
@@ -249,16 +260,20 @@ def lever_channels_last(ctx: LeverContext) -> dict[str, Any]:
         def go() -> None:
             with torch.inference_mode():
                 model(x)
+
         return go
 
     result = compare(
         {"contiguous_nchw": run(nchw, x_cf), "channels_last": run(nhwc, x_cl)},
-        rounds=ctx.rounds, device=ctx.device,
+        rounds=ctx.rounds,
+        device=ctx.device,
     )
     del nchw
     return _summary(
-        "channels_last", "channels_last (NHWC) model and input?",
-        _rates(result, ctx.batch_size), ctx.rounds,
+        "channels_last",
+        "channels_last (NHWC) model and input?",
+        _rates(result, ctx.batch_size),
+        ctx.rounds,
         engine="to_tensor_batch returns channels_last; the validation converts the model",
     )
 
@@ -278,17 +293,24 @@ def lever_inference_mode(ctx: LeverContext) -> dict[str, Any]:
         with torch.inference_mode():
             model(x)
 
-    result = compare({"no_grad": no_grad, "inference_mode": inference, "autograd_on": grad},
-                     rounds=ctx.rounds, device=ctx.device)
+    result = compare(
+        {"no_grad": no_grad, "inference_mode": inference, "autograd_on": grad},
+        rounds=ctx.rounds,
+        device=ctx.device,
+    )
     return _summary(
-        "inference_mode", "inference_mode instead of no_grad (autograd on, for scale)?",
-        _rates(result, ctx.batch_size), ctx.rounds, chosen="inference_mode",
+        "inference_mode",
+        "inference_mode instead of no_grad (autograd on, for scale)?",
+        _rates(result, ctx.batch_size),
+        ctx.rounds,
+        chosen="inference_mode",
         engine="extract_features runs under torch.inference_mode",
     )
 
 
-def lever_batch_size(ctx: LeverContext, sizes: Sequence[int] = (1, 8, 16, 32, 64)
-                     ) -> dict[str, Any]:
+def lever_batch_size(
+    ctx: LeverContext, sizes: Sequence[int] = (1, 8, 16, 32, 64)
+) -> dict[str, Any]:
     """Images per forward pass (the engine's batch size first)."""
     model = ctx.model
     ordered = [ctx.batch_size] + [s for s in sizes if s != ctx.batch_size]
@@ -299,6 +321,7 @@ def lever_batch_size(ctx: LeverContext, sizes: Sequence[int] = (1, 8, 16, 32, 64
         def go() -> None:
             with torch.inference_mode(), autocast():
                 model(inputs[s])
+
         return go
 
     raw = compare({f"batch_{s}": run(s) for s in ordered}, rounds=ctx.rounds, device=ctx.device)
@@ -320,7 +343,8 @@ def lever_batch_size(ctx: LeverContext, sizes: Sequence[int] = (1, 8, 16, 32, 64
         "wins": None,
         "rounds": ctx.rounds,
         "verdict": ("pays" if speedup >= PAYS_AT else "no clear gain")
-        if best != ctx.batch_size else "engine default is the fastest",
+        if best != ctx.batch_size
+        else "engine default is the fastest",
         "engine": f"ValidationConfig.batch_size = {ctx.batch_size}",
         "variants": raw,
         "quality": {},
@@ -348,13 +372,17 @@ def lever_torch_threads(ctx: LeverContext) -> dict[str, Any]:
                     model(x)
             finally:
                 torch.set_num_threads(all_threads)
+
         return go
 
-    result = compare({f"threads_{all_threads}": run(all_threads), "threads_1": run(1)},
-                     rounds=ctx.rounds)
+    result = compare(
+        {f"threads_{all_threads}": run(all_threads), "threads_1": run(1)}, rounds=ctx.rounds
+    )
     return _summary(
-        "torch_threads", "One intra-op thread instead of one per core?",
-        _rates(result, ctx.batch_size), ctx.rounds,
+        "torch_threads",
+        "One intra-op thread instead of one per core?",
+        _rates(result, ctx.batch_size),
+        ctx.rounds,
         engine=f"resolve_device('cpu') sets {all_threads} threads (one per core)",
     )
 
@@ -377,21 +405,30 @@ def lever_extraction_threads(ctx: LeverContext) -> dict[str, Any]:
             torch.set_num_threads(torch_threads)
             features.DECODE_WORKERS = workers
             try:
-                extract_features(ctx.model, ctx.paths, ctx.cfg, device=ctx.device,
-                                 model_key=ctx.backbone, cache_dir=None,
-                                 batch_size=ctx.batch_size, runtime="torch")
+                extract_features(
+                    ctx.model,
+                    ctx.paths,
+                    ctx.cfg,
+                    device=ctx.device,
+                    model_key=ctx.backbone,
+                    cache_dir=None,
+                    batch_size=ctx.batch_size,
+                    runtime="torch",
+                )
             finally:
                 torch.set_num_threads(all_threads)
                 features.DECODE_WORKERS = default_workers
+
         return go
 
     combos = [(all_threads, default_workers), (1, default_workers), (1, 1), (all_threads, 1)]
     combos = list(dict.fromkeys(combos))
-    result = compare({f"torch_{t}_decode_{w}": run(t, w) for t, w in combos},
-                     rounds=ctx.rounds)
+    result = compare({f"torch_{t}_decode_{w}": run(t, w) for t, w in combos}, rounds=ctx.rounds)
     return _summary(
-        "extraction_threads", "Intra-op and decode threads for extraction?",
-        _rates(result, len(ctx.paths)), ctx.rounds,
+        "extraction_threads",
+        "Intra-op and decode threads for extraction?",
+        _rates(result, len(ctx.paths)),
+        ctx.rounds,
         engine=f"{all_threads} intra-op threads, {default_workers} decode threads",
     )
 
@@ -416,12 +453,14 @@ def lever_bf16_autocast(ctx: LeverContext) -> dict[str, Any]:
         with torch.inference_mode(), torch.autocast(kind, dtype=torch.bfloat16):
             return _pooled(model, x)
 
-    result = compare({"float32": fp32, "bf16_autocast": bf16}, rounds=ctx.rounds,
-                     device=ctx.device)
+    result = compare({"float32": fp32, "bf16_autocast": bf16}, rounds=ctx.rounds, device=ctx.device)
     quality = {"bf16_autocast": {"cosine": _cosine(fp32().float().cpu(), bf16().float().cpu())}}
     return _summary(
-        "bf16_autocast", f"bfloat16 autocast on {kind}?", _rates(result, ctx.batch_size),
-        ctx.rounds, quality=quality,
+        "bf16_autocast",
+        f"bfloat16 autocast on {kind}?",
+        _rates(result, ctx.batch_size),
+        ctx.rounds,
+        quality=quality,
         engine="extract_features autocasts to bf16 on CUDA only",
     )
 
@@ -446,13 +485,20 @@ def lever_onnxruntime(ctx: LeverContext) -> dict[str, Any]:
     result = compare({"eager": eager, "onnxruntime": lambda: onnx(x, True)}, rounds=ctx.rounds)
     ref = eager()[0]
     got = onnx(x, True)[0]
-    quality = {"onnxruntime": {"cosine": _cosine(ref, got),
-                               "max_abs_difference": float(np.abs(ref.numpy() - got).max())}}
+    quality = {
+        "onnxruntime": {
+            "cosine": _cosine(ref, got),
+            "max_abs_difference": float(np.abs(ref.numpy() - got).max()),
+        }
+    }
     result = _rates(result, ctx.batch_size)
     per = {k: v["median_s"] / ctx.batch_size for k, v in result.items()}
     return _summary(
-        "onnxruntime", "ONNX Runtime for the frozen forward pass on the CPU?", result,
-        ctx.rounds, quality=quality,
+        "onnxruntime",
+        "ONNX Runtime for the frozen forward pass on the CPU?",
+        result,
+        ctx.rounds,
+        quality=quality,
         engine=f"extract_features(runtime='auto') uses it on the CPU from {ONNX_MIN_IMAGES} "
         "images (or once exported to the cache)",
         one_off_seconds={"onnxruntime": round(one_off, 2)},
@@ -472,25 +518,36 @@ def lever_extraction_runtime(ctx: LeverContext) -> dict[str, Any]:
         def go() -> Any:
             fresh = Path(tempfile.mkdtemp(dir=tmp))  # no cached features, but ...
             (fresh / "onnx").symlink_to(tmp / "seed" / "onnx", target_is_directory=True)
-            return extract_features(ctx.model, ctx.paths, ctx.cfg, device=ctx.device,
-                                    model_key=ctx.backbone, cache_dir=fresh,
-                                    batch_size=ctx.batch_size, runtime=runtime)
+            return extract_features(
+                ctx.model,
+                ctx.paths,
+                ctx.cfg,
+                device=ctx.device,
+                model_key=ctx.backbone,
+                cache_dir=fresh,
+                batch_size=ctx.batch_size,
+                runtime=runtime,
+            )
+
         return go
 
     try:
         t0 = time.perf_counter()  # ... the model exported once, as within one validation
         OnnxForward(ctx.model, ctx.cfg["input_size"], ctx.backbone, tmp / "seed")
         export_s = time.perf_counter() - t0
-        result = compare({"torch": extract("torch"), "onnxruntime": extract("onnxruntime")},
-                         rounds=ctx.rounds)
+        result = compare(
+            {"torch": extract("torch"), "onnxruntime": extract("onnxruntime")}, rounds=ctx.rounds
+        )
         a, b = extract("torch")(), extract("onnxruntime")()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result = _rates(result, len(ctx.paths))
     per = {k: v["median_s"] / len(ctx.paths) for k, v in result.items()}
     return _summary(
-        "extraction_runtime", "Whole extraction on ONNX Runtime (model exported once)?",
-        result, ctx.rounds,
+        "extraction_runtime",
+        "Whole extraction on ONNX Runtime (model exported once)?",
+        result,
+        ctx.rounds,
         quality={"onnxruntime": {"cosine": _cosine(a.features, b.features)}},
         engine=f"runtime='auto': ONNX Runtime on the CPU from {ONNX_MIN_IMAGES} images",
         one_off_seconds={"onnxruntime": round(export_s, 2)},
@@ -516,13 +573,21 @@ def lever_torch_compile(ctx: LeverContext) -> dict[str, Any]:
         def go() -> None:
             with torch.inference_mode(), autocast():
                 m(x)
+
         return go
 
-    result = _rates(compare({"eager": run(net), "compiled": run(compiled)},
-                            rounds=ctx.rounds, device=ctx.device), ctx.batch_size)
+    result = _rates(
+        compare(
+            {"eager": run(net), "compiled": run(compiled)}, rounds=ctx.rounds, device=ctx.device
+        ),
+        ctx.batch_size,
+    )
     per = {k: v["median_s"] / ctx.batch_size for k, v in result.items()}
     return _summary(
-        "torch_compile", "torch.compile the forward pass?", result, ctx.rounds,
+        "torch_compile",
+        "torch.compile the forward pass?",
+        result,
+        ctx.rounds,
         engine="eager PyTorch",
         one_off_seconds={"compiled": round(one_off, 2)},
         break_even_images=break_even_images(one_off, per["eager"], per["compiled"]),
@@ -538,21 +603,32 @@ def lever_feature_cache(ctx: LeverContext) -> dict[str, Any]:
     warm_dir = tmp / "warm"
 
     def extract(cache_dir: Path | None) -> Any:
-        return extract_features(ctx.model, ctx.paths, ctx.cfg, device=ctx.device,
-                                model_key=ctx.backbone, cache_dir=cache_dir,
-                                batch_size=ctx.batch_size, runtime="torch")
+        return extract_features(
+            ctx.model,
+            ctx.paths,
+            ctx.cfg,
+            device=ctx.device,
+            model_key=ctx.backbone,
+            cache_dir=cache_dir,
+            batch_size=ctx.batch_size,
+            runtime="torch",
+        )
 
     try:
         extract(warm_dir)  # fills the warm cache (and is the warm-up of both variants)
         result = compare(
             {"no_cache": lambda: extract(None), "cache_hit": lambda: extract(warm_dir)},
-            rounds=max(2, ctx.rounds // 2), warmup=0, device=ctx.device,
+            rounds=max(2, ctx.rounds // 2),
+            warmup=0,
+            device=ctx.device,
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return _summary(
-        "feature_cache", "Cache features by image content hash?",
-        _rates(result, len(ctx.paths)), max(2, ctx.rounds // 2),
+        "feature_cache",
+        "Cache features by image content hash?",
+        _rates(result, len(ctx.paths)),
+        max(2, ctx.rounds // 2),
         engine="extract_features caches by BLAKE2 content hash when given a cache_dir",
     )
 
@@ -570,8 +646,16 @@ def lever_frozen_cache(ctx: LeverContext, freeze_fraction: float = 0.6) -> dict[
     stop = max(1, min(len(model.blocks) - 1, round(freeze_fraction * len(model.blocks))))
     prefix = nn.Sequential(model.conv_stem, model.bn1, *list(model.blocks)[:stop]).eval()
     work = nn.Sequential(*list(model.blocks)[stop:])
-    top = copy.deepcopy(nn.Sequential(work, model.conv_head, model.bn2, nn.AdaptiveAvgPool2d(1),
-                                      nn.Flatten(), nn.Linear(model.num_features, 10)))
+    top = copy.deepcopy(
+        nn.Sequential(
+            work,
+            model.conv_head,
+            model.bn2,
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(model.num_features, 10),
+        )
+    )
     top = top.to(ctx.device).train()
     optimizer = torch.optim.AdamW(top.parameters(), lr=1e-4)
     x = _batch(ctx, ctx.batch_size)
@@ -587,6 +671,7 @@ def lever_frozen_cache(ctx: LeverContext, freeze_fraction: float = 0.6) -> dict[
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+
         return go
 
     def through_prefix() -> torch.Tensor:
@@ -594,8 +679,11 @@ def lever_frozen_cache(ctx: LeverContext, freeze_fraction: float = 0.6) -> dict[
             return prefix(x)
 
     result = _rates(
-        compare({"recompute_frozen": step(through_prefix), "cached_frozen": step(lambda: cached)},
-                rounds=ctx.rounds, device=ctx.device),
+        compare(
+            {"recompute_frozen": step(through_prefix), "cached_frozen": step(lambda: cached)},
+            rounds=ctx.rounds,
+            device=ctx.device,
+        ),
         ctx.batch_size,
     )
     one_off = time_repeats(through_prefix, repeats=3, device=ctx.device)
@@ -603,7 +691,9 @@ def lever_frozen_cache(ctx: LeverContext, freeze_fraction: float = 0.6) -> dict[
     per = {k: v["median_s"] / ctx.batch_size for k, v in result.items()}
     saved = per["recompute_frozen"] - per["cached_frozen"]
     return _summary(
-        "frozen_cache", f"Partial fine-tune: cache the frozen stem + {stop} stages?", result,
+        "frozen_cache",
+        f"Partial fine-tune: cache the frozen stem + {stop} stages?",
+        result,
         ctx.rounds,
         engine="engines.finetune caches the frozen part for EfficientNet-shaped models",
         frozen_stages=stop,
@@ -622,9 +712,9 @@ def lever_gpu_large_batch(ctx: LeverContext) -> dict[str, Any]:
 
     def run(s: int, bf16: bool) -> Callable[[], Any]:
         def go() -> None:
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
-                                                        enabled=bf16):
+            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
                 model(inputs[s])
+
         return go
 
     variants = {f"fp32_batch_{ctx.batch_size}": run(ctx.batch_size, False)}
@@ -654,8 +744,13 @@ def lever_gpu_large_batch(ctx: LeverContext) -> dict[str, Any]:
 
 
 def _unavailable(name: str, reason: str) -> dict[str, Any]:
-    return {"lever": name, "verdict": "not measured", "reason": reason, "variants": {},
-            "speedup": None}
+    return {
+        "lever": name,
+        "verdict": "not measured",
+        "reason": reason,
+        "variants": {},
+        "speedup": None,
+    }
 
 
 LEVERS: dict[str, Callable[[LeverContext], dict[str, Any]]] = {
@@ -701,8 +796,9 @@ def build_context(
 ) -> LeverContext:
     """Load the backbone as the engine does and gather what the levers need."""
     model = create_backbone(backbone).to(device).eval().to(memory_format=torch.channels_last)
-    return LeverContext(list(paths), device, model, data_config(model), rounds, batch_size,
-                        backbone)
+    return LeverContext(
+        list(paths), device, model, data_config(model), rounds, batch_size, backbone
+    )
 
 
 def run_levers(
@@ -735,8 +831,10 @@ def format_lever(record: dict[str, Any]) -> str:
         extra = f", feature cosine {quality['cosine']['mean']:.4f}"
     if record.get("break_even_images") is not None:
         extra += f", repaid after {record['break_even_images']:.0f} images"
-    return (f"{record['lever']:<16} {record['verdict']:<22} x{record['speedup']:.2f} "
-            f"({record['baseline']} -> {record['variant']}{extra})")
+    return (
+        f"{record['lever']:<16} {record['verdict']:<22} x{record['speedup']:.2f} "
+        f"({record['baseline']} -> {record['variant']}{extra})"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -748,8 +846,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated levers to run (default: all)")
     parser.add_argument("--skip", help="comma-separated levers to leave out")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timed rounds")
-    parser.add_argument("--images", type=int, default=64,
-                        help="images used by the decoding and cache levers")
+    parser.add_argument(
+        "--images", type=int, default=64, help="images used by the decoding and cache levers"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/levers.json"))
     args = parser.parse_args(argv)
     try:
@@ -761,8 +860,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = resolve_data(args, Path(tmp))
         ctx = build_context(data.sample_paths(args.images), device, args.rounds)
         records = run_levers(ctx, names)
-    write_json({"levers": records, "device": str(device), "rounds": args.rounds,
-                "images": len(ctx.paths)}, args.out)
+    write_json(
+        {"levers": records, "device": str(device), "rounds": args.rounds, "images": len(ctx.paths)},
+        args.out,
+    )
     print(f"wrote {args.out}")
     return 0
 

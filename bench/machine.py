@@ -20,8 +20,15 @@ import torch
 from bench.timing import time_repeats
 
 _VERSIONED = (
-    "torch", "torchvision", "timm", "numpy", "pillow", "scikit-learn", "scikit-image",
-    "onnxruntime", "onnx",
+    "torch",
+    "torchvision",
+    "timm",
+    "numpy",
+    "pillow",
+    "scikit-learn",
+    "scikit-image",
+    "onnxruntime",
+    "onnx",
 )
 
 

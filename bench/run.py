@@ -74,11 +74,21 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose the dataset and the device (shared with bench.levers)."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--data", type=Path, help="zip or folder of class folders")
-    group.add_argument("--generate", type=int, metavar="N",
-                       help=f"generate N photos (default {DEFAULT_GENERATE} when no --data)")
+    group.add_argument(
+        "--generate",
+        type=int,
+        metavar="N",
+        help=f"generate N photos (default {DEFAULT_GENERATE} when no --data)",
+    )
     parser.add_argument("--classes", type=int, default=6, help="classes of a generated sample")
-    parser.add_argument("--sides", type=int, nargs=2, default=(640, 1024),
-                        metavar=("MIN", "MAX"), help="longer side of generated photos, px")
+    parser.add_argument(
+        "--sides",
+        type=int,
+        nargs=2,
+        default=(640, 1024),
+        metavar=("MIN", "MAX"),
+        help="longer side of generated photos, px",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
@@ -111,14 +121,20 @@ def resolve_data(args: argparse.Namespace, work: Path) -> BenchData:
     if args.data is not None:
         source, generated = Path(args.data), False
         if not source.exists():
-            raise SystemExit(f"error: {source} does not exist; give a zip or a folder of "
-                             "class folders.")
+            raise SystemExit(
+                f"error: {source} does not exist; give a zip or a folder of class folders."
+            )
     else:
         n = args.generate if args.generate is not None else DEFAULT_GENERATE
         try:
-            source = generate_dataset(work / "generated", n, n_classes=args.classes,
-                                      min_side=args.sides[0], max_side=args.sides[1],
-                                      seed=args.seed)
+            source = generate_dataset(
+                work / "generated",
+                n,
+                n_classes=args.classes,
+                min_side=args.sides[0],
+                max_side=args.sides[1],
+                seed=args.seed,
+            )
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from exc
         generated = True
@@ -128,13 +144,17 @@ def resolve_data(args: argparse.Namespace, work: Path) -> BenchData:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     counts = prepared.profile.class_counts
-    labeled = [r for r in prepared.index.records
-               if r.label is not None and counts.get(r.label, 0) >= 2]
+    labeled = [
+        r for r in prepared.index.records if r.label is not None and counts.get(r.label, 0) >= 2
+    ]
     train, val = stratified_split(labeled, seed=args.seed)
     names = sorted({r.label for r in labeled})
     to_int = {name: i for i, name in enumerate(names)}
-    size = source.stat().st_size if source.is_file() else sum(
-        p.stat().st_size for p in source.rglob("*") if p.is_file())
+    size = (
+        source.stat().st_size
+        if source.is_file()
+        else sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    )
     return BenchData(
         source=source,
         generated=generated,
@@ -207,14 +227,23 @@ def measure_decode(
         with ThreadPoolExecutor(max_workers=DECODE_WORKERS) as pool:
             list(pool.map(lambda p: prepare_image(p, cfg), paths))
 
-    result = compare({"reference": lambda: [reference_image(p) for p in paths],
-                      "engine": engine}, rounds=rounds, warmup=warmup)
+    result = compare(
+        {"reference": lambda: [reference_image(p) for p in paths], "engine": engine},
+        rounds=rounds,
+        warmup=warmup,
+    )
     return {k: {**v, "images_per_second": len(paths) / v["median_s"]} for k, v in result.items()}
 
 
 def measure_forward(
-    model: torch.nn.Module, reference_model: torch.nn.Module, size: int, batch: int,
-    device: torch.device, rounds: int, warmup: int = 1, runtime: str = "torch",
+    model: torch.nn.Module,
+    reference_model: torch.nn.Module,
+    size: int,
+    batch: int,
+    device: torch.device,
+    rounds: int,
+    warmup: int = 1,
+    runtime: str = "torch",
 ) -> dict[str, Any]:
     """Model-only rate: the engine's batched pass against one image at a time."""
     from engines.features import OnnxForward
@@ -236,17 +265,25 @@ def measure_forward(
             with torch.no_grad():
                 reference_model(x[i : i + 1])
 
-    result = compare({"reference": reference, "engine": engine}, rounds=rounds,
-                     warmup=warmup, device=device)
+    result = compare(
+        {"reference": reference, "engine": engine}, rounds=rounds, warmup=warmup, device=device
+    )
     out = {k: {**v, "images_per_second": batch / v["median_s"]} for k, v in result.items()}
     out["engine"]["runtime"] = runtime
     return out
 
 
 def measure_extraction(
-    model: torch.nn.Module, reference_model: torch.nn.Module, paths: Sequence[Path],
-    cfg: dict[str, Any], device: torch.device, backbone: str, rounds: int, warmup: int = 1,
-    n_dataset: int | None = None, work: Path | None = None,
+    model: torch.nn.Module,
+    reference_model: torch.nn.Module,
+    paths: Sequence[Path],
+    cfg: dict[str, Any],
+    device: torch.device,
+    backbone: str,
+    rounds: int,
+    warmup: int = 1,
+    n_dataset: int | None = None,
+    work: Path | None = None,
 ) -> dict[str, Any]:
     """End-to-end feature rate (decode included), no cached features, both ways.
 
@@ -270,8 +307,16 @@ def measure_extraction(
         fresh = Path(tempfile.mkdtemp(dir=root))
         if runtime == "onnxruntime":
             (fresh / "onnx").symlink_to(root / "seed" / "onnx", target_is_directory=True)
-        extract_features(model, paths, cfg, device=device, model_key=backbone,
-                         cache_dir=fresh, with_logits=True, runtime=runtime)
+        extract_features(
+            model,
+            paths,
+            cfg,
+            device=device,
+            model_key=backbone,
+            cache_dir=fresh,
+            with_logits=True,
+            runtime=runtime,
+        )
 
     def reference() -> None:
         for p in paths:
@@ -279,8 +324,9 @@ def measure_extraction(
                 reference_model(reference_image(p).to(device).unsqueeze(0))
 
     try:
-        result = compare({"reference": reference, "engine": engine}, rounds=rounds,
-                         warmup=warmup, device=device)
+        result = compare(
+            {"reference": reference, "engine": engine}, rounds=rounds, warmup=warmup, device=device
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     out = {k: {**v, "images_per_second": len(paths) / v["median_s"]} for k, v in result.items()}
@@ -405,8 +451,10 @@ def measure_all(
         log("preparing the dataset ...")
         with phases.phase("dataset"):
             data = resolve_data(args, work)
-        log(f"  {data.n_images} images, {data.n_classes} classes, "
-            f"{len(data.train)} train / {len(data.val)} held out")
+        log(
+            f"  {data.n_images} images, {data.n_classes} classes, "
+            f"{len(data.train)} train / {len(data.val)} held out"
+        )
 
         log("measuring the matmul ceiling ...")
         sizes = tuple(args.matmul_sizes)
@@ -437,32 +485,45 @@ def measure_all(
             decode = measure_decode(sample, cfg, args.rounds, args.warmup)
         log("forward rate ...")
         with phases.phase("forward"):
-            forward = measure_forward(model, reference_model, cfg["input_size"], args.batch,
-                                      device, args.rounds, args.warmup,
-                                      engine_runtime(device, data.n_images))
+            forward = measure_forward(
+                model,
+                reference_model,
+                cfg["input_size"],
+                args.batch,
+                device,
+                args.rounds,
+                args.warmup,
+                engine_runtime(device, data.n_images),
+            )
         log("feature extraction rate ...")
         with phases.phase("extraction"):
-            extraction = measure_extraction(model, reference_model, sample, cfg, device,
-                                            backbone, args.rounds, args.warmup,
-                                            n_dataset=data.n_images, work=work)
+            extraction = measure_extraction(
+                model,
+                reference_model,
+                sample,
+                cfg,
+                device,
+                backbone,
+                args.rounds,
+                args.warmup,
+                n_dataset=data.n_images,
+                work=work,
+            )
         del reference_model
 
         log("reference script (unzip, read, embed one by one, logistic regression) ...")
         with phases.phase("reference"):
             reference = run_reference(data, device)
-        log(f"  {reference['first_result_seconds']:.1f} s, accuracy "
-            f"{reference['accuracy']:.3f}")
+        log(f"  {reference['first_result_seconds']:.1f} s, accuracy {reference['accuracy']:.3f}")
 
         log(f"whole validation (budget {args.budget:.0f} s) ...")
         with phases.phase("validation"):
-            pipeline = run_pipeline(data, device.type, args.budget, work / "cache",
-                                    work / "out")
+            pipeline = run_pipeline(data, device.type, args.budget, work / "cache", work / "out")
         warm = None
         if args.warm:
             log("whole validation again, features cached ...")
             with phases.phase("validation_cached"):
-                warm = run_pipeline(data, device.type, args.budget, work / "cache",
-                                    work / "out2")
+                warm = run_pipeline(data, device.type, args.budget, work / "cache", work / "out2")
         levers = None
         if lever_names:
             from bench.levers import LeverContext, run_levers
@@ -476,55 +537,101 @@ def measure_all(
 
     fig: dict[str, dict[str, Any]] = {}
     fig["upload_profile_seconds"] = figure(
-        upload["engine"]["seconds"], upload["reference"]["seconds"], "s", "lower",
-        "unpack + scan + profile (engine) vs unzip + open every image (reference)")
-    work_mb = {k: max((v["peak_rss_work_mb"] or v["peak_rss_mb"]) - v["rss_after_imports_mb"],
-                      0.1) for k, v in upload.items()}
+        upload["engine"]["seconds"],
+        upload["reference"]["seconds"],
+        "s",
+        "lower",
+        "unpack + scan + profile (engine) vs unzip + open every image (reference)",
+    )
+    work_mb = {
+        k: max((v["peak_rss_work_mb"] or v["peak_rss_mb"]) - v["rss_after_imports_mb"], 0.1)
+        for k, v in upload.items()
+    }
     fig["upload_profile_peak_rss_mb"] = figure(
-        upload["engine"]["peak_rss_mb"], upload["reference"]["peak_rss_mb"], "MB", "lower",
+        upload["engine"]["peak_rss_mb"],
+        upload["reference"]["peak_rss_mb"],
+        "MB",
+        "lower",
         "peak resident memory of a fresh process, imports included (both import torch; "
-        "the reference also timm and scikit-learn, at the top, as a plain script does)")
+        "the reference also timm and scikit-learn, at the top, as a plain script does)",
+    )
     fig["upload_profile_work_mb"] = figure(
-        work_mb["engine"], work_mb["reference"], "MB", "lower",
-        "peak while working minus resident memory after imports: the work's own memory")
+        work_mb["engine"],
+        work_mb["reference"],
+        "MB",
+        "lower",
+        "peak while working minus resident memory after imports: the work's own memory",
+    )
     fig["decode_images_per_second"] = figure(
-        decode["engine"]["images_per_second"], decode["reference"]["images_per_second"],
-        "images/s", "higher",
-        f"decode + resize to the input; engine: prepare_image on {DECODE_WORKERS} threads")
+        decode["engine"]["images_per_second"],
+        decode["reference"]["images_per_second"],
+        "images/s",
+        "higher",
+        f"decode + resize to the input; engine: prepare_image on {DECODE_WORKERS} threads",
+    )
     fig["forward_images_per_second"] = figure(
-        forward["engine"]["images_per_second"], forward["reference"]["images_per_second"],
-        "images/s", "higher", f"model only; engine batch {args.batch} on "
-        f"{forward['engine']['runtime']}, reference one by one on eager PyTorch")
+        forward["engine"]["images_per_second"],
+        forward["reference"]["images_per_second"],
+        "images/s",
+        "higher",
+        f"model only; engine batch {args.batch} on "
+        f"{forward['engine']['runtime']}, reference one by one on eager PyTorch",
+    )
     fig["forward_flop_fraction"] = figure(
         flop_fraction(forward["engine"]["images_per_second"], engine_ceiling),
         flop_fraction(forward["reference"]["images_per_second"], reference_ceiling),
-        "of FLOP-bound", "higher", "forward rate x FLOPs per image / matmul FLOP/s")
+        "of FLOP-bound",
+        "higher",
+        "forward rate x FLOPs per image / matmul FLOP/s",
+    )
     fig["feature_images_per_second"] = figure(
-        extraction["engine"]["images_per_second"], extraction["reference"]["images_per_second"],
-        "images/s", "higher",
+        extraction["engine"]["images_per_second"],
+        extraction["reference"]["images_per_second"],
+        "images/s",
+        "higher",
         f"decode + forward, no cached features; engine runtime "
         f"{extraction['engine']['runtime']} (one-off export "
-        f"{extraction['engine']['one_off_s']:.1f} s not included)")
+        f"{extraction['engine']['one_off_s']:.1f} s not included)",
+    )
     fig["feature_flop_fraction"] = figure(
         flop_fraction(extraction["engine"]["images_per_second"], engine_ceiling),
         flop_fraction(extraction["reference"]["images_per_second"], reference_ceiling),
-        "of FLOP-bound", "higher", "feature rate x FLOPs per image / matmul FLOP/s")
+        "of FLOP-bound",
+        "higher",
+        "feature rate x FLOPs per image / matmul FLOP/s",
+    )
     fig["first_linear_probe_seconds"] = figure(
-        pipeline["first_linear_probe_seconds"], reference["first_result_seconds"], "s",
-        "lower", "from the upload to the first held-out accuracy with its interval",
+        pipeline["first_linear_probe_seconds"],
+        reference["first_result_seconds"],
+        "s",
+        "lower",
+        "from the upload to the first held-out accuracy with its interval",
         engine_interval=[pipeline["ci_low"], pipeline["ci_high"]],
-        reference_interval=[reference["ci_low"], reference["ci_high"]])
+        reference_interval=[reference["ci_low"], reference["ci_high"]],
+    )
     fig["linear_probe_accuracy"] = figure(
-        pipeline["linear_probe_accuracy"], reference["accuracy"], "accuracy", "higher",
-        "held-out accuracy of the first linear probe (engine: the pipeline's own split)")
+        pipeline["linear_probe_accuracy"],
+        reference["accuracy"],
+        "accuracy",
+        "higher",
+        "held-out accuracy of the first linear probe (engine: the pipeline's own split)",
+    )
     fig["validation_seconds"] = figure(
-        pipeline["seconds"], reference["first_result_seconds"], "s", "lower",
+        pipeline["seconds"],
+        reference["first_result_seconds"],
+        "s",
+        "lower",
         "whole validation (fills its budget with more experiments); the reference stops "
-        "after its one probe")
+        "after its one probe",
+    )
     if warm is not None:
         fig["first_linear_probe_seconds_cached"] = figure(
-            warm["first_linear_probe_seconds"], reference["first_result_seconds"], "s",
-            "lower", "second validation of the same upload, features from the cache")
+            warm["first_linear_probe_seconds"],
+            reference["first_result_seconds"],
+            "s",
+            "lower",
+            "second validation of the same upload, features from the cache",
+        )
     return {
         "benchmark": "feasibility-advisor validation speed",
         "created_at": started,
@@ -540,8 +647,7 @@ def measure_all(
             "size_bytes": data.size_bytes,
             "rate_sample_images": len(sample),
         },
-        "model": {"backbone": backbone, "flops_per_image": flops,
-                  "input_size": cfg["input_size"]},
+        "model": {"backbone": backbone, "flops_per_image": flops, "input_size": cfg["input_size"]},
         "ceiling": {"engine_dtype": engine_dtype, **ceilings},
         "settings": {
             "device": str(device),
@@ -554,8 +660,9 @@ def measure_all(
             "torch_threads": torch.get_num_threads(),
             "matmul_sizes": list(sizes),
             "seed": args.seed,
-            "generate": {"n": args.generate, "classes": args.classes,
-                         "sides": list(args.sides)} if data.generated else None,
+            "generate": {"n": args.generate, "classes": args.classes, "sides": list(args.sides)}
+            if data.generated
+            else None,
         },
         "machine": describe_machine(device),
         "versions": library_versions(),
@@ -578,17 +685,31 @@ def format_table(doc: dict[str, Any]) -> str:
     """The figures as an aligned text table."""
     rows = [("figure", "engine", "reference", "ratio", "unit")]
     for name, f in doc["figures"].items():
-        rows.append((name, _num(f["engine"]), _num(f["reference"]),
-                     f"x{f['ratio']:.2f}" if f["ratio"] is not None else "-", f["unit"]))
+        rows.append(
+            (
+                name,
+                _num(f["engine"]),
+                _num(f["reference"]),
+                f"x{f['ratio']:.2f}" if f["ratio"] is not None else "-",
+                f["unit"],
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w)
-                       in enumerate(zip(row, widths, strict=True))) for row in rows]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
     lines.insert(1, "-" * len(lines[0]))
     machine = doc["machine"]
     lines.append("")
-    lines.append(f"device {machine['device']['name']}, {machine['cpu_count']} CPUs, "
-                 f"torch {doc['versions']['torch']}, load average "
-                 f"{doc['load_average']['start']} -> {doc['load_average']['end']}")
+    lines.append(
+        f"device {machine['device']['name']}, {machine['cpu_count']} CPUs, "
+        f"torch {doc['versions']['torch']}, load average "
+        f"{doc['load_average']['start']} -> {doc['load_average']['end']}"
+    )
     lines.append("ratio: how many times better the engine is than the plain reference")
     return "\n".join(lines)
 
@@ -608,17 +729,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_arguments(parser)
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<name>.json)")
-    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
-                        help="time budget of the whole validation, seconds")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET,
+        help="time budget of the whole validation, seconds",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timed rounds")
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="untimed calls of each variant before the rounds")
-    parser.add_argument("--rate-images", type=int, default=64,
-                        help="images used for the decode and feature rates")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed calls of each variant before the rounds"
+    )
+    parser.add_argument(
+        "--rate-images", type=int, default=64, help="images used for the decode and feature rates"
+    )
     parser.add_argument("--batch", type=int, default=32, help="engine batch for the forward rate")
     parser.add_argument("--matmul-sizes", type=int, nargs="+", default=[1024, 2048])
-    parser.add_argument("--warm", action="store_true",
-                        help="run the validation a second time on the feature cache")
+    parser.add_argument(
+        "--warm", action="store_true", help="run the validation a second time on the feature cache"
+    )
     parser.add_argument("--levers", action="store_true", help="also measure every lever")
     parser.add_argument("--levers-only", help="comma-separated levers (implies --levers)")
     parser.add_argument("--levers-skip", help="comma-separated levers to leave out")

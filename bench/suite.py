@@ -76,8 +76,9 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
             first.append((time.perf_counter() - start, dict(p.metric)))
 
     config = RunConfig.create(budget_seconds=budget, device=device)
-    result = validate(source, out_dir, config, intake=Intake(task="classification"),
-                      progress=progress).to_json_dict()
+    result = validate(
+        source, out_dir, config, intake=Intake(task="classification"), progress=progress
+    ).to_json_dict()
     wall = time.perf_counter() - start  # result.json and the report are written by then
     v = result["validation"]
     experiments = v["experiments"]
@@ -126,17 +127,22 @@ def run_reference_first(source: Path, device: str, work: Path) -> dict[str, Any]
     """The plain script's first result on the same split the pipeline makes."""
     from bench.run import resolve_bench_device, resolve_data, run_reference
 
-    args = argparse.Namespace(data=source, generate=None, classes=6, sides=(640, 1024),
-                              seed=0, device=device)
+    args = argparse.Namespace(
+        data=source, generate=None, classes=6, sides=(640, 1024), seed=0, device=device
+    )
     data = resolve_data(args, work)
     ref = run_reference(data, resolve_bench_device(device))
-    return {"first_result_seconds": round(ref["first_result_seconds"], 2),
-            "accuracy": ref.get("accuracy"), "ci_low": ref.get("ci_low"),
-            "ci_high": ref.get("ci_high")}
+    return {
+        "first_result_seconds": round(ref["first_result_seconds"], 2),
+        "accuracy": ref.get("accuracy"),
+        "ci_low": ref.get("ci_low"),
+        "ci_high": ref.get("ci_high"),
+    }
 
 
-def measure(names: Sequence[str], budget: float, device: str, reference: bool,
-            log: Any = print) -> dict[str, Any]:
+def measure(
+    names: Sequence[str], budget: float, device: str, reference: bool, log: Any = print
+) -> dict[str, Any]:
     """Run the suite and return every figure."""
     sets = available_sets()
     unknown = [n for n in names if n not in sets]
@@ -156,8 +162,9 @@ def measure(names: Sequence[str], budget: float, device: str, reference: bool,
             row["load_average_after"] = load_average()
             ref_first = (row.get("reference") or {}).get("first_result_seconds")
             eng_first = row["engine"]["first_evidence_seconds"]
-            row["first_evidence_ratio"] = (round(ref_first / eng_first, 2)
-                                           if ref_first and eng_first else None)
+            row["first_evidence_ratio"] = (
+                round(ref_first / eng_first, 2) if ref_first and eng_first else None
+            )
             rows.append(row)
             log(format_row(row, budget))
     return {
@@ -170,9 +177,11 @@ def measure(names: Sequence[str], budget: float, device: str, reference: bool,
     }
 
 
-HEADER = ("| set | images | first evidence s (reference s, ×) | strategies measured | "
-          "probe [95% CI] | fine-tunes (≥ probe lower bound?) | wall s / budget | verdict | "
-          "cost error (median) | load |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| set | images | first evidence s (reference s, ×) | strategies measured | "
+    "probe [95% CI] | fine-tunes (≥ probe lower bound?) | wall s / budget | verdict | "
+    "cost error (median) | load |\n|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def format_row(row: dict[str, Any], budget: float) -> str:
@@ -184,29 +193,39 @@ def format_row(row: dict[str, Any], budget: float) -> str:
         first += f" ({ref['first_result_seconds']}, {row['first_evidence_ratio']}×)"
     p = e["probe"]
     probe = f"{p['value']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"
-    tunes = "; ".join(
-        f"{t['strategy'].split('_')[0]} {t['accuracy']:.3f} vs probe "
-        f"{t['own_probe']['value']:.3f} ({t['backbone'].replace('efficientnet_', '')}, "
-        f"{t['epochs']} ep @{t['image_size']}, {'no' if t['below_probe_lower_bound'] else 'yes'})"
-        for t in e["finetunes"]) or "—"
-    skipped = [s["strategy"].split("_")[0] + (f" needs {s['estimated_seconds']:.0f} s"
-                                              if s.get("estimated_seconds") else "")
-               for s in e.get("skipped") or []]
+    tunes = (
+        "; ".join(
+            f"{t['strategy'].split('_')[0]} {t['accuracy']:.3f} vs probe "
+            f"{t['own_probe']['value']:.3f} ({t['backbone'].replace('efficientnet_', '')}, "
+            f"{t['epochs']} ep @{t['image_size']}, "
+            f"{'no' if t['below_probe_lower_bound'] else 'yes'})"
+            for t in e["finetunes"]
+        )
+        or "—"
+    )
+    skipped = [
+        s["strategy"].split("_")[0]
+        + (f" needs {s['estimated_seconds']:.0f} s" if s.get("estimated_seconds") else "")
+        for s in e.get("skipped") or []
+    ]
     if skipped:
         tunes += "; skipped: " + ", ".join(skipped)
     err = (e.get("budget") or {}).get("estimate_error_median")
     load = row.get("load_average_before") or ["?"]
     n = e["n_train"] + e["n_val"]
-    return (f"| {row['set']} | {n} | {first} | {len(e['strategies_measured'])} | {probe} | "
-            f"{tunes} | {e['wall_seconds']:.0f} / {budget:.0f} | {e['verdict']} | "
-            f"{'—' if err is None else f'{err:.0%}'} | {load[0]} |")
+    return (
+        f"| {row['set']} | {n} | {first} | {len(e['strategies_measured'])} | {probe} | "
+        f"{tunes} | {e['wall_seconds']:.0f} / {budget:.0f} | {e['verdict']} | "
+        f"{'—' if err is None else f'{err:.0%}'} | {load[0]} |"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default=None,
-                        help="comma-separated set names (default: every set found)")
+    parser.add_argument(
+        "--sets", default=None, help="comma-separated set names (default: every set found)"
+    )
     parser.add_argument("--budget", type=float, default=180.0)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--no-reference", action="store_true")

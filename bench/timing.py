@@ -112,7 +112,7 @@ def compare(
             variants[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             sync(device)
             t0 = time.perf_counter()

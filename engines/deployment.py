@@ -101,14 +101,15 @@ def deployment_figures(
         "flops_per_image": count_flops(cpu_model, input_size, torch.device("cpu")),
         "size_bytes": model_size_bytes(cpu_model),
         "input_size": input_size,
-        "latency_cpu": measure_latency(cpu_model, input_size, torch.device("cpu"),
-                                       repeats=repeats),
+        "latency_cpu": measure_latency(cpu_model, input_size, torch.device("cpu"), repeats=repeats),
     }
     if device.type != "cpu":
         gpu_model = model.to(device)
-        figures["latency_" + device.type] = measure_latency(gpu_model, input_size, device,
-                                                            repeats=repeats)
+        figures["latency_" + device.type] = measure_latency(
+            gpu_model, input_size, device, repeats=repeats
+        )
         figures["latency_" + device.type + "_batch32"] = measure_latency(
-            gpu_model, input_size, device, batch_size=32, repeats=repeats)
+            gpu_model, input_size, device, batch_size=32, repeats=repeats
+        )
     model.to(device)
     return figures

@@ -34,7 +34,8 @@ from engines.metrics import wilson_interval
 from engines.progress import CancelToken, ProgressCallback, ignore_progress
 
 PAD_LEVELS: tuple[dict[str, Any], ...] = (
-    {"below": 0.5, "level": "small"}, {"below": 1.5, "level": "moderate"}
+    {"below": 0.5, "level": "small"},
+    {"below": 1.5, "level": "moderate"},
 )
 """Reading of PAD values: the first entry whose ``below`` exceeds the value; else "large"."""
 
@@ -178,18 +179,20 @@ def site_gap(
     spans = len({_level(pad["ci_low"]), _level(pad["ci_high"])}) > 1
     notes = {
         "same": "The backbone cannot tell the site images from the training sample: a "
-                "model trained on the sample should meet similar images at the site.",
+        "model trained on the sample should meet similar images at the site.",
         "shifted": "The site images differ measurably from the training sample: expect "
-                   "some loss at the site; include site images in training or validate "
-                   "on them (domain adaptation).",
+        "some loss at the site; include site images in training or validate "
+        "on them (domain adaptation).",
         "different": "A linear classifier separates site images from the training sample "
-                     "almost perfectly: this is a domain-adaptation problem; the sample's "
-                     "accuracy will not carry over without site data.",
+        "almost perfectly: this is a domain-adaptation problem; the sample's "
+        "accuracy will not carry over without site data.",
     }
     note = notes[reading]
     if pad["n_b"] < SITE_MIN_IMAGES:
-        note += (f" Only {pad['n_b']} site images: the interval is wide; give at least "
-                 f"{SITE_MIN_IMAGES}.")
+        note += (
+            f" Only {pad['n_b']} site images: the interval is wide; give at least "
+            f"{SITE_MIN_IMAGES}."
+        )
     return {
         "gap": pad["pad"],
         "ci_low": pad["ci_low"],
@@ -255,9 +258,10 @@ def site_gap_from_paths(
         return [paths[i] for i in sorted(rng.permutation(len(paths))[:max_images])]
 
     train, site = cap(train_paths), cap(site_paths)
-    feats = embed_images(train + site, backbone, device, cache_dir, progress=progress,
-                         cancel=cancel)
-    out = site_gap(feats.features[: len(train)], feats.features[len(train):], seed=seed)
+    feats = embed_images(
+        train + site, backbone, device, cache_dir, progress=progress, cancel=cancel
+    )
+    out = site_gap(feats.features[: len(train)], feats.features[len(train) :], seed=seed)
     out["backbone"] = backbone
     out["n_site_given"] = len(site_paths)
     return out

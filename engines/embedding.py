@@ -62,16 +62,24 @@ def project_2d(features: np.ndarray, method: str = "pca", seed: int = 0) -> tupl
     n_components = min(2, x.shape[1])
     pca = PCA(n_components=n_components, random_state=seed)
     coords = pca.fit_transform(x)
-    info: dict[str, Any] = {"method": "pca",
-                            "explained_variance": [round(float(v), 4)
-                                                   for v in pca.explained_variance_ratio_]}
+    info: dict[str, Any] = {
+        "method": "pca",
+        "explained_variance": [round(float(v), 4) for v in pca.explained_variance_ratio_],
+    }
     if method == "tsne":
         # t-SNE on the top principal components (the authors' recommended first step).
-        reduced = PCA(n_components=min(50, x.shape[0], x.shape[1]),
-                      random_state=seed).fit_transform(x)
+        reduced = PCA(
+            n_components=min(50, x.shape[0], x.shape[1]), random_state=seed
+        ).fit_transform(x)
         perplexity = float(min(30.0, max(2.0, (x.shape[0] - 1) / 3)))
-        coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                      learning_rate="auto", max_iter=TSNE_ITERATIONS).fit_transform(reduced)
+        coords = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            init="pca",
+            random_state=seed,
+            learning_rate="auto",
+            max_iter=TSNE_ITERATIONS,
+        ).fit_transform(reduced)
         info = {"method": "tsne", "perplexity": round(perplexity, 2)}
     if coords.shape[1] == 1:
         coords = np.hstack([coords, np.zeros_like(coords)])
@@ -123,8 +131,7 @@ def embedding_map(
     if len(labels) != len(paths):
         raise ValueError(f"Got {len(labels)} labels for {len(paths)} images; pass one each.")
     if len(paths) < MIN_POINTS:
-        raise ValueError(f"A map needs at least {MIN_POINTS} images; the sample has "
-                         f"{len(paths)}.")
+        raise ValueError(f"A map needs at least {MIN_POINTS} images; the sample has {len(paths)}.")
     if method not in PROJECTIONS:
         raise ValueError(f"Unknown projection {method!r}: use one of {', '.join(PROJECTIONS)}.")
     names = list(names) if names is not None else [p.name for p in paths]
@@ -144,14 +151,25 @@ def embedding_map(
         if checked.skipped_reason:
             label_check = {"ran": False, "reason": checked.skipped_reason}
         else:
-            label_check = {"ran": True, "method": checked.method,
-                           "oof_accuracy": checked.oof_accuracy}
+            label_check = {
+                "ran": True,
+                "method": checked.method,
+                "oof_accuracy": checked.oof_accuracy,
+            }
             for issue in checked.issues:
-                issues[issue.index] = {"suggested": issue.suggested_label,
-                                       "self_confidence": round(issue.self_confidence, 4)}
+                issues[issue.index] = {
+                    "suggested": issue.suggested_label,
+                    "self_confidence": round(issue.self_confidence, 4),
+                }
     points = [
-        {"x": float(coords[i, 0]), "y": float(coords[i, 1]), "label": labs[i],
-         "name": names[i], "duplicate_group": group_of.get(i), "label_issue": issues.get(i)}
+        {
+            "x": float(coords[i, 0]),
+            "y": float(coords[i, 1]),
+            "label": labs[i],
+            "name": names[i],
+            "duplicate_group": group_of.get(i),
+            "label_issue": issues.get(i),
+        }
         for i in range(len(paths))
     ]
     return {

@@ -84,8 +84,9 @@ def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.
     if cfg.get("resize_mode", "crop") == "squash":
         # The whole image into the square (elongated samples), then the usual centre
         # crop_pct, as the fine-tunes see it.
-        img = img.resize((scale_size, scale_size),
-                         _RESAMPLE.get(cfg["interpolation"], Image.Resampling.BICUBIC))
+        img = img.resize(
+            (scale_size, scale_size), _RESAMPLE.get(cfg["interpolation"], Image.Resampling.BICUBIC)
+        )
         left = (scale_size - size) // 2
         return np.asarray(img.crop((left, left, left + size, left + size)), dtype=np.uint8)
     w, h = img.size
@@ -100,9 +101,7 @@ def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.
 RESIZE_MODES = ("auto", "crop", "squash")
 
 
-def with_resize_mode(
-    cfg: dict[str, Any], mode: str, paths: Sequence[Path]
-) -> dict[str, Any]:
+def with_resize_mode(cfg: dict[str, Any], mode: str, paths: Sequence[Path]) -> dict[str, Any]:
     """The preprocessing with the resize mode the sample needs.
 
     Args:
@@ -243,8 +242,9 @@ class OnnxForward:
     rounding (bench: cosine 1.0, max difference about 1e-5).
     """
 
-    def __init__(self, model: nn.Module, input_size: int, model_key: str,
-                 cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, input_size: int, model_key: str, cache_dir: str | Path | None = None
+    ) -> None:
         """Export (or reuse) the model and open an inference session.
 
         Args:
@@ -279,9 +279,13 @@ class OnnxForward:
                     warnings.simplefilter("ignore")
                     torch.onnx.export(
                         # The exporter writes to a file object too (its stub says path only).
-                        net, (example,), buffer,  # type: ignore[arg-type]
-                        dynamo=False, opset_version=_ONNX_OPSET,
-                        input_names=["x"], output_names=["pooled", "logits"],
+                        net,
+                        (example,),
+                        buffer,  # type: ignore[arg-type]
+                        dynamo=False,
+                        opset_version=_ONNX_OPSET,
+                        input_names=["x"],
+                        output_names=["pooled", "logits"],
                         dynamic_axes={"x": {0: "n"}, "pooled": {0: "n"}, "logits": {0: "n"}},
                     )
             except Exception as exc:  # exporter missing or the graph unsupported
@@ -299,8 +303,9 @@ class OnnxForward:
         options.intra_op_num_threads = max(1, torch.get_num_threads())
         self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
-    def __call__(self, batch: torch.Tensor, with_logits: bool
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(
+        self, batch: torch.Tensor, with_logits: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Pooled features (and logits) of a normalised NCHW batch."""
         x = batch.detach().cpu().contiguous().numpy()
         pooled, logits = self.session.run(None, {"x": x})
@@ -311,8 +316,9 @@ def _choose_runtime(runtime: str, device: torch.device, n_todo: int, exported: b
     if runtime not in RUNTIMES:
         raise ValueError(f"Unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}.")
     if runtime == "onnxruntime" and device.type != "cpu":
-        raise ValueError("The onnxruntime runtime runs on the CPU only: use device cpu or "
-                         "runtime torch.")
+        raise ValueError(
+            "The onnxruntime runtime runs on the CPU only: use device cpu or runtime torch."
+        )
     if runtime != "auto":
         return runtime
     wanted = device.type == "cpu" and (exported or n_todo >= ONNX_MIN_IMAGES)
@@ -421,5 +427,6 @@ def extract_features(
     done_feats, done_logits = cast("list[np.ndarray]", feats), cast("list[np.ndarray]", logits)
     features = np.stack(done_feats).astype(np.float32) if n else np.zeros((0, 0), np.float32)
     logit_arr = np.stack(done_logits).astype(np.float32) if with_logits and n else None
-    return FeatureSet(features, logit_arr, seconds, n / seconds if seconds > 0 else 0.0, cached,
-                      chosen)
+    return FeatureSet(
+        features, logit_arr, seconds, n / seconds if seconds > 0 else 0.0, cached, chosen
+    )

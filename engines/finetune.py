@@ -153,9 +153,7 @@ def decode_all(
 ) -> np.ndarray:
     """Decode many images in parallel threads into one uint8 (n, size, size, 3) array."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        arrays = list(
-            pool.map(lambda p: decode_square(p, size, interpolation, resize_mode), paths)
-        )
+        arrays = list(pool.map(lambda p: decode_square(p, size, interpolation, resize_mode), paths))
     return np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
 
 
@@ -179,8 +177,9 @@ def decode_for(
     key = decoded_key(data_cfg, image_size)
     if key not in decoded:
         full = int(key.split(":")[0])
-        decoded[key] = decode_all(list(paths), full, data_cfg["interpolation"],
-                                  data_cfg.get("resize_mode", "crop"))
+        decoded[key] = decode_all(
+            list(paths), full, data_cfg["interpolation"], data_cfg.get("resize_mode", "crop")
+        )
     return decoded[key]
 
 
@@ -206,9 +205,7 @@ def _random_views(
     return out
 
 
-def _inner_split(
-    labels: np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _inner_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into training and early stopping, stratified; none held back when tiny."""
     rng = np.random.default_rng(seed)
     train: list[int] = []
@@ -293,8 +290,12 @@ def _tail_param_groups(
     The head and the last stage train at ``lr``, each stage below at ``decay`` times
     the rate of the one above.
     """
-    groups = [{"params": [*net.head.parameters(), *net.conv_head.parameters(),
-                          *net.bn2.parameters()], "lr_scale": 1.0}]
+    groups = [
+        {
+            "params": [*net.head.parameters(), *net.conv_head.parameters(), *net.bn2.parameters()],
+            "lr_scale": 1.0,
+        }
+    ]
     for depth, block in enumerate(reversed(list(net.blocks))):
         groups.append({"params": list(block.parameters()), "lr_scale": decay ** (depth + 1)})
     for g in groups:
@@ -426,7 +427,10 @@ def finetune(
                     p.requires_grad_(False)
         net = work.to(memory_format=torch.channels_last)
         optimizer = create_optimizer_v2(
-            net, opt="adamw", lr=config.lr, weight_decay=config.weight_decay,
+            net,
+            opt="adamw",
+            lr=config.lr,
+            weight_decay=config.weight_decay,
             layer_decay=config.layer_decay,
         )
         val_inputs = _normalise(_center(x_val_raw, size), mean, std)
@@ -440,8 +444,11 @@ def finetune(
     head_init = config.head_init
     if head_init == "probe":
         progress(Progress(config.strategy, 0.08, "Starting the head from the linear probe"))
-        if probe_features is not None and size == data_cfg["input_size"] \
-                and len(probe_features) == n_train:
+        if (
+            probe_features is not None
+            and size == data_cfg["input_size"]
+            and len(probe_features) == n_train
+        ):
             # The head is the linear probe itself: fitted on the probe's own features and
             # rows, so epoch 0 is the probe and the fine-tune never ends below it. The
             # early-stopping slice is then in the head's training data, which flatters
@@ -461,8 +468,11 @@ def finetune(
     total_steps = steps_per_epoch * config.max_epochs
     warmup_steps = max(1, int(config.warmup_fraction * total_steps))
     scheduler = CosineLRScheduler(
-        optimizer, t_initial=total_steps, warmup_t=warmup_steps,
-        warmup_lr_init=config.lr * 0.01, t_in_epochs=False,
+        optimizer,
+        t_initial=total_steps,
+        warmup_t=warmup_steps,
+        warmup_lr_init=config.lr * 0.01,
+        t_in_epochs=False,
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     y_train = torch.from_numpy(y_all)
@@ -477,8 +487,7 @@ def finetune(
     def judge() -> tuple[float, float]:
         proba = _evaluate(net, clean_inputs(stop), device, config.batch_size)
         score = float((proba.argmax(1) == y_all[stop]).mean())
-        loss = float(-np.log(np.clip(proba[np.arange(len(stop)), y_all[stop]],
-                                     1e-7, 1.0)).mean())
+        loss = float(-np.log(np.clip(proba[np.arange(len(stop)), y_all[stop]], 1e-7, 1.0)).mean())
         return score, loss
 
     history: list[dict[str, float]] = []
@@ -533,8 +542,11 @@ def finetune(
             seen += len(idx)
             step_seconds = clock() - t_step
         epoch_seconds = clock() - t_epoch
-        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": running / max(seen, 1),
-                                  "seconds": round(epoch_seconds, 3)}
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": running / max(seen, 1),
+            "seconds": round(epoch_seconds, 3),
+        }
         if seen < len(order):
             record["images_trained"] = seen
         if len(stop):
@@ -550,12 +562,15 @@ def finetune(
             else:
                 bad_epochs += 1
         history.append(record)
-        progress(Progress(
-            config.strategy, 0.1 + 0.9 * (epoch + 1) / config.max_epochs,
-            f"Epoch {epoch + 1}: loss {record['train_loss']:.3f}",
-            eta_seconds=epoch_seconds * (config.max_epochs - epoch - 1),
-            metric={"early_stop_accuracy": record.get("early_stop_accuracy", float("nan"))},
-        ))
+        progress(
+            Progress(
+                config.strategy,
+                0.1 + 0.9 * (epoch + 1) / config.max_epochs,
+                f"Epoch {epoch + 1}: loss {record['train_loss']:.3f}",
+                eta_seconds=epoch_seconds * (config.max_epochs - epoch - 1),
+                metric={"early_stop_accuracy": record.get("early_stop_accuracy", float("nan"))},
+            )
+        )
         if stopped_by == "budget":
             break
         if len(stop) and bad_epochs >= config.patience:
@@ -567,7 +582,10 @@ def finetune(
         best_epoch = len(history)
     proba = _evaluate(net, val_inputs, device, config.batch_size)
     metrics = classification_metrics(
-        np.asarray(val_labels), proba.argmax(1), proba, class_names=list(class_names),
+        np.asarray(val_labels),
+        proba.argmax(1),
+        proba,
+        class_names=list(class_names),
         seed=config.seed,
     )
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)

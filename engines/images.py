@@ -37,8 +37,21 @@ _WIDE_SAMPLE_BYTES = {"I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F"
 _FLOAT_WORKING_BYTES = 16  # four float32 copies per sample while scaling to 8 bits
 
 IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".gif", ".tif", ".tiff",
-     ".webp", ".dcm", ".dicom"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".bmp",
+        ".dib",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".dcm",
+        ".dicom",
+    }
 )
 """File name endings read as images (any case)."""
 
@@ -291,8 +304,9 @@ def _dicom_dataset(path: Path) -> Any:
     except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as exc:
         raise ImageDecodeError(f"unreadable DICOM file ({_short(exc)})") from exc
     if not _looks_like_dicom(ds):
-        raise ImageDecodeError("not a DICOM file (no DICOM header or image attributes; "
-                               "a file renamed .dcm?)")
+        raise ImageDecodeError(
+            "not a DICOM file (no DICOM header or image attributes; a file renamed .dcm?)"
+        )
     return ds
 
 
@@ -443,8 +457,22 @@ def _exif_orientation(im: Image.Image) -> int:
         return 1
 
 
-_CHANNELS = {"1": 1, "L": 1, "P": 1, "I": 1, "F": 1, "LA": 2, "PA": 2, "RGB": 3,
-             "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "CMYK": 4, "RGBa": 4}
+_CHANNELS = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "I": 1,
+    "F": 1,
+    "LA": 2,
+    "PA": 2,
+    "RGB": 3,
+    "YCbCr": 3,
+    "LAB": 3,
+    "HSV": 3,
+    "RGBA": 4,
+    "CMYK": 4,
+    "RGBa": 4,
+}
 
 
 def _mode_channels_depth(mode: str) -> tuple[int, int]:
@@ -482,8 +510,7 @@ def image_quality_numbers(rgb: Image.Image) -> dict[str, Any]:
     contrast = float(arr.std())
     if arr.shape[0] >= 3 and arr.shape[1] >= 3:
         lap = (
-            arr[:-2, 1:-1] + arr[2:, 1:-1] + arr[1:-1, :-2] + arr[1:-1, 2:]
-            - 4.0 * arr[1:-1, 1:-1]
+            arr[:-2, 1:-1] + arr[2:, 1:-1] + arr[1:-1, :-2] + arr[1:-1, 2:] - 4.0 * arr[1:-1, 1:-1]
         )
         sharpness = float(lap.var())
     else:
@@ -582,9 +609,19 @@ def inspect_image(
 
 
 _SUFFIX_FORMATS = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".png": "PNG",
-    ".bmp": "BMP", ".dib": "BMP", ".gif": "GIF", ".tif": "TIFF", ".tiff": "TIFF",
-    ".webp": "WEBP", ".dcm": "DICOM", ".dicom": "DICOM",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".jfif": "JPEG",
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".dib": "BMP",
+    ".gif": "GIF",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+    ".dcm": "DICOM",
+    ".dicom": "DICOM",
 }
 
 

@@ -39,8 +39,7 @@ from engines.results.base import message
 CITATIONS = [
     "Figueroa, Zeng-Treitler, Kandula & Ngo (2012), Predicting sample size required for "
     "classification performance, BMC Med. Inform. Decis. Mak. 12:8.",
-    "Hestness et al. (2017), Deep Learning Scaling is Predictable, Empirically, "
-    "arXiv:1712.00409.",
+    "Hestness et al. (2017), Deep Learning Scaling is Predictable, Empirically, arXiv:1712.00409.",
 ]
 C_BOUNDS = (0.05, 2.0)
 _GRID = 240

@@ -306,9 +306,15 @@ def _interval_warning(
         f"±{max_half_width:.2f}: too wide to decide on this validation set. About "
         f"{n_needed} validation images would narrow it to ±{max_half_width:.2f}."
     )
-    code = message("interval_too_wide", confidence=float(confidence), low=float(low),
-                   high=float(high), half=float(half), max_half_width=float(max_half_width),
-                   n_needed=int(n_needed))
+    code = message(
+        "interval_too_wide",
+        confidence=float(confidence),
+        low=float(low),
+        high=float(high),
+        half=float(half),
+        max_half_width=float(max_half_width),
+        n_needed=int(n_needed),
+    )
     return en, code
 
 
@@ -474,9 +480,7 @@ def classification_metrics(
             score = p if p.ndim == 1 else p[:, 1]
             auc, var = delong_auc((ti == 1).astype(int), score)
             half = z * math.sqrt(max(var, 0.0))
-            result["roc_auc"] = _interval(
-                auc, max(0.0, auc - half), min(1.0, auc + half), "delong"
-            )
+            result["roc_auc"] = _interval(auc, max(0.0, auc - half), min(1.0, auc + half), "delong")
 
     half_width = (acc_high - acc_low) / 2
     too_wide = half_width > max_half_width
@@ -488,5 +492,6 @@ def classification_metrics(
     result["warning_code"] = None
     if too_wide:
         result["warning"], result["warning_code"] = _interval_warning(
-            acc, acc_low, acc_high, max_half_width, n_needed, confidence)
+            acc, acc_low, acc_high, max_half_width, n_needed, confidence
+        )
     return result

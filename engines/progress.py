@@ -37,9 +37,7 @@ def ignore_progress(_: Progress) -> None:
     """Progress callback that does nothing."""
 
 
-def scaled_progress(
-    progress: ProgressCallback, low: float, high: float
-) -> ProgressCallback:
+def scaled_progress(progress: ProgressCallback, low: float, high: float) -> ProgressCallback:
     """A callback that maps a stage's own 0-1 progress into [low, high] of the whole job.
 
     Args:
@@ -54,8 +52,7 @@ def scaled_progress(
 
     def report(p: Progress) -> None:
         progress(
-            Progress(p.stage, low + (high - low) * p.fraction, p.message, p.eta_seconds,
-                     p.metric)
+            Progress(p.stage, low + (high - low) * p.fraction, p.message, p.eta_seconds, p.metric)
         )
 
     return report

@@ -373,8 +373,9 @@ def fit_model(
             # sample without the signal (no colour image) sits at the centre.
             col = x[:, j]
             centre[key] = float(np.nanmedian(col[y == 1]))
-            x[:, j] = np.where(np.isnan(col), 0.0,
-                               np.abs(np.log(np.maximum(col, 1e-6) / centre[key])))
+            x[:, j] = np.where(
+                np.isnan(col), 0.0, np.abs(np.log(np.maximum(col, 1e-6) / centre[key]))
+            )
         elif np.isnan(x[:, j]).any():
             raise ValueError(f"The input {key!r} is missing in a fitted set.")
     mean = x.mean(axis=0)
@@ -405,9 +406,7 @@ def _standardize(model: dict[str, Any], values: Mapping[str, float | None]) -> n
     return (x - np.asarray(model["mean"])) / np.asarray(model["scale"])
 
 
-def predict(
-    model: dict[str, Any], values: Mapping[str, float | None]
-) -> tuple[float, list[float]]:
+def predict(model: dict[str, Any], values: Mapping[str, float | None]) -> tuple[float, list[float]]:
     """Probability of "similar" and each input's contribution to the logit.
 
     Args:
@@ -425,7 +424,9 @@ def predict(
 
 
 def nearest_sets(
-    model: dict[str, Any], table: Sequence[dict[str, Any]], values: Mapping[str, float | None],
+    model: dict[str, Any],
+    table: Sequence[dict[str, Any]],
+    values: Mapping[str, float | None],
     k: int = K_NEIGHBOURS,
 ) -> list[dict[str, Any]]:
     """The ``k`` labelled sets of ``table`` nearest to ``values`` in the model's space.
@@ -493,7 +494,9 @@ def choose_model(models: Sequence[dict[str, Any]], available: Iterable[str]) -> 
 
 
 def leave_one_set_out(
-    table: Sequence[dict[str, Any]], inputs: Sequence[str], C: float = 1.0,
+    table: Sequence[dict[str, Any]],
+    inputs: Sequence[str],
+    C: float = 1.0,
     k: int = K_NEIGHBOURS,
 ) -> list[dict[str, Any]]:
     """Fit on every set but one and call the held-out one, for every set.
@@ -521,9 +524,17 @@ def leave_one_set_out(
             right = call == "borderline" or confidence == "low"
         else:
             right = call == held["label"]
-        out.append({"name": held["name"], "label": held["label"], "p": round(p, 3),
-                    "call": call, "confidence": confidence, "right": bool(right),
-                    "neighbours": [n["name"] for n in neighbours]})
+        out.append(
+            {
+                "name": held["name"],
+                "label": held["label"],
+                "p": round(p, 3),
+                "call": call,
+                "confidence": confidence,
+                "right": bool(right),
+                "neighbours": [n["name"] for n in neighbours],
+            }
+        )
     return out
 
 
@@ -696,9 +707,11 @@ def domain_similarity(
     loso_share = model["loso_right"] / max(model["loso_total"], 1)
     if loso_share < WEAK_MODEL_BELOW and confidence != "low":
         confidence = "low"
-        reason = (f"the model that could run ('{model['name']}', without the pixel signals) "
-                  f"was right on only {model['loso_right']} of {model['loso_total']} held-out "
-                  "calibration sets")
+        reason = (
+            f"the model that could run ('{model['name']}', without the pixel signals) "
+            f"was right on only {model['loso_right']} of {model['loso_total']} held-out "
+            "calibration sets"
+        )
     calibrated = backbone == spec["backbone"]
     note = (
         f"Logistic model '{model['name']}' fitted for {spec['backbone']} on "
@@ -711,12 +724,16 @@ def domain_similarity(
         "is indicative only. Run bench/calibrate_similarity.py for it."
     )
     note_code = (
-        message("similarity_calibrated", model=model["name"], backbone=spec["backbone"],
-                n_sets=len(model["fitted_on"]), loso_right=model["loso_right"],
-                loso_total=model["loso_total"])
+        message(
+            "similarity_calibrated",
+            model=model["name"],
+            backbone=spec["backbone"],
+            n_sets=len(model["fitted_on"]),
+            loso_right=model["loso_right"],
+            loso_total=model["loso_total"],
+        )
         if calibrated
-        else message("similarity_uncalibrated", backbone=backbone,
-                     model_backbone=spec["backbone"])
+        else message("similarity_uncalibrated", backbone=backbone, model_backbone=spec["backbone"])
     )
     return {
         "call": call,
@@ -741,5 +758,6 @@ def domain_similarity(
         "n_images": n_images,
         "n_classes": int(np.unique(np.asarray(labels)).size) if labels is not None else None,
         "n_pixel_images": int(cast(int, pixel_stats["n_pixel_images"]))
-        if pixel_stats is not None and "n_pixel_images" in pixel_stats else None,
+        if pixel_stats is not None and "n_pixel_images" in pixel_stats
+        else None,
     }

@@ -104,15 +104,22 @@ def _logme_from_svd(
 
 @overload
 def logme_score(
-    features: np.ndarray, labels: np.ndarray, max_iter: int = ..., tol: float = ...,
+    features: np.ndarray,
+    labels: np.ndarray,
+    max_iter: int = ...,
+    tol: float = ...,
     return_details: Literal[False] = ...,
 ) -> float: ...
 
 
 @overload
 def logme_score(
-    features: np.ndarray, labels: np.ndarray, max_iter: int = ..., tol: float = ...,
-    *, return_details: Literal[True],
+    features: np.ndarray,
+    labels: np.ndarray,
+    max_iter: int = ...,
+    tol: float = ...,
+    *,
+    return_details: Literal[True],
 ) -> dict[str, Any]: ...
 
 

@@ -20,9 +20,7 @@ from engines.results import Validation
 
 def is_number(value: Any) -> bool:
     """Whether a JSON value is a finite number (booleans are not numbers here)."""
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class ResultReader:

@@ -27,8 +27,16 @@ from advisor.report.sections import (
 )
 
 SECTION_IDS: tuple[str, ...] = (
-    "summary", "goal", "data", "advice", "evidence", "more_data", "deployment", "risks",
-    "next_steps", "appendix",
+    "summary",
+    "goal",
+    "data",
+    "advice",
+    "evidence",
+    "more_data",
+    "deployment",
+    "risks",
+    "next_steps",
+    "appendix",
 )
 
 
@@ -57,9 +65,7 @@ def build_report_model(
     check_language(language)
     options = options or ReportOptions()
     if not isinstance(options, ReportOptions):
-        raise TypeError(
-            f"options must be a ReportOptions, got {type(options).__name__}."
-        )
+        raise TypeError(f"options must be a ReportOptions, got {type(options).__name__}.")
     ctx = BuildContext(ResultReader(result), language, options)
     decision = decide(ctx)
     bodies = {
@@ -80,8 +86,7 @@ def build_report_model(
     ]
     meta: list[tuple[str, Cell]] = [
         (ctx.text("meta.source"), str(ctx.reader.get("/source", "–"))),
-        (ctx.text("meta.created"),
-         str(ctx.reader.find("/created_at", "/created")[0] or "–")),
+        (ctx.text("meta.created"), str(ctx.reader.find("/created_at", "/created")[0] or "–")),
     ]
     client = ctx.reader.get("/intake/client") or ctx.reader.get("/engagement/client")
     if client:
@@ -100,9 +105,18 @@ def build_report_model(
 
 # Words the templates draw around the blocks.
 LABEL_KEYS: tuple[str, ...] = (
-    "not_measured", "verdict_heading", "confidence_heading", "reasons_heading",
-    "conditions_heading", "why", "source_label", "action", "contents", "references",
-    "images_missing", "footer",
+    "not_measured",
+    "verdict_heading",
+    "confidence_heading",
+    "reasons_heading",
+    "conditions_heading",
+    "why",
+    "source_label",
+    "action",
+    "contents",
+    "references",
+    "images_missing",
+    "footer",
 )
 
 

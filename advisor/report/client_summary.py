@@ -22,8 +22,18 @@ from advisor.report.numbers import Estimate, join
 from advisor.report.sections.common import advice_items
 
 LABEL_KEYS: tuple[str, ...] = (
-    "title", "answer", "recommendation", "numbers", "accuracy", "similarity",
-    "images_needed", "risk", "next_step", "not_measured", "confidence", "footer",
+    "title",
+    "answer",
+    "recommendation",
+    "numbers",
+    "accuracy",
+    "similarity",
+    "images_needed",
+    "risk",
+    "next_step",
+    "not_measured",
+    "confidence",
+    "footer",
 )
 
 
@@ -55,8 +65,7 @@ def build_client_summary(ctx: BuildContext, decision: Decision) -> ClientSummary
         similarity=_similarity(ctx),
         images_needed=_images_needed(ctx),
         risk=_main_risk(ctx),
-        next_step=decision.conditions[0] if decision.conditions
-        else ctx.text("next.no_conditions"),
+        next_step=decision.conditions[0] if decision.conditions else ctx.text("next.no_conditions"),
         labels={key: _text(ctx, key) for key in LABEL_KEYS},
     )
 
@@ -68,12 +77,12 @@ def _recommendation(ctx: BuildContext) -> Phrase | str:
         return _text(ctx, "no_recommendation")
     validation = ctx.reader.validation
     best = validation.best() if validation is not None else None
-    backbone = best.backbone if best is not None else ctx.reader.get(
-        "/validation/backbone/name")
+    backbone = best.backbone if best is not None else ctx.reader.get("/validation/backbone/name")
     if not backbone:
         return _phrase(ctx, "recommend_plain", strategy=strategy_name(ctx, str(strategy)))
-    return _phrase(ctx, "recommend", strategy=strategy_name(ctx, str(strategy)),
-                   backbone=str(backbone))
+    return _phrase(
+        ctx, "recommend", strategy=strategy_name(ctx, str(strategy)), backbone=str(backbone)
+    )
 
 
 def _similarity(ctx: BuildContext) -> Phrase | str | None:
@@ -102,8 +111,10 @@ def _images_needed(ctx: BuildContext) -> Phrase | Estimate | str | None:
     n = reader.num(join(ref, "n"), "count")
     status = entry.get("status")
     if status == "reachable" and n is not None:
-        low, high = reader.num(join(ref, "ci_low"), "count"), reader.num(join(ref, "ci_high"),
-                                                                          "count")
+        low, high = (
+            reader.num(join(ref, "ci_low"), "count"),
+            reader.num(join(ref, "ci_high"), "count"),
+        )
         return _phrase(ctx, "images_for_target", n=Estimate(n, low, high), target=goal)
     if status == "already_reached":
         return _phrase(ctx, "target_reached", target=goal)

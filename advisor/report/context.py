@@ -53,14 +53,15 @@ class BuildContext:
         ``fallback`` is the English text stored beside the code (used when the code is
         missing or unknown, as in results written before the codes).
         """
-        return render_message(message, self.language,
-                              None if fallback is None else str(fallback))
+        return render_message(message, self.language, None if fallback is None else str(fallback))
 
     def engine_list(self, messages: Any, texts: Any) -> list[str]:
         """A list of engine sentences (codes beside their English texts)."""
-        return render_messages(messages if isinstance(messages, list) else None,
-                               [x for x in texts if isinstance(x, str)]
-                               if isinstance(texts, list) else None, self.language)
+        return render_messages(
+            messages if isinstance(messages, list) else None,
+            [x for x in texts if isinstance(x, str)] if isinstance(texts, list) else None,
+            self.language,
+        )
 
     def finding(self, finding: dict[str, Any], part: str) -> str:
         """A health finding's title, meaning or action in the report's language."""

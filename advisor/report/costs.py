@@ -107,14 +107,20 @@ def labeling_seconds(ctx: BuildContext) -> tuple[Num | None, str]:
         if n_classes is None or n_classes.value < 2:
             return None, ctx.text("costs.basis_none")
         value = SECONDS_PER_CLASS_CHECK * n_classes.value
-        return (derive(value, "seconds", "1 s per class per image × classes", n_classes),
-                LABEL_TIME_SOURCES[task])
+        return (
+            derive(value, "seconds", "1 s per class per image × classes", n_classes),
+            LABEL_TIME_SOURCES[task],
+        )
     if task == "detection":
-        return (derive(SECONDS_PER_BOX, "seconds", "7.0 s per box, one box per image"),
-                LABEL_TIME_SOURCES[task])
+        return (
+            derive(SECONDS_PER_BOX, "seconds", "7.0 s per box, one box per image"),
+            LABEL_TIME_SOURCES[task],
+        )
     if task == "segmentation":
-        return (derive(SECONDS_PER_MASK_IMAGE, "seconds", "239.7 s per image for full masks"),
-                LABEL_TIME_SOURCES[task])
+        return (
+            derive(SECONDS_PER_MASK_IMAGE, "seconds", "239.7 s per image for full masks"),
+            LABEL_TIME_SOURCES[task],
+        )
     return None, ctx.text("costs.basis_none")
 
 
@@ -129,30 +135,39 @@ def _fine_tune_seconds(ctx: BuildContext) -> Num | None:
         if not isinstance(exp, dict) or exp.get("strategy") != "full_finetune":
             continue
         n_train = reader.num(join(p, "n_train"), "count")
-        per_epoch = [reader.num(join(hp, "seconds"), "seconds")
-                     for _, hp in reader.items(join(p, "history"))]
+        per_epoch = [
+            reader.num(join(hp, "seconds"), "seconds") for _, hp in reader.items(join(p, "history"))
+        ]
         epochs = [e for e in per_epoch if e is not None]
         if n_train is None or n_train.value <= 0 or not epochs:
             continue
         value = fmean(e.value for e in epochs) / n_train.value
-        return derive(value, "seconds", "mean seconds per epoch / training images",
-                      *epochs, n_train)
+        return derive(
+            value, "seconds", "mean seconds per epoch / training images", *epochs, n_train
+        )
     return None
 
 
 def _flops_seconds(ctx: BuildContext) -> Num | None:
     """Estimated GPU seconds per image and epoch from the model's FLOPs."""
     reader = ctx.reader
-    _, ref = reader.find("/validation/deployment/flops_per_image",
-                         "/deployment/flops_per_image",
-                         "/validation/backbone/flops_per_image",
-                         "/backbone/flops_per_image")
+    _, ref = reader.find(
+        "/validation/deployment/flops_per_image",
+        "/deployment/flops_per_image",
+        "/validation/backbone/flops_per_image",
+        "/backbone/flops_per_image",
+    )
     flops = reader.num(ref, "flops")
     if flops is None:
         return None
     throughput = _option(ctx, "gpu_effective_flops", "flops")
-    return derive(TRAINING_FLOPS_PER_FORWARD * flops.value / throughput.value, "seconds",
-                  "3 × forward FLOPs per image / GPU FLOP/s", flops, throughput)
+    return derive(
+        TRAINING_FLOPS_PER_FORWARD * flops.value / throughput.value,
+        "seconds",
+        "3 × forward FLOPs per image / GPU FLOP/s",
+        flops,
+        throughput,
+    )
 
 
 def rates(ctx: BuildContext) -> Rates:
@@ -163,9 +178,14 @@ def rates(ctx: BuildContext) -> Rates:
         unit_cost: Num | None = _option(ctx, "label_unit_cost", "money", currency)
     elif seconds is not None:
         hourly = _option(ctx, "annotator_hourly_rate", "money", currency)
-        unit_cost = derive(seconds.value * hourly.value / 3600, "money",
-                           "seconds per label × annotator hourly rate / 3600",
-                           seconds, hourly, unit=currency)
+        unit_cost = derive(
+            seconds.value * hourly.value / 3600,
+            "money",
+            "seconds per label × annotator hourly rate / 3600",
+            seconds,
+            hourly,
+            unit=currency,
+        )
     else:
         unit_cost = None
     measured = _fine_tune_seconds(ctx)
@@ -184,22 +204,38 @@ def rates(ctx: BuildContext) -> Rates:
 def _extra(n: Num | None, n_max: Num) -> Num | None:
     if n is None:
         return None
-    return derive(max(n.value - n_max.value, 0), "count",
-                  "max(training images − images in the sample's training split, 0)", n, n_max)
+    return derive(
+        max(n.value - n_max.value, 0),
+        "count",
+        "max(training images − images in the sample's training split, 0)",
+        n,
+        n_max,
+    )
 
 
 def _label_hours(extra: Num | None, r: Rates) -> Num | None:
     if extra is None or r.seconds_per_label is None:
         return None
-    return derive(extra.value * r.seconds_per_label.value / 3600, "hours",
-                  "additional images × seconds per label / 3600", extra, r.seconds_per_label)
+    return derive(
+        extra.value * r.seconds_per_label.value / 3600,
+        "hours",
+        "additional images × seconds per label / 3600",
+        extra,
+        r.seconds_per_label,
+    )
 
 
 def _label_cost(extra: Num | None, r: Rates) -> Num | None:
     if extra is None or r.unit_cost is None:
         return None
-    return derive(extra.value * r.unit_cost.value, "money",
-                  "additional images × cost per label", extra, r.unit_cost, unit=r.unit_cost.unit)
+    return derive(
+        extra.value * r.unit_cost.value,
+        "money",
+        "additional images × cost per label",
+        extra,
+        r.unit_cost,
+        unit=r.unit_cost.unit,
+    )
 
 
 def _span(fn: Any, extra: Estimate, r: Rates) -> Estimate | None:
@@ -213,11 +249,22 @@ def _gpu(n: Num, r: Rates) -> tuple[Num | None, Num | None]:
     per = r.gpu_seconds_per_image_epoch
     if per is None:
         return None, None
-    hours = derive(n.value * r.epochs.value * per.value / 3600, "hours",
-                   "training images × epochs × GPU seconds per image-epoch / 3600",
-                   n, r.epochs, per)
-    cost = derive(hours.value * r.gpu_rate.value, "money", "GPU hours × GPU hourly rate",
-                  hours, r.gpu_rate, unit=r.gpu_rate.unit)
+    hours = derive(
+        n.value * r.epochs.value * per.value / 3600,
+        "hours",
+        "training images × epochs × GPU seconds per image-epoch / 3600",
+        n,
+        r.epochs,
+        per,
+    )
+    cost = derive(
+        hours.value * r.gpu_rate.value,
+        "money",
+        "GPU hours × GPU hourly rate",
+        hours,
+        r.gpu_rate,
+        unit=r.gpu_rate.unit,
+    )
     return hours, cost
 
 
@@ -244,17 +291,19 @@ def scenarios(ctx: BuildContext, r: Rates) -> list[Scenario]:
             continue
         extra = Estimate(_extra(n, n_max))  # type: ignore[arg-type]
         gpu_hours, gpu_cost = _gpu(n, r)
-        out.append(Scenario(
-            key=f"{float(cast(float, multiple)):g}x",
-            n_train=Estimate(n),
-            additional=extra,
-            predicted=reader.estimate(p),
-            label_hours=_span(_label_hours, extra, r),
-            label_cost=_span(_label_cost, extra, r),
-            gpu_hours=gpu_hours,
-            gpu_cost=gpu_cost,
-            multiple=reader.num(join(p, "extrapolation"), "multiple"),
-        ))
+        out.append(
+            Scenario(
+                key=f"{float(cast(float, multiple)):g}x",
+                n_train=Estimate(n),
+                additional=extra,
+                predicted=reader.estimate(p),
+                label_hours=_span(_label_hours, extra, r),
+                label_cost=_span(_label_cost, extra, r),
+                gpu_hours=gpu_hours,
+                gpu_cost=gpu_cost,
+                multiple=reader.num(join(p, "extrapolation"), "multiple"),
+            )
+        )
     for entry, p in reader.items(join(ref, "fit", "images_needed")):
         n = reader.num(join(p, "n"), "count")
         if not isinstance(entry, dict) or n is None:
@@ -264,15 +313,17 @@ def scenarios(ctx: BuildContext, r: Rates) -> list[Scenario]:
         extra = Estimate(_extra(n, n_max), _extra(low, n_max), _extra(high, n_max))  # type: ignore[arg-type]
         gpu_hours, gpu_cost = _gpu(n, r)
         goal = reader.num(join(p, "target"), "percent")
-        out.append(Scenario(
-            key="target",
-            n_train=Estimate(n, low, high),
-            additional=extra,
-            predicted=Estimate(goal) if goal is not None else None,
-            label_hours=_span(_label_hours, extra, r),
-            label_cost=_span(_label_cost, extra, r),
-            gpu_hours=gpu_hours,
-            gpu_cost=gpu_cost,
-            status=str(entry.get("status", "")),
-        ))
+        out.append(
+            Scenario(
+                key="target",
+                n_train=Estimate(n, low, high),
+                additional=extra,
+                predicted=Estimate(goal) if goal is not None else None,
+                label_hours=_span(_label_hours, extra, r),
+                label_cost=_span(_label_cost, extra, r),
+                gpu_hours=gpu_hours,
+                gpu_cost=gpu_cost,
+                status=str(entry.get("status", "")),
+            )
+        )
     return out

@@ -34,8 +34,7 @@ VERDICTS: tuple[str, ...] = ("go", "go_with_conditions", "no_go", "not_measured"
 HIGH_CONFIDENCE_HALF_WIDTH = 0.05
 MEDIUM_CONFIDENCE_HALF_WIDTH = 0.10
 MAX_REASONS = 3
-_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "sensitivity", "specificity",
-            "roc_auc")
+_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "sensitivity", "specificity", "roc_auc")
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,13 @@ def half_width(estimate: Estimate) -> Num | None:
     """Half the width of an interval, as a derived number (None when an end is open)."""
     if estimate.low is None or estimate.high is None:
         return None
-    return derive((estimate.high.value - estimate.low.value) / 2, "points",
-                  "(ci_high − ci_low) / 2", estimate.high, estimate.low)
+    return derive(
+        (estimate.high.value - estimate.low.value) / 2,
+        "points",
+        "(ci_high − ci_low) / 2",
+        estimate.high,
+        estimate.low,
+    )
 
 
 def held_out_to_decide(estimate: Estimate, goal: Num) -> Num | None:
@@ -141,8 +145,9 @@ def held_out_to_decide(estimate: Estimate, goal: Num) -> Num | None:
     if gap < 1e-6:
         return None
     n = images_for_half_width(float(estimate.value.value), gap)
-    return derive(n, "count", "z² p (1 − p) / (p − target)², p kept in [0.05, 0.95]",
-                  estimate.value, goal)
+    return derive(
+        n, "count", "z² p (1 − p) / (p − target)², p kept in [0.05, 0.95]", estimate.value, goal
+    )
 
 
 def confidence_of(estimate: Estimate) -> str:
@@ -172,8 +177,9 @@ def metric_name(ctx: BuildContext, metric: str) -> str:
 def red_flags(ctx: BuildContext) -> list[Item]:
     """The method's red flags that fired for this engagement."""
     flags = ctx.reader.get("/recommendation/red_flags", [])
-    return [Item(ctx.pick(f), rule_id=str(f.get("rule_id", "")))
-            for f in flags if isinstance(f, dict)]
+    return [
+        Item(ctx.pick(f), rule_id=str(f.get("rule_id", ""))) for f in flags if isinstance(f, dict)
+    ]
 
 
 def critical_findings(ctx: BuildContext) -> list[str]:
@@ -201,8 +207,9 @@ def decide(ctx: BuildContext) -> Decision:
     head = headline(reader)
     if head is None:
         # The run's own words on why nothing could be scored (no labels, unpaired...).
-        said: list[Phrase | str] = list(ctx.engine_list(reader.section("warning_codes")[0],
-                               reader.section("warnings")[0]))
+        said: list[Phrase | str] = list(
+            ctx.engine_list(reader.section("warning_codes")[0], reader.section("warnings")[0])
+        )
         ran = reader.get("/validation") is not None
         return Decision(
             verdict="not_measured",
@@ -212,8 +219,11 @@ def decide(ctx: BuildContext) -> Decision:
             confidence_basis=ctx.text("decision.nothing_measured"),
             headline=None,
             reasons=([ctx.text("decision.nothing_measured")] + said)[:MAX_REASONS],
-            conditions=[ctx.text("decision.cond_label_sample") if ran
-                        else ctx.text("decision.cond_run_validation")],
+            conditions=[
+                ctx.text("decision.cond_label_sample")
+                if ran
+                else ctx.text("decision.cond_run_validation")
+            ],
         )
 
     reasons: list[Phrase | str] = []
@@ -225,24 +235,28 @@ def decide(ctx: BuildContext) -> Decision:
     flags = red_flags(ctx)
     critical = critical_findings(ctx)
 
-    reasons.append(ctx.phrase(
-        "decision.reason_measured",
-        strategy=strategy_name(ctx, head.strategy),
-        metric=metric_name(ctx, head.metric),
-        estimate=est,
-        n_val=head.n_val if head.n_val is not None else ctx.text("unknown"),
-    ))
+    reasons.append(
+        ctx.phrase(
+            "decision.reason_measured",
+            strategy=strategy_name(ctx, head.strategy),
+            metric=metric_name(ctx, head.metric),
+            estimate=est,
+            n_val=head.n_val if head.n_val is not None else ctx.text("unknown"),
+        )
+    )
 
     if head.better_than_chance is False:
         verdict = "no_go"
-        reasons.append(ctx.phrase("decision.reason_chance",
-                                  chance=head.chance or ctx.text("unknown")))
+        reasons.append(
+            ctx.phrase("decision.reason_chance", chance=head.chance or ctx.text("unknown"))
+        )
         conditions.append(ctx.text("decision.cond_check_labels"))
     elif goal is None:
         verdict = "go_with_conditions"
         reasons.append(ctx.text("decision.reason_no_target"))
-        conditions.append(ctx.phrase("decision.cond_agree_target",
-                                     metric=metric_name(ctx, head.metric)))
+        conditions.append(
+            ctx.phrase("decision.cond_agree_target", metric=metric_name(ctx, head.metric))
+        )
     elif est.low is not None and est.low.value >= goal.value:
         verdict = "go"
         reasons.append(ctx.phrase("decision.reason_target_met", target=goal))
@@ -267,9 +281,14 @@ def decide(ctx: BuildContext) -> Decision:
     if too_wide and width is not None:
         more = reader.num(join(head.ref, "metrics", "images_for_max_half_width"), "count")
         limit = reader.num(join(head.ref, "metrics", "max_half_width"), "points")
-        reasons.append(ctx.phrase("decision.reason_interval_wide", half=width,
-                                  n=more or ctx.text("unknown"),
-                                  limit=limit or ctx.text("unknown")))
+        reasons.append(
+            ctx.phrase(
+                "decision.reason_interval_wide",
+                half=width,
+                n=more or ctx.text("unknown"),
+                limit=limit or ctx.text("unknown"),
+            )
+        )
         if more is not None and (head.n_val is None or more.value > head.n_val.value):
             conditions.append(ctx.phrase("decision.cond_more_validation", n=more))
     if goal is None or verdict != "go":
@@ -282,9 +301,13 @@ def decide(ctx: BuildContext) -> Decision:
         verdict = "go_with_conditions"
     confidence = confidence_of(est)
     basis: Phrase | str = (
-        ctx.phrase("decision.confidence_basis", half=width,
-                   n_val=head.n_val if head.n_val is not None else ctx.text("unknown"))
-        if width is not None else ctx.text("decision.confidence_open")
+        ctx.phrase(
+            "decision.confidence_basis",
+            half=width,
+            n_val=head.n_val if head.n_val is not None else ctx.text("unknown"),
+        )
+        if width is not None
+        else ctx.text("decision.confidence_open")
     )
     return Decision(
         verdict=verdict,
@@ -314,23 +337,33 @@ def _below_target(
     low = reader.num(join(ref, "ci_low"), "count")
     high = reader.num(join(ref, "ci_high"), "count")
     if status in ("reachable", "already_reached") and n is not None:
-        reasons.append(ctx.phrase("decision.reason_target_reachable", target=goal,
-                                  n=Estimate(n, low, high)))
+        reasons.append(
+            ctx.phrase("decision.reason_target_reachable", target=goal, n=Estimate(n, low, high))
+        )
         _, curve_ref = reader.section("learning_curve")
         n_max = reader.num(join(curve_ref or "", "fit", "n_max"), "count")
         if n_max is not None and n.value > n_max.value:
-            more = derive(n.value - n_max.value, "count", "images needed − images trained on",
-                          n, n_max)
+            more = derive(
+                n.value - n_max.value, "count", "images needed − images trained on", n, n_max
+            )
             conditions.append(ctx.phrase("decision.cond_more_data", n=more, target=goal))
         return "go_with_conditions"
     if status == "uncertain":
-        reasons.append(ctx.phrase("decision.reason_target_uncertain", target=goal,
-                                  low=low or ctx.text("unknown")))
+        reasons.append(
+            ctx.phrase(
+                "decision.reason_target_uncertain", target=goal, low=low or ctx.text("unknown")
+            )
+        )
         conditions.append(ctx.text("decision.cond_measure_curve"))
         return "go_with_conditions"
     ceiling = reader.num(join(ref, "a_ci_high"), "percent")
-    reasons.append(ctx.phrase("decision.reason_target_unreachable", target=goal,
-                              ceiling=ceiling or ctx.text("unknown")))
+    reasons.append(
+        ctx.phrase(
+            "decision.reason_target_unreachable",
+            target=goal,
+            ceiling=ceiling or ctx.text("unknown"),
+        )
+    )
     conditions.append(ctx.text("decision.cond_rethink"))
     return "no_go"
 
@@ -349,8 +382,7 @@ def _add_curve_outlook(ctx: BuildContext, reasons: list[Phrase | str]) -> None:
     n = reader.num(join(p, "n"), "count")
     multiple = reader.num(join(p, "extrapolation"), "multiple")
     if est is not None and n is not None and multiple is not None:
-        reasons.append(ctx.phrase("decision.reason_curve", multiple=multiple, n=n,
-                                  estimate=est))
+        reasons.append(ctx.phrase("decision.reason_curve", multiple=multiple, n=n, estimate=est))
 
 
 def _unique(items: list[Phrase | str]) -> list[Phrase | str]:

@@ -43,12 +43,20 @@ def _fontconfig() -> Path | None:
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, ":lang=ko", "--format=%{file}\n"], capture_output=True,
-                             text=True, timeout=10, check=False)
+        out = subprocess.run(
+            [exe, ":lang=ko", "--format=%{file}\n"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
-    files = [Path(line) for line in out.stdout.splitlines()
-             if line.strip() and Path(line).suffix.lower() in _SUFFIXES]
+    files = [
+        Path(line)
+        for line in out.stdout.splitlines()
+        if line.strip() and Path(line).suffix.lower() in _SUFFIXES
+    ]
     files = [p for p in files if p.is_file()]
 
     def rank(path: Path) -> tuple[int, str]:

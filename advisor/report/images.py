@@ -53,8 +53,9 @@ def embed(root: Path | None, relative: str, max_px: int = 160) -> str | None:
     return thumbnail_uri(path, max_px)
 
 
-def samples_from_folders(root: Path | None, classes: list[str], per_class: int,
-                         max_files: int = 5000) -> dict[str, list[str]]:
+def samples_from_folders(
+    root: Path | None, classes: list[str], per_class: int, max_files: int = 5000
+) -> dict[str, list[str]]:
     """Find example images of each class under root by folder name (a bounded walk).
 
     Used when the result lists no sample images: files whose parent folder is named
@@ -82,8 +83,7 @@ def samples_from_folders(root: Path | None, classes: list[str], per_class: int,
             picked = [
                 (folder / name).relative_to(root).as_posix()
                 for name in sorted(filenames)
-                if Path(name).suffix.lower() in IMAGE_SUFFIXES
-                and not (folder / name).is_symlink()
+                if Path(name).suffix.lower() in IMAGE_SUFFIXES and not (folder / name).is_symlink()
             ][:per_class]
             if picked:
                 found[folder.name] = picked

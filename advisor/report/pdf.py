@@ -41,10 +41,12 @@ def font_face_css(font: Path) -> str:
     """``@font-face`` rules that make a local font file the report's ``ReportSans``."""
     regular = font.resolve().as_uri()
     bold = bold_companion(font).resolve().as_uri()
-    return (f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("{regular}"); '
-            f"font-weight: normal; }}\n"
-            f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("{bold}"); '
-            f"font-weight: bold; }}\n")
+    return (
+        f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("{regular}"); '
+        f"font-weight: normal; }}\n"
+        f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("{bold}"); '
+        f"font-weight: bold; }}\n"
+    )
 
 
 @contextmanager

@@ -29,8 +29,10 @@ def num_html(num: Num) -> Markup:
     """A number with its source: ``<span class="num" data-src=...>95.2%</span>``."""
     if num.derived:
         title = f"= {num.formula}" + (f" ← {', '.join(num.inputs)}" if num.inputs else "")
-        attrs = (f' data-formula="{escape(num.formula)}"'
-                 f' data-inputs="{escape(json.dumps(list(num.inputs), ensure_ascii=False))}"')
+        attrs = (
+            f' data-formula="{escape(num.formula)}"'
+            f' data-inputs="{escape(json.dumps(list(num.inputs), ensure_ascii=False))}"'
+        )
     else:
         title = num.source
         attrs = f' data-src="{escape(num.source)}"'
@@ -48,8 +50,7 @@ def estimate_html(est: Estimate) -> Markup:
     low = num_html(est.low) if est.low is not None else Markup("…")
     high = num_html(est.high) if est.high is not None else Markup("…")
     title = f' title="{escape(est.method)}"' if est.method else ""
-    return Markup(f'<span class="est">{value} <span class="ci"{title}>[{low}–{high}]</span>'
-                  f"</span>")
+    return Markup(f'<span class="est">{value} <span class="ci"{title}>[{low}–{high}]</span></span>')
 
 
 def phrase_html(phrase: Phrase) -> Markup:
@@ -148,9 +149,7 @@ def render_html(
     )
 
 
-def render_summary_html(
-    model: ReportModel, *, mode: str = "screen", font_css: str = ""
-) -> str:
+def render_summary_html(model: ReportModel, *, mode: str = "screen", font_css: str = "") -> str:
     """Render the one-page client summary of a report model as self-contained HTML.
 
     Args:
@@ -169,7 +168,8 @@ def render_summary_html(
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}: use 'screen' or 'print'.")
     if model.client is None:
-        raise ValueError("The report model has no client summary: build it with "
-                         "build_report_model.")
+        raise ValueError(
+            "The report model has no client summary: build it with build_report_model."
+        )
     template = _environment().get_template("summary.html.j2")
     return template.render(m=model, mode=mode, font_css=Markup(font_css))

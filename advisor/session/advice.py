@@ -73,16 +73,24 @@ def advise(
     with store.open_session(ctx.engine) as session:
         latest = store.latest_recommendation(session, sample.dataset_id)
         inputs = {"intake": intake.to_dict()}
-        if (latest is not None and latest.inputs == to_json(inputs, "inputs")
-                and latest.knowledge_version == rec.knowledge_version):
+        if (
+            latest is not None
+            and latest.inputs == to_json(inputs, "inputs")
+            and latest.knowledge_version == rec.knowledge_version
+        ):
             record_id = int(latest.id or 0)
         else:
-            record = store.record_recommendation(session, sample.dataset_id, inputs,
-                                                 rec.to_dict(), rec.knowledge_version)
+            record = store.record_recommendation(
+                session, sample.dataset_id, inputs, rec.to_dict(), rec.knowledge_version
+            )
             record_id = int(record.id or 0)
-    return AdviceView(recommendation=rec, presented=present(rec, language),
-                      record_id=record_id, quadrant=quadrant_position(rec),
-                      answers=load_answers(ctx, engagement_id))
+    return AdviceView(
+        recommendation=rec,
+        presented=present(rec, language),
+        record_id=record_id,
+        quadrant=quadrant_position(rec),
+        answers=load_answers(ctx, engagement_id),
+    )
 
 
 def quadrant_position(rec: Recommendation) -> dict[str, Any]:
@@ -118,5 +126,3 @@ def quadrant_position(rec: Recommendation) -> dict[str, Any]:
         "quadrant": facts.get("quadrant"),
         "strategy_id": rec.strategy_id,
     }
-
-

@@ -33,7 +33,6 @@ class AppContext:
         return self.settings.data_dir
 
 
-
 # --------------------------------------------------------------------------- context
 def create_context(settings: Settings | None = None, runner_kind: str | None = None) -> AppContext:
     """Open the store (migrated, orphaned runs recovered) and a job runner.
@@ -84,13 +83,12 @@ def environment_facts(ctx: AppContext) -> dict[str, Any]:
         device = {"type": ctx.settings.device, "name": None, "error": str(exc)}
     return {
         "device": device,
-        "backbones": [{"name": b.name, "license": b.license, "offline": True}
-                      for b in available_backbones()],
+        "backbones": [
+            {"name": b.name, "license": b.license, "offline": True} for b in available_backbones()
+        ],
         "runner": ctx.jobs.describe(),
         "data_dir": str(ctx.data_dir),
         "database": "SQLite" if ctx.settings.uses_sqlite else "PostgreSQL",
         "upload_limit_mb": ctx.settings.upload_limit_mb,
         "budget_seconds": ctx.settings.budget_seconds,
     }
-
-

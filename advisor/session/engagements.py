@@ -16,14 +16,30 @@ from advisor.session.context import AppContext
 ANSWERS_DIR = "engagements"
 """Where older apps kept answers (``<id>/answers.json``); now in ``engagement.answers``."""
 
-TARGET_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_f1",
-                                   "sensitivity", "specificity", "roc_auc", "iou", "map")
-ANSWER_FIELDS: tuple[str, ...] = (
-    "task", "target_metric", "target_value", "claimed_n_images", "domain_similarity",
-    "label_quality", "can_relabel", "high_stakes", "realtime", "client_expects_everything",
-    "wants_reinforcement_learning", "pairs_can_be_synthesised",
+TARGET_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "sensitivity",
+    "specificity",
+    "roc_auc",
+    "iou",
+    "map",
 )
-
+ANSWER_FIELDS: tuple[str, ...] = (
+    "task",
+    "target_metric",
+    "target_value",
+    "claimed_n_images",
+    "domain_similarity",
+    "label_quality",
+    "can_relabel",
+    "high_stakes",
+    "realtime",
+    "client_expects_everything",
+    "wants_reinforcement_learning",
+    "pairs_can_be_synthesised",
+)
 
 
 # --------------------------------------------------------------------------- engagements
@@ -50,9 +66,17 @@ def create_engagement(
         raise ValueError("Enter both the client's name and the project's name.")
     answers = _checked_answers({"target_metric": target_metric, "target_value": target_value})
     with store.open_session(ctx.engine) as session:
-        engagement = store.create_engagement(session, store.EngagementCreate(
-            client=client, project=project, goal=goal.strip(),
-            deployment_target=deployment_target, language=language, answers=answers))
+        engagement = store.create_engagement(
+            session,
+            store.EngagementCreate(
+                client=client,
+                project=project,
+                goal=goal.strip(),
+                deployment_target=deployment_target,
+                language=language,
+                answers=answers,
+            ),
+        )
     return int(engagement.id or 0)
 
 
@@ -78,9 +102,18 @@ def update_engagement(
     answers = _checked_answers({"target_metric": target_metric, "target_value": target_value})
     merged = {**load_answers(ctx, engagement_id), **answers}
     with store.open_session(ctx.engine) as session:
-        store.update_engagement(session, engagement_id, store.EngagementUpdate(
-            client=client.strip(), project=project.strip(), goal=goal.strip(),
-            deployment_target=deployment_target, language=language, answers=merged))
+        store.update_engagement(
+            session,
+            engagement_id,
+            store.EngagementUpdate(
+                client=client.strip(),
+                project=project.strip(),
+                goal=goal.strip(),
+                deployment_target=deployment_target,
+                language=language,
+                answers=merged,
+            ),
+        )
 
 
 def engagement_details(ctx: AppContext, engagement_id: int) -> dict[str, Any]:
@@ -104,11 +137,19 @@ def recent_engagements(ctx: AppContext, limit: int | None = 10) -> list[dict[str
             eid = int(e.id or 0)
             datasets = store.list_datasets(session, eid)
             runs = store.list_runs(session, engagement_id=eid)
-            rows.append({
-                "id": eid, "client": e.client, "project": e.project, "goal": e.goal,
-                "deployment_target": e.deployment_target, "language": e.language,
-                "updated_at": e.updated_at, "samples": len(datasets), "runs": len(runs),
-            })
+            rows.append(
+                {
+                    "id": eid,
+                    "client": e.client,
+                    "project": e.project,
+                    "goal": e.goal,
+                    "deployment_target": e.deployment_target,
+                    "language": e.language,
+                    "updated_at": e.updated_at,
+                    "samples": len(datasets),
+                    "runs": len(runs),
+                }
+            )
     return rows
 
 
@@ -169,8 +210,11 @@ def _adopt_answers_file(ctx: AppContext, engagement: store.Engagement) -> dict[s
         if legacy:
             with store.open_session(ctx.engine) as session:
                 updated = store.update_engagement(
-                    session, int(engagement.id or 0),
-                    store.EngagementUpdate(answers=legacy), touch=False)
+                    session,
+                    int(engagement.id or 0),
+                    store.EngagementUpdate(answers=legacy),
+                    touch=False,
+                )
             kept = _known_answers(updated.answers)
     path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
@@ -219,19 +263,22 @@ def save_answers(ctx: AppContext, engagement_id: int, answers: dict[str, Any]) -
     merged = {**load_answers(ctx, engagement_id), **_checked_answers(answers)}
     with store.open_session(ctx.engine) as session:
         engagement = store.update_engagement(
-            session, engagement_id, store.EngagementUpdate(answers=merged))
+            session, engagement_id, store.EngagementUpdate(answers=merged)
+        )
     return _known_answers(engagement.answers)
 
 
 def _checked_answers(answers: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(answers) - set(ANSWER_FIELDS))
     if unknown:
-        raise ValueError(f"Unknown answer(s) {', '.join(unknown)}; known: "
-                         f"{', '.join(ANSWER_FIELDS)}.")
+        raise ValueError(
+            f"Unknown answer(s) {', '.join(unknown)}; known: {', '.join(ANSWER_FIELDS)}."
+        )
     metric = answers.get("target_metric")
     if metric is not None and metric not in TARGET_METRICS:
-        raise ValueError(f"Unknown target metric {metric!r}: use one of "
-                         f"{', '.join(TARGET_METRICS)}.")
+        raise ValueError(
+            f"Unknown target metric {metric!r}: use one of {', '.join(TARGET_METRICS)}."
+        )
     task = answers.get("task")
     if task is not None and task not in TASKS:
         raise ValueError(f"Unknown task {task!r}: choose one of {', '.join(TASKS)}.")
@@ -261,7 +308,9 @@ def intake_for(ctx: AppContext, engagement_id: int, language: str | None = None)
     """
     details = engagement_details(ctx, engagement_id)
     answers = {k: v for k, v in details.items() if k in ANSWER_FIELDS and v is not None}
-    return Intake(deployment=details["deployment_target"], goal=details["goal"],
-                  language=cast(Language, language or details["language"]), **answers)
-
-
+    return Intake(
+        deployment=details["deployment_target"],
+        goal=details["goal"],
+        language=cast(Language, language or details["language"]),
+        **answers,
+    )

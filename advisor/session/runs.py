@@ -36,8 +36,9 @@ def start_validation(
     config = run_config(ctx.settings, budget_seconds=budget_seconds, strategies=strategies)
     active = ctx.jobs.active_run(engagement_id)
     if active is not None:
-        raise ValueError("A validation of this engagement is already running: wait for it "
-                         "or cancel it first.")
+        raise ValueError(
+            "A validation of this engagement is already running: wait for it or cancel it first."
+        )
     sample = current_sample(ctx, engagement_id)
     if sample is None:
         raise ValueError("Upload a sample on the Data page first.")
@@ -45,8 +46,12 @@ def start_validation(
     with store.open_session(ctx.engine) as session:
         latest = store.latest_recommendation(session, sample.dataset_id)
     return ctx.jobs.start(
-        sample.dataset_id, source=sample.root, intake=intake, config=config,
-        recommendation_id=int(latest.id or 0) if latest else None)
+        sample.dataset_id,
+        source=sample.root,
+        intake=intake,
+        config=config,
+        recommendation_id=int(latest.id or 0) if latest else None,
+    )
 
 
 def engagement_runs(ctx: AppContext, engagement_id: int) -> list[dict[str, Any]]:
@@ -56,14 +61,21 @@ def engagement_runs(ctx: AppContext, engagement_id: int) -> list[dict[str, Any]]
     rows = []
     for run in runs:
         metrics = run.metrics or {}
-        rows.append({
-            "id": int(run.id or 0), "status": run.status, "created_at": run.created_at,
-            "seconds": run.seconds, "budget_seconds": (run.config or {}).get("budget_seconds"),
-            "strategy": metrics.get("strategy"), "accuracy": metrics.get("accuracy"),
-            "ci_low": metrics.get("ci_low"), "ci_high": metrics.get("ci_high"),
-            "verdict": metrics.get("verdict"),
-            "error": run.error,
-        })
+        rows.append(
+            {
+                "id": int(run.id or 0),
+                "status": run.status,
+                "created_at": run.created_at,
+                "seconds": run.seconds,
+                "budget_seconds": (run.config or {}).get("budget_seconds"),
+                "strategy": metrics.get("strategy"),
+                "accuracy": metrics.get("accuracy"),
+                "ci_low": metrics.get("ci_low"),
+                "ci_high": metrics.get("ci_high"),
+                "verdict": metrics.get("verdict"),
+                "error": run.error,
+            }
+        )
     return rows
 
 
@@ -163,20 +175,33 @@ def run_report(
         return model
 
     if not html_path.exists():
-        _keep_report(ctx, engagement_id, run_id, html_path,
-                     render_html(report_model()).encode("utf-8"), "html")
+        _keep_report(
+            ctx,
+            engagement_id,
+            run_id,
+            html_path,
+            render_html(report_model()).encode("utf-8"),
+            "html",
+        )
     if not summary_path.exists():
-        _keep_report(ctx, engagement_id, run_id, summary_path,
-                     render_summary_html(report_model()).encode("utf-8"), "html")
-    files = ReportFiles(html=html_path.read_text("utf-8"),
-                        result_json=dump_json(result.to_json_dict()),
-                        summary_html=summary_path.read_text("utf-8"))
+        _keep_report(
+            ctx,
+            engagement_id,
+            run_id,
+            summary_path,
+            render_summary_html(report_model()).encode("utf-8"),
+            "html",
+        )
+    files = ReportFiles(
+        html=html_path.read_text("utf-8"),
+        result_json=dump_json(result.to_json_dict()),
+        summary_html=summary_path.read_text("utf-8"),
+    )
     if pdf:
         try:
             for path, render in ((pdf_path, render_pdf), (summary_pdf_path, render_summary_pdf)):
                 if not path.exists():
-                    _keep_report(ctx, engagement_id, run_id, path, render(report_model()),
-                                 "pdf")
+                    _keep_report(ctx, engagement_id, run_id, path, render(report_model()), "pdf")
         except RuntimeError as exc:  # no Korean font or no WeasyPrint: said how to fix
             files.pdf_error = str(exc)
             return files
@@ -194,4 +219,3 @@ def _keep_report(
     tmp.replace(path)
     with store.open_session(ctx.engine) as session:
         store.record_report(session, engagement_id, fmt, path, ctx.data_dir, run_id=run_id)
-

@@ -46,7 +46,6 @@ class SampleView:
     profile: dict[str, Any]
 
 
-
 # --------------------------------------------------------------------------- samples
 def add_sample(
     ctx: AppContext,
@@ -83,11 +82,14 @@ def add_sample(
         raise ValueError(f"{filename!r} is empty (0 bytes): upload the zip again.")
     if len(data) > ctx.settings.upload_limit_bytes:
         raise store.SampleTooLargeError(
-            over_limit_message(repr(filename), len(data), ctx.settings.upload_limit_bytes))
+            over_limit_message(repr(filename), len(data), ctx.settings.upload_limit_bytes)
+        )
     with store.open_session(ctx.engine) as session:
         store.get_engagement(session, engagement_id)
-    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes,
-                          max_decoded_bytes=ctx.settings.max_decoded_bytes)
+    limits = IntakeLimits(
+        max_upload_bytes=ctx.settings.upload_limit_bytes,
+        max_decoded_bytes=ctx.settings.max_decoded_bytes,
+    )
     progress(Progress("store", 0.0, "Saving the upload"))
     suffix = Path(filename).suffix.lower() or ".zip"
     with tempfile.TemporaryDirectory(prefix="fa-upload-") as tmp:
@@ -102,14 +104,23 @@ def add_sample(
                 shutil.rmtree(folder, ignore_errors=True)
             raise
         with store.open_session(ctx.engine) as session:
-            dataset = store.store_sample(session, engagement_id, upload, ctx.data_dir,
-                                         original_name=filename,
-                                         max_bytes=ctx.settings.upload_limit_bytes)
+            dataset = store.store_sample(
+                session,
+                engagement_id,
+                upload,
+                ctx.data_dir,
+                original_name=filename,
+                max_bytes=ctx.settings.upload_limit_bytes,
+            )
             dataset = store.set_dataset_profile(session, int(dataset.id or 0), profile)
     progress(Progress("health", 1.0, "Profile ready"))
-    return SampleView(dataset_id=int(dataset.id or 0), name=dataset.original_name,
-                      content_hash=dataset.content_hash, root=root,
-                      profile=dict(dataset.profile or {}))
+    return SampleView(
+        dataset_id=int(dataset.id or 0),
+        name=dataset.original_name,
+        content_hash=dataset.content_hash,
+        root=root,
+        profile=dict(dataset.profile or {}),
+    )
 
 
 def _unpack_and_profile(
@@ -117,14 +128,18 @@ def _unpack_and_profile(
 ) -> tuple[Path, dict[str, Any]]:
     """Unpack an upload into its sample folder and profile it (the pipeline's own steps)."""
     progress(Progress("unpack", 0.05, "Unpacking and checking the archive"))
-    prepared = prepare_dataset(archive, folder / UNPACKED_DIR, limits,
-                               progress=scaled_progress(progress, 0.1, 0.9))
+    prepared = prepare_dataset(
+        archive, folder / UNPACKED_DIR, limits, progress=scaled_progress(progress, 0.1, 0.9)
+    )
     progress(Progress("health", 0.92, "Profiling and checking the data's health"))
     index, root = prepared.index, prepared.root
     records = [{"path": index.relpath(r.path), "label": r.label} for r in index.records]
-    (folder / INDEX_FILE).write_text(json.dumps({"root": root.relative_to(folder).as_posix(),
-                                                 "records": records}, ensure_ascii=False),
-                                     "utf-8")
+    (folder / INDEX_FILE).write_text(
+        json.dumps(
+            {"root": root.relative_to(folder).as_posix(), "records": records}, ensure_ascii=False
+        ),
+        "utf-8",
+    )
     return root, prepared.profile.to_dict()
 
 
@@ -145,15 +160,21 @@ def current_sample(ctx: AppContext, engagement_id: int) -> SampleView | None:
     if not location.exists():
         return None
     folder = sample_dir(ctx.data_dir, dataset.content_hash)
-    limits = IntakeLimits(max_upload_bytes=ctx.settings.upload_limit_bytes,
-                          max_decoded_bytes=ctx.settings.max_decoded_bytes)
+    limits = IntakeLimits(
+        max_upload_bytes=ctx.settings.upload_limit_bytes,
+        max_decoded_bytes=ctx.settings.max_decoded_bytes,
+    )
     if (folder / INDEX_FILE).exists():
         root = unpack_upload(location, folder / UNPACKED_DIR, limits)
     else:
         root, _ = _unpack_and_profile(location, folder, limits, ignore_progress)
-    return SampleView(dataset_id=int(dataset.id or 0), name=dataset.original_name,
-                      content_hash=dataset.content_hash, root=root,
-                      profile=dict(dataset.profile or {}))
+    return SampleView(
+        dataset_id=int(dataset.id or 0),
+        name=dataset.original_name,
+        content_hash=dataset.content_hash,
+        root=root,
+        profile=dict(dataset.profile or {}),
+    )
 
 
 def sample_records(ctx: AppContext, sample: SampleView) -> list[tuple[str, str | None]]:
@@ -176,8 +197,10 @@ def sample_grid(
         for rel, label in sample_records(ctx, sample)
     ]
     picked = pick_samples(records, per_class=per_class, max_classes=max_classes)
-    return {label: [(p.relative_to(sample.root).as_posix(), p) for p in paths]
-            for label, paths in picked.items()}
+    return {
+        label: [(p.relative_to(sample.root).as_posix(), p) for p in paths]
+        for label, paths in picked.items()
+    }
 
 
 def embedding_map(
@@ -197,8 +220,11 @@ def embedding_map(
     """
     from advisor.embedding import sample_embedding_map
 
-    return sample_embedding_map(sample.root, sample_records(ctx, sample), method=method,
-                                cache_dir=ctx.jobs.feature_cache,
-                                device=ctx.settings.device, progress=progress)
-
-
+    return sample_embedding_map(
+        sample.root,
+        sample_records(ctx, sample),
+        method=method,
+        cache_dir=ctx.jobs.feature_cache,
+        device=ctx.settings.device,
+        progress=progress,
+    )

@@ -102,9 +102,7 @@ def _files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def export_engagement(
-    session: Session, engagement_id: int, dest_zip: Path, data_dir: Path
-) -> Path:
+def export_engagement(session: Session, engagement_id: int, dest_zip: Path, data_dir: Path) -> Path:
     """Write one engagement, its rows and files, to a zip archive.
 
     Args:
@@ -160,8 +158,9 @@ def export_engagement(
         "datasets": [_row(d) for d in datasets],
         "recommendations": [_row(r) for r in recommendations],
         "runs": [_row(r) for r in runs],
-        "reports": [_row(r) | {"archive_member": report_files.get(int(r.id or 0))}
-                    for r in reports],
+        "reports": [
+            _row(r) | {"archive_member": report_files.get(int(r.id or 0))} for r in reports
+        ],
         "files": {member: _sha256(path) for member, path in sorted(members.items())},
     }
 
@@ -169,11 +168,17 @@ def export_engagement(
     partial = dest_zip.with_name(dest_zip.name + ".partial")
     try:
         with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False),
-                             compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                MANIFEST,
+                json.dumps(manifest, indent=2, ensure_ascii=False),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
             for member, path in sorted(members.items()):
-                compression = (zipfile.ZIP_STORED if path.suffix.lower() in _STORED_SUFFIXES
-                               else zipfile.ZIP_DEFLATED)
+                compression = (
+                    zipfile.ZIP_STORED
+                    if path.suffix.lower() in _STORED_SUFFIXES
+                    else zipfile.ZIP_DEFLATED
+                )
                 archive.write(path, member, compress_type=compression)
         partial.replace(dest_zip)
     finally:
@@ -296,9 +301,13 @@ def _check_rows(manifest: dict[str, Any]) -> None:
         if row.get("archive_member"):
             continue  # the file travels with the archive and gets a path of this store
         path = str(row.get("path", ""))
-        if PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts or \
-                "\\" in path or (len(path) > 1 and path[1] == ":") or \
-                PurePosixPath(path).parts[:1] != ("reports",):
+        if (
+            PurePosixPath(path).is_absolute()
+            or ".." in PurePosixPath(path).parts
+            or "\\" in path
+            or (len(path) > 1 and path[1] == ":")
+            or PurePosixPath(path).parts[:1] != ("reports",)
+        ):
             raise ArchiveError(
                 f"Report {row.get('id')} of the archive points outside its folder "
                 f"({path!r}); the archive was not imported."

@@ -230,8 +230,13 @@ class Run(RunBase, table=True):
 
     __tablename__ = "run"
     __table_args__ = (
-        Index(ONE_ACTIVE_RUN_INDEX, "engagement_id", unique=True,
-              sqlite_where=text(_ACTIVE_WHERE), postgresql_where=text(_ACTIVE_WHERE)),
+        Index(
+            ONE_ACTIVE_RUN_INDEX,
+            "engagement_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_WHERE),
+            postgresql_where=text(_ACTIVE_WHERE),
+        ),
         {"sqlite_autoincrement": True},
     )
 

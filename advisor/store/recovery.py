@@ -173,9 +173,7 @@ def recover_orphaned_runs(
     return failed
 
 
-def _orphan_reason(
-    run: Run, host: str, now: datetime, stale_after: float | None
-) -> str | None:
+def _orphan_reason(run: Run, host: str, now: datetime, stale_after: float | None) -> str | None:
     if run.hostname == host and run.pid is not None:
         if pid_alive(run.pid, run.process_token):
             return None

@@ -247,8 +247,9 @@ def list_engagements(session: Session, *, limit: int | None = None) -> list[Enga
         limit: Return at most this many.
 
     """
-    query = select(Engagement).order_by(col(Engagement.updated_at).desc(),
-                                        col(Engagement.id).desc())
+    query = select(Engagement).order_by(
+        col(Engagement.updated_at).desc(), col(Engagement.id).desc()
+    )
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(_fresh(query)).all())
@@ -336,9 +337,12 @@ def _delete_engagement_rows(
     get_engagement(session, engagement_id)
     datasets = list_datasets(session, engagement_id)
     dataset_ids = [int(d.id or 0) for d in datasets]
-    run_ids = cast(list[int], list(  # stored rows always have an id
-        session.exec(select(Run.id).where(col(Run.dataset_id).in_(dataset_ids))).all()
-    ))
+    run_ids = cast(
+        list[int],
+        list(  # stored rows always have an id
+            session.exec(select(Run.id).where(col(Run.dataset_id).in_(dataset_ids))).all()
+        ),
+    )
     reports = list_reports(session, engagement_id)
     paths = [run_dir(data_dir, int(r)) for r in run_ids]
     paths += [p for p in (_inside(data_dir, r.path) for r in reports) if p is not None]
@@ -357,11 +361,15 @@ def _delete_engagement_rows(
         )
         session.exec(delete(Dataset).where(col(Dataset.id).in_(dataset_ids)))
     session.exec(delete(Engagement).where(col(Engagement.id) == engagement_id))
-    still_used = set(
-        session.exec(
-            select(Dataset.content_hash).where(col(Dataset.content_hash).in_(hashes))
-        ).all()
-    ) if hashes else set()
+    still_used = (
+        set(
+            session.exec(
+                select(Dataset.content_hash).where(col(Dataset.content_hash).in_(hashes))
+            ).all()
+        )
+        if hashes
+        else set()
+    )
     session.commit()
     summary = DeletedEngagement(
         engagement_id=engagement_id,
@@ -421,8 +429,16 @@ def store_sample(
     end_read_transaction(session)  # no transaction open while hashing and copying
     stored = store_sample_files(Path(source_path), Path(data_dir), max_bytes=max_bytes)
     label = Path(source_path).name if original_name is None else original_name
-    dataset = _insert_dataset(session, engagement_id, stored.content_hash, stored.kind,
-                              stored.stored_path, label, stored.size_bytes, stored.file_count)
+    dataset = _insert_dataset(
+        session,
+        engagement_id,
+        stored.content_hash,
+        stored.kind,
+        stored.stored_path,
+        label,
+        stored.size_bytes,
+        stored.file_count,
+    )
     if not resolve_stored_path(Path(data_dir), dataset.stored_path).exists():
         # The same content was removed meanwhile by the deletion of another
         # engagement: put it back.
@@ -466,9 +482,7 @@ def _insert_dataset(
 
 
 @retrying_write
-def set_dataset_profile(
-    session: Session, dataset_id: int, profile: Mapping[str, Any]
-) -> Dataset:
+def set_dataset_profile(session: Session, dataset_id: int, profile: Mapping[str, Any]) -> Dataset:
     """Store the profile of a dataset (``DatasetProfile.to_dict()``), replacing any.
 
     Raises:
@@ -616,10 +630,10 @@ def start_run(
         if ONE_ACTIVE_RUN_INDEX not in str(exc) and "engagement_id" not in str(exc):
             raise
         dataset = get_dataset(session, dataset_id)
-        active = list_runs(session, engagement_id=dataset.engagement_id,
-                           statuses=ACTIVE_STATUSES)
-        raise RunActiveError(dataset.engagement_id,
-                             int(active[0].id or 0) if active else None) from None
+        active = list_runs(session, engagement_id=dataset.engagement_id, statuses=ACTIVE_STATUSES)
+        raise RunActiveError(
+            dataset.engagement_id, int(active[0].id or 0) if active else None
+        ) from None
 
 
 @retrying_write
@@ -835,9 +849,7 @@ def fail_run(session: Session, run_id: int, error: str) -> Run:
 
 
 @retrying_write
-def cancel_run(
-    session: Session, run_id: int, reason: str = "cancelled by the consultant"
-) -> Run:
+def cancel_run(session: Session, run_id: int, reason: str = "cancelled by the consultant") -> Run:
     """Cancel an active run (its worker stops at its next progress report).
 
     A run that has ended stays as it is.

@@ -56,8 +56,10 @@ def over_limit_message(name: str, size_bytes: int, limit_bytes: int) -> str:
         size_text = f"{size_bytes / 2**20:.{decimals}f}"
         if float(size_text) > float(limit_text):
             break
-    return (f"{name} is {size_text} MB, over the upload limit of {limit_text} MB: upload "
-            "a smaller sample (a few hundred images per class is enough for the advice).")
+    return (
+        f"{name} is {size_text} MB, over the upload limit of {limit_text} MB: upload "
+        "a smaller sample (a few hundred images per class is enough for the advice)."
+    )
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,7 @@ def _copy_atomically(source: Path, target: Path, name: str) -> None:
         if source.is_file():
             shutil.copy2(source, staging / name)
         else:
-            shutil.copytree(source, staging / name, symlinks=True,
-                            ignore=_ignore_symlinks)
+            shutil.copytree(source, staging / name, symlinks=True, ignore=_ignore_symlinks)
         try:
             staging.rename(target)
         except OSError:
@@ -264,8 +265,7 @@ def list_stored_hashes(data_dir: Path) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(
-        p.name for p in root.iterdir()
-        if p.is_dir() and len(p.name) == 64 and set(p.name) <= _HEX
+        p.name for p in root.iterdir() if p.is_dir() and len(p.name) == 64 and set(p.name) <= _HEX
     )
 
 

@@ -62,8 +62,7 @@ def end_read_transaction(session: Session) -> None:
 def has_writes(session: Session) -> bool:
     """Whether the session's transaction holds changes, pending or already flushed."""
     _watch_flushes(session)
-    return bool(session.new or session.dirty or session.deleted
-                or session.info.get(_FLUSHED))
+    return bool(session.new or session.dirty or session.deleted or session.info.get(_FLUSHED))
 
 
 def abandon(session: Session) -> None:

@@ -42,14 +42,17 @@ def class_balance(records: Sequence[ImageRecord]) -> dict[str, Any]:
     n_boxes = sum(boxes_of.values())
     n_img = len(annotated)
     names = sorted(boxes_of, key=natural_key)
-    per_class = [{
-        "name": name,
-        "n_boxes": int(boxes_of[name]),
-        "share_of_boxes": boxes_of[name] / n_boxes if n_boxes else 0.0,
-        "n_images": int(images_of[name]),
-        "share_of_images": images_of[name] / n_img if n_img else 0.0,
-        "boxes_per_image_when_present": boxes_of[name] / images_of[name],
-    } for name in names]
+    per_class = [
+        {
+            "name": name,
+            "n_boxes": int(boxes_of[name]),
+            "share_of_boxes": boxes_of[name] / n_boxes if n_boxes else 0.0,
+            "n_images": int(images_of[name]),
+            "share_of_images": images_of[name] / n_img if n_img else 0.0,
+            "boxes_per_image_when_present": boxes_of[name] / images_of[name],
+        }
+        for name in names
+    ]
     out: dict[str, Any] = {
         "n_images_annotated": n_img,
         "n_images_not_annotated": len(records) - n_img,

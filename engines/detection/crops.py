@@ -85,8 +85,7 @@ def plan_crops(
     """
     rng = np.random.default_rng(seed)
     by_class: dict[str, list[CropSpec]] = {}
-    dropped = {"too_small": 0, "outside_image": 0, "over_class_cap": 0,
-               "no_background_room": 0}
+    dropped = {"too_small": 0, "outside_image": 0, "over_class_cap": 0, "no_background_room": 0}
     for i, (r, (width, height)) in enumerate(zip(records, sizes, strict=True)):
         for b in r.boxes or []:
             if min(b.w, b.h) < min_side_px:
@@ -112,7 +111,8 @@ def plan_crops(
                 y0 = int(rng.integers(0, max(1, height - bh + 1)))
                 if not _overlaps(x0, y0, x0 + bw, y0 + bh, boxes):
                     by_class.setdefault(BACKGROUND, []).append(
-                        CropSpec(i, BACKGROUND, x0, y0, x0 + bw, y0 + bh))
+                        CropSpec(i, BACKGROUND, x0, y0, x0 + bw, y0 + bh)
+                    )
                     break
             else:
                 dropped["no_background_room"] += 1
@@ -180,13 +180,21 @@ def crop_features(
         if c.image != current:
             img = load_rgb(records[c.image].path)
             current = c.image
-        patch = cast(Image.Image, img).crop((c.x0, c.y0, c.x1, c.y1)).resize((crop_size, crop_size),
-                                                            Image.Resampling.BICUBIC)
+        patch = (
+            cast(Image.Image, img)
+            .crop((c.x0, c.y0, c.x1, c.y1))
+            .resize((crop_size, crop_size), Image.Resampling.BICUBIC)
+        )
         pending.append((k, np.asarray(patch, dtype=np.uint8)))
         if len(pending) == batch_size:
             flush()
-            progress(Progress("crop_features", (n + 1) / len(order),
-                              f"Described {n + 1} of {len(order)} crops"))
+            progress(
+                Progress(
+                    "crop_features",
+                    (n + 1) / len(order),
+                    f"Described {n + 1} of {len(order)} crops",
+                )
+            )
             if deadline is not None and deadline.remaining <= 0:
                 break
     else:
@@ -207,8 +215,12 @@ def grouped_folds(groups: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
 
 
 def grouped_probe(
-    X: np.ndarray, y: np.ndarray, groups: np.ndarray, class_names: Sequence[str],
-    n_splits: int = 5, seed: int = 0,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    class_names: Sequence[str],
+    n_splits: int = 5,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Out-of-fold linear-probe predictions, folds grouped by image, and their metrics.
 
@@ -247,8 +259,12 @@ def grouped_probe(
         proba[test] = model.predict_proba(X[test])
     pred = np.asarray(names)[proba.argmax(axis=1)]
     metrics = classification_metrics(y, pred, proba, class_names=names, seed=seed)
-    return {"metrics": metrics, "n_splits": int(k), "n_images": int(n_groups),
-            "validation": f"{k}-fold cross-validation, folds grouped by image"}
+    return {
+        "metrics": metrics,
+        "n_splits": int(k),
+        "n_images": int(n_groups),
+        "validation": f"{k}-fold cross-validation, folds grouped by image",
+    }
 
 
 def separability(
@@ -299,23 +315,44 @@ def separability(
 
     """
     start = time.monotonic()
-    crops, dropped = plan_crops(records, sizes, margin, min_side_px, max_per_class,
-                                1 if include_background else 0, seed)
+    crops, dropped = plan_crops(
+        records, sizes, margin, min_side_px, max_per_class, 1 if include_background else 0, seed
+    )
     out: dict[str, Any] = {
-        "available": False, "reason": None, "n_crops": 0, "crops_per_class": {},
-        "dropped": dropped, "crop_size": int(crop_size), "margin": float(margin),
-        "all_classes": None, "object_classes": None, "object_vs_background": None,
-        "seconds": None, "notes": [],
+        "available": False,
+        "reason": None,
+        "n_crops": 0,
+        "crops_per_class": {},
+        "dropped": dropped,
+        "crop_size": int(crop_size),
+        "margin": float(margin),
+        "all_classes": None,
+        "object_classes": None,
+        "object_vs_background": None,
+        "seconds": None,
+        "notes": [],
     }
     labels = sorted({c.label for c in crops})
     if len(labels) < 2:
-        out["reason"] = ("Only one kind of crop (" + (labels[0] if labels else "none") +
-                         "): there is nothing to tell apart.")
+        out["reason"] = (
+            "Only one kind of crop ("
+            + (labels[0] if labels else "none")
+            + "): there is nothing to tell apart."
+        )
         out["seconds"] = round(time.monotonic() - start, 3)
         return out
-    X, done = crop_features(model, data_cfg, records, crops, crop_size, device=device,
-                            batch_size=batch_size, deadline=deadline,
-                            progress=progress, cancel=cancel)
+    X, done = crop_features(
+        model,
+        data_cfg,
+        records,
+        crops,
+        crop_size,
+        device=device,
+        batch_size=batch_size,
+        deadline=deadline,
+        progress=progress,
+        cancel=cancel,
+    )
     n_done = len(done)
     if n_done < len(crops):
         out["notes"].append(f"The budget allowed {n_done} of {len(crops)} crops.")
@@ -334,13 +371,15 @@ def separability(
     object_names = sorted(set(y[objects].tolist()))
     if len(object_names) >= 2:
         try:
-            out["object_classes"] = grouped_probe(X[objects], y[objects], g[objects],
-                                                  object_names, n_splits, seed)
+            out["object_classes"] = grouped_probe(
+                X[objects], y[objects], g[objects], object_names, n_splits, seed
+            )
         except ValueError as exc:
             out["notes"].append(f"Object classes alone: {exc}")
     if include_background and (~objects).any() and objects.any():
         binary = np.where(objects, "object", BACKGROUND)
-        out["object_vs_background"] = grouped_probe(X, binary, g, [BACKGROUND, "object"],
-                                                    n_splits, seed)
+        out["object_vs_background"] = grouped_probe(
+            X, binary, g, [BACKGROUND, "object"], n_splits, seed
+        )
     out["seconds"] = round(time.monotonic() - start, 3)
     return out

@@ -56,7 +56,6 @@ ANCHOR_SIZES = ((8,), (16,), (32,), (64,), (128,))
 PAD_VALUE = 128
 
 
-
 @dataclass
 class Inputs:
     """Letterboxed network inputs and their boxes, in input pixels.
@@ -93,8 +92,9 @@ def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray, float]:
     return canvas, scale
 
 
-def box_array(boxes: Sequence[tuple[int, float, float, float, float]]) -> tuple[
-        np.ndarray, np.ndarray]:
+def box_array(
+    boxes: Sequence[tuple[int, float, float, float, float]],
+) -> tuple[np.ndarray, np.ndarray]:
     """``[(label, x, y, w, h)]`` in native px to ``(xyxy float32, labels int64)``."""
     if not boxes:
         return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64)
@@ -103,7 +103,12 @@ def box_array(boxes: Sequence[tuple[int, float, float, float, float]]) -> tuple[
 
 
 def crop_boxes(
-    xyxy: np.ndarray, labels: np.ndarray, x0: float, y0: float, side_w: float, side_h: float,
+    xyxy: np.ndarray,
+    labels: np.ndarray,
+    x0: float,
+    y0: float,
+    side_w: float,
+    side_h: float,
     min_visible: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Boxes of a crop, clipped to it; those with under ``min_visible`` of their area left out."""
@@ -137,8 +142,9 @@ class _Pyramid(nn.Module):
         self.encoder = encoder
         self.start_stage = start_stage
         in_channels = list(encoder.feature_info.channels())[-3:]
-        self.fpn = FeaturePyramidNetwork(in_channels, channels,
-                                         extra_blocks=LastLevelP6P7(channels, channels))
+        self.fpn = FeaturePyramidNetwork(
+            in_channels, channels, extra_blocks=LastLevelP6P7(channels, channels)
+        )
         self.out_channels = channels
 
     def frozen(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -152,8 +158,9 @@ class _Pyramid(nn.Module):
 
     def from_frozen(self, cached: list[torch.Tensor]) -> list[torch.Tensor]:
         """Pyramid levels P3-P7 from the frozen part's output."""
-        _, feats = forward_stages(self.encoder, cached[-1], self.start_stage,
-                                  len(self.encoder.blocks), list(cached))
+        _, feats = forward_stages(
+            self.encoder, cached[-1], self.start_stage, len(self.encoder.blocks), list(cached)
+        )
         levels = OrderedDict((f"p{i + 3}", f) for i, f in enumerate(feats[-3:]))
         return list(self.fpn(levels).values())
 
@@ -169,9 +176,17 @@ class Detector(nn.Module):
     mean: torch.Tensor  # registered buffers
     std: torch.Tensor
 
-    def __init__(self, encoder: Any, data_cfg: dict[str, Any], num_classes: int,
-                 size: int, channels: int = 32, head_convs: int = 2,
-                 start_stage: int = 3, score_thresh: float = 0.05) -> None:
+    def __init__(
+        self,
+        encoder: Any,
+        data_cfg: dict[str, Any],
+        num_classes: int,
+        size: int,
+        channels: int = 32,
+        head_convs: int = 2,
+        start_stage: int = 3,
+        score_thresh: float = 0.05,
+    ) -> None:
         super().__init__()
         if not is_staged(encoder):
             raise ValueError("The detector needs an EfficientNet-style staged encoder.")
@@ -182,13 +197,24 @@ class Detector(nn.Module):
         # GroupNorm of at least two channels per group: with one, a 1x1 level (P7 of a
         # small input) has a single value per group and cannot be normalised
         norm = partial(nn.GroupNorm, min(32, channels // 2))
-        head.classification_head = FCOSClassificationHead(channels, 1, num_classes,
-                                                          head_convs, norm_layer=norm)
+        head.classification_head = FCOSClassificationHead(
+            channels, 1, num_classes, head_convs, norm_layer=norm
+        )
         head.regression_head = FCOSRegressionHead(channels, 1, head_convs, norm_layer=norm)
-        self.fcos = FCOS(self.pyramid, num_classes, min_size=size, max_size=size,
-                         image_mean=list(data_cfg["mean"]), image_std=list(data_cfg["std"]),
-                         anchor_generator=anchors, head=head, score_thresh=score_thresh,
-                         nms_thresh=0.6, detections_per_img=100, topk_candidates=1000)
+        self.fcos = FCOS(
+            self.pyramid,
+            num_classes,
+            min_size=size,
+            max_size=size,
+            image_mean=list(data_cfg["mean"]),
+            image_std=list(data_cfg["std"]),
+            anchor_generator=anchors,
+            head=head,
+            score_thresh=score_thresh,
+            nms_thresh=0.6,
+            detections_per_img=100,
+            topk_candidates=1000,
+        )
         self.register_buffer("mean", torch.tensor(data_cfg["mean"]).view(1, 3, 1, 1) * 255)
         self.register_buffer("std", torch.tensor(data_cfg["std"]).view(1, 3, 1, 1) * 255)
         for i, block in enumerate(encoder.blocks):
@@ -219,18 +245,21 @@ class Detector(nn.Module):
         key = tuple(int(v) for f in levels for v in f.shape[-2:])
         if key not in self._anchors:
             shape = torch.zeros((), device=levels[0].device).expand(1, 3, self.size, self.size)
-            self._anchors = {key: self.fcos.anchor_generator(
-                ImageList(shape, [(self.size, self.size)]), levels)}
+            self._anchors = {
+                key: self.fcos.anchor_generator(ImageList(shape, [(self.size, self.size)]), levels)
+            }
         return self._anchors[key] * n
 
-    def loss(self, cached: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]
-             ) -> dict[str, torch.Tensor]:
+    def loss(
+        self, cached: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]
+    ) -> dict[str, torch.Tensor]:
         """FCOS losses (focal classification, GIoU boxes, centre-ness) of a batch."""
         levels = self.pyramid.from_frozen(cached)
         head = self.fcos.head(levels)
         anchors = self._anchor_list(levels, len(targets))
-        return self.fcos.compute_loss(targets, head, anchors,
-                                      [f.shape[2] * f.shape[3] for f in levels])
+        return self.fcos.compute_loss(
+            targets, head, anchors, [f.shape[2] * f.shape[3] for f in levels]
+        )
 
     @torch.no_grad()
     def detect(self, cached: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
@@ -241,13 +270,21 @@ class Detector(nn.Module):
         per_level = [f.shape[2] * f.shape[3] for f in levels]
         split_head = {k: list(v.split(per_level, dim=1)) for k, v in head.items()}
         split_anchors = [list(a.split(per_level)) for a in self._anchor_list(levels, n)]
-        return self.fcos.postprocess_detections(split_head, split_anchors,
-                                                [(self.size, self.size)] * n)
+        return self.fcos.postprocess_detections(
+            split_head, split_anchors, [(self.size, self.size)] * n
+        )
 
 
-def build_detector(backbone: str, num_classes: int, size: int, pretrained: bool = True,
-                   channels: int = 32, head_convs: int = 2, start_stage: int = 3,
-                   encoder: tuple[nn.Module, dict[str, Any]] | None = None) -> Detector:
+def build_detector(
+    backbone: str,
+    num_classes: int,
+    size: int,
+    pretrained: bool = True,
+    channels: int = 32,
+    head_convs: int = 2,
+    start_stage: int = 3,
+    encoder: tuple[nn.Module, dict[str, Any]] | None = None,
+) -> Detector:
     """Build the detector on a bundled (offline) or timm encoder.
 
     Args:
@@ -286,15 +323,20 @@ def build_detector(backbone: str, num_classes: int, size: int, pretrained: bool 
     return Detector(enc, cfg, num_classes, size, channels, head_convs, start_stage).train()
 
 
-def cache_frozen(det: Detector, inputs: Inputs, device: torch.device, batch_size: int = 16,
-                 flip: bool = False, cancel: CancelToken | None = None,
-                 ) -> list[list[torch.Tensor]]:
+def cache_frozen(
+    det: Detector,
+    inputs: Inputs,
+    device: torch.device,
+    batch_size: int = 16,
+    flip: bool = False,
+    cancel: CancelToken | None = None,
+) -> list[list[torch.Tensor]]:
     """Frozen-part outputs of every input (half precision, on the device), one per input."""
     out: list[list[torch.Tensor]] = []
     for i in range(0, len(inputs), batch_size):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        x = torch.from_numpy(inputs.images[i:i + batch_size]).to(device)
+        x = torch.from_numpy(inputs.images[i : i + batch_size]).to(device)
         if flip:
             x = x.flip(2)
         feats = det.frozen(x)
@@ -303,23 +345,33 @@ def cache_frozen(det: Detector, inputs: Inputs, device: torch.device, batch_size
     return out
 
 
-def _targets(inputs: Inputs, rows: Sequence[int], flips: Sequence[bool], size: int,
-             device: torch.device) -> list[dict[str, torch.Tensor]]:
+def _targets(
+    inputs: Inputs, rows: Sequence[int], flips: Sequence[bool], size: int, device: torch.device
+) -> list[dict[str, torch.Tensor]]:
     out = []
     for r, fl in zip(rows, flips, strict=True):
         b = inputs.boxes[r].copy()
         if fl and b.shape[0]:
             b[:, [0, 2]] = size - b[:, [2, 0]]
-        out.append({"boxes": torch.from_numpy(b).to(device),
-                    "labels": torch.from_numpy(inputs.labels[r]).to(device)})
+        out.append(
+            {
+                "boxes": torch.from_numpy(b).to(device),
+                "labels": torch.from_numpy(inputs.labels[r]).to(device),
+            }
+        )
     return out
 
 
-def _stack(cache: Sequence[list[torch.Tensor]], rows: Sequence[int],
-           device: torch.device) -> list[torch.Tensor]:
-    return [torch.stack([cache[r][k] for r in rows]).to(device).float()
-            .contiguous(memory_format=torch.channels_last)
-            for k in range(len(cache[rows[0]]))]
+def _stack(
+    cache: Sequence[list[torch.Tensor]], rows: Sequence[int], device: torch.device
+) -> list[torch.Tensor]:
+    return [
+        torch.stack([cache[r][k] for r in rows])
+        .to(device)
+        .float()
+        .contiguous(memory_format=torch.channels_last)
+        for k in range(len(cache[rows[0]]))
+    ]
 
 
 @dataclass
@@ -362,7 +414,7 @@ class TrainState:
         if len(self._order) < self.batch_size:
             rng = cast(np.random.Generator, self.rng)  # set in __post_init__
             self._order += rng.permutation(len(self.inputs)).tolist()
-        rows, self._order = self._order[:self.batch_size], self._order[self.batch_size:]
+        rows, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
         return rows
 
     def train_step(self) -> float:
@@ -372,8 +424,10 @@ class TrainState:
         rng = cast(np.random.Generator, self.rng)  # both set in __post_init__
         optimizer = cast(torch.optim.Optimizer, self.optimizer)
         flips = [bool(self.cache_flip is not None and rng.random() < 0.5) for _ in rows]
-        cached = [self.cache_flip[r] if f else self.cache[r]  # type: ignore[index]
-                  for r, f in zip(rows, flips, strict=True)]
+        cached = [
+            self.cache_flip[r] if f else self.cache[r]  # type: ignore[index]
+            for r, f in zip(rows, flips, strict=True)
+        ]
         feats = _stack(cached, list(range(len(rows))), self.device)
         targets = _targets(self.inputs, rows, flips, self.det.size, self.device)
         for g in optimizer.param_groups:
@@ -383,17 +437,20 @@ class TrainState:
         loss = cast(torch.Tensor, sum(losses.values()))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(
-            [p for p in self.det.parameters() if p.requires_grad], 10.0)
+        torch.nn.utils.clip_grad_norm_([p for p in self.det.parameters() if p.requires_grad], 10.0)
         optimizer.step()
         self.step += 1
         self.step_seconds.append(time.monotonic() - t0)
         return float(loss.detach())
 
 
-def train_for(state: TrainState, steps: int, deadline_at: float | None,
-              progress: ProgressCallback = ignore_progress,
-              cancel: CancelToken | None = None) -> str:
+def train_for(
+    state: TrainState,
+    steps: int,
+    deadline_at: float | None,
+    progress: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+) -> str:
     """Run up to ``steps`` more steps; stop at ``deadline_at`` (``time.monotonic()``).
 
     After each epoch the steps still affordable are recomputed from the measured step
@@ -415,14 +472,23 @@ def train_for(state: TrainState, steps: int, deadline_at: float | None,
             return "budget"
         losses.append(state.train_step())
         if state.step % steps_per_epoch == 0 or state.step == target:
-            state.history.append({"epoch": round(state.step / steps_per_epoch, 2),
-                                  "step": state.step, "loss": float(np.mean(losses)),
-                                  "seconds": round(float(np.sum(
-                                      state.step_seconds[-len(losses):])), 3)})
+            state.history.append(
+                {
+                    "epoch": round(state.step / steps_per_epoch, 2),
+                    "step": state.step,
+                    "loss": float(np.mean(losses)),
+                    "seconds": round(float(np.sum(state.step_seconds[-len(losses) :])), 3),
+                }
+            )
             losses = []
-            progress(Progress("detector_train", state.step / max(1, state.total_steps),
-                              f"Detector step {state.step}/{state.total_steps}",
-                              metric={"loss": state.history[-1]["loss"]}))
+            progress(
+                Progress(
+                    "detector_train",
+                    state.step / max(1, state.total_steps),
+                    f"Detector step {state.step}/{state.total_steps}",
+                    metric={"loss": state.history[-1]["loss"]},
+                )
+            )
             if deadline_at is not None and state.step < target:
                 recent = float(np.mean(state.step_seconds[-steps_per_epoch:]))
                 feasible = state.step + int((deadline_at - time.monotonic()) / recent)
@@ -434,29 +500,44 @@ def train_for(state: TrainState, steps: int, deadline_at: float | None,
 
 
 @torch.no_grad()
-def predict_inputs(det: Detector, inputs: Inputs, device: torch.device, batch_size: int = 16,
-                   cancel: CancelToken | None = None) -> list[dict[str, np.ndarray]]:
+def predict_inputs(
+    det: Detector,
+    inputs: Inputs,
+    device: torch.device,
+    batch_size: int = 16,
+    cancel: CancelToken | None = None,
+) -> list[dict[str, np.ndarray]]:
     """Detections per input, mapped back to native pixels of the source image."""
     det.eval()
     out = []
     for i in range(0, len(inputs), batch_size):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        x = torch.from_numpy(inputs.images[i:i + batch_size]).to(device)
+        x = torch.from_numpy(inputs.images[i : i + batch_size]).to(device)
         dets = det.detect(det.pyramid.frozen(det.normalise(x)))
         for j, d in enumerate(dets):
             _, ox, oy, scale = inputs.source[i + j]
             b = d["boxes"].cpu().numpy().astype(np.float64) / scale
             b[:, [0, 2]] += ox
             b[:, [1, 3]] += oy
-            out.append({"boxes": b, "scores": d["scores"].cpu().numpy().astype(np.float64),
-                        "labels": d["labels"].cpu().numpy().astype(np.int64)})
+            out.append(
+                {
+                    "boxes": b,
+                    "scores": d["scores"].cpu().numpy().astype(np.float64),
+                    "labels": d["labels"].cpu().numpy().astype(np.int64),
+                }
+            )
     det.train()
     return out
 
 
-def merge_per_image(preds: Sequence[dict[str, np.ndarray]], inputs: Inputs, n_images: int,
-                    iou: float = 0.6, keep: int = 100) -> list[dict[str, np.ndarray]]:
+def merge_per_image(
+    preds: Sequence[dict[str, np.ndarray]],
+    inputs: Inputs,
+    n_images: int,
+    iou: float = 0.6,
+    keep: int = 100,
+) -> list[dict[str, np.ndarray]]:
     """Join the detections of each image's tiles: class-wise NMS over the whole image."""
     from torchvision.ops import batched_nms
 
@@ -466,15 +547,17 @@ def merge_per_image(preds: Sequence[dict[str, np.ndarray]], inputs: Inputs, n_im
     out = []
     for parts in grouped:
         if not parts:
-            out.append({"boxes": np.zeros((0, 4)), "scores": np.zeros(0),
-                        "labels": np.zeros(0, np.int64)})
+            out.append(
+                {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0, np.int64)}
+            )
             continue
         b = np.concatenate([p["boxes"] for p in parts])
         s = np.concatenate([p["scores"] for p in parts])
         lab = np.concatenate([p["labels"] for p in parts])
         if len(parts) > 1 and b.shape[0]:
-            k = batched_nms(torch.from_numpy(b).float(), torch.from_numpy(s).float(),
-                            torch.from_numpy(lab), iou).numpy()[:keep]
+            k = batched_nms(
+                torch.from_numpy(b).float(), torch.from_numpy(s).float(), torch.from_numpy(lab), iou
+            ).numpy()[:keep]
             b, s, lab = b[k], s[k], lab[k]
         out.append({"boxes": b, "scores": s, "labels": lab})
     return out

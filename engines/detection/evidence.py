@@ -95,8 +95,7 @@ class DetectionConfig:
         if not 0.0 <= self.tile_overlap < 1.0:
             raise ValueError("tile_overlap must be in [0, 1), e.g. 0.2.")
         if self.crop_size < 32 or self.n_splits < 2 or self.max_crops_per_class < 2:
-            raise ValueError("crop_size must be >= 32, n_splits >= 2, "
-                             "max_crops_per_class >= 2.")
+            raise ValueError("crop_size must be >= 32, n_splits >= 2, max_crops_per_class >= 2.")
         if self.budget_seconds is not None and self.budget_seconds <= 0:
             raise ValueError("budget_seconds must be positive (or None for no limit).")
 
@@ -154,12 +153,20 @@ def run_detection_evidence(
         )
     progress(Progress("detection_sizes", 0.0, "Measuring object sizes"))
     sizes = [_stored_size(r) for r in annotated]
-    rows = [(b.x, b.y, b.w, b.h, w, h)
-            for r, (w, h) in zip(annotated, sizes, strict=True) for b in r.boxes or []]
+    rows = [
+        (b.x, b.y, b.w, b.h, w, h)
+        for r, (w, h) in zip(annotated, sizes, strict=True)
+        for b in r.boxes or []
+    ]
     try:
         size_stats = object_size_stats(
-            rows, config.input_sizes, config.thresholds_px, config.target_object_px,
-            config.size_quantile, config.tile_overlap)
+            rows,
+            config.input_sizes,
+            config.thresholds_px,
+            config.target_object_px,
+            config.size_quantile,
+            config.tile_overlap,
+        )
     except ValueError as exc:
         raise DetectionDataError(
             f"The boxes cannot be measured ({exc}). Check that the annotations give "
@@ -176,31 +183,47 @@ def run_detection_evidence(
     if config.separability:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        usable = [(r, s) for r, s in zip(annotated, sizes, strict=True)
-                  if r.info is None or not r.info.exif_rotated]
+        usable = [
+            (r, s)
+            for r, s in zip(annotated, sizes, strict=True)
+            if r.info is None or not r.info.exif_rotated
+        ]
         if len(usable) < len(annotated):
-            notes.append(f"{len(annotated) - len(usable)} images carry an EXIF rotation; "
-                         "their boxes may refer to the unrotated pixels, so they were not "
-                         "cropped.")
+            notes.append(
+                f"{len(annotated) - len(usable)} images carry an EXIF rotation; "
+                "their boxes may refer to the unrotated pixels, so they were not "
+                "cropped."
+            )
         device = resolve_device(config.device)
         t0 = time.monotonic()
         model = create_backbone(config.backbone)
         cfg = data_config(model)
-        backbone_info = {"name": config.backbone,
-                         "source": str((getattr(model, "pretrained_cfg", {}) or {}).get(
-                             "source", "timm")),
-                         "load_seconds": round(time.monotonic() - t0, 3)}
+        backbone_info = {
+            "name": config.backbone,
+            "source": str((getattr(model, "pretrained_cfg", {}) or {}).get("source", "timm")),
+            "load_seconds": round(time.monotonic() - t0, 3),
+        }
 
         def relay(p: Progress) -> None:
             progress(Progress("detection_crops", 0.1 + 0.9 * p.fraction, p.message))
 
         sep = separability(
-            model, cfg, [r for r, _ in usable], [s for _, s in usable],
-            crop_size=config.crop_size, margin=config.crop_margin,
-            min_side_px=config.min_box_px, max_per_class=config.max_crops_per_class,
-            include_background=config.include_background, n_splits=config.n_splits,
-            device=device, batch_size=config.batch_size, seed=config.seed,
-            deadline=deadline, progress=relay, cancel=cancel,
+            model,
+            cfg,
+            [r for r, _ in usable],
+            [s for _, s in usable],
+            crop_size=config.crop_size,
+            margin=config.crop_margin,
+            min_side_px=config.min_box_px,
+            max_per_class=config.max_crops_per_class,
+            include_background=config.include_background,
+            n_splits=config.n_splits,
+            device=device,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            deadline=deadline,
+            progress=relay,
+            cancel=cancel,
         )
         t_sep = sep["seconds"] or 0.0
     progress(Progress("detection_crops", 1.0, "Detection evidence done"))
@@ -215,7 +238,10 @@ def run_detection_evidence(
         "backbone": backbone_info,
         "device": describe_device(device) if device is not None else None,
         "config": config.to_dict(),
-        "timings": {"sizes_and_balance": round(t_stats, 3), "separability": t_sep,
-                    "total": round(time.monotonic() - t_start, 3)},
+        "timings": {
+            "sizes_and_balance": round(t_stats, 3),
+            "separability": t_sep,
+            "total": round(time.monotonic() - t_start, 3),
+        },
         "notes": notes,
     }

@@ -175,14 +175,16 @@ def _stored_size(record: ImageRecord) -> tuple[int, int]:
         return im.size
 
 
-def _whole_frames(records: Sequence[ImageRecord], classes: dict[str, int], size: int
-                  ) -> tuple[Inputs, list[dict[str, np.ndarray]]]:
+def _whole_frames(
+    records: Sequence[ImageRecord], classes: dict[str, int], size: int
+) -> tuple[Inputs, list[dict[str, np.ndarray]]]:
     """Letterboxed whole images and the native truth of each."""
     images, boxes, labels, source, truths = [], [], [], [], []
     for i, r in enumerate(records):
         img = load_rgb(r.path)
-        xyxy, lab = box_array([(classes[b.label], b.x, b.y, b.w, b.h) for b in r.boxes or []
-                               if b.w > 0 and b.h > 0])
+        xyxy, lab = box_array(
+            [(classes[b.label], b.x, b.y, b.w, b.h) for b in r.boxes or [] if b.w > 0 and b.h > 0]
+        )
         pixels, scale = letterbox(img, size)
         images.append(pixels)
         boxes.append(xyxy * scale)
@@ -192,8 +194,16 @@ def _whole_frames(records: Sequence[ImageRecord], classes: dict[str, int], size:
     return Inputs(np.stack(images), boxes, labels, source), truths
 
 
-def _tiles(records: Sequence[ImageRecord], classes: dict[str, int], size: int, tile: int,
-           overlap: float, train: bool, max_tiles: int, seed: int) -> Inputs:
+def _tiles(
+    records: Sequence[ImageRecord],
+    classes: dict[str, int],
+    size: int,
+    tile: int,
+    overlap: float,
+    train: bool,
+    max_tiles: int,
+    seed: int,
+) -> Inputs:
     """Tiles of ``tile`` native px (overlapping), each letterboxed to ``size``.
 
     For training, tiles holding at least half of a box come first; empty tiles fill up
@@ -204,8 +214,9 @@ def _tiles(records: Sequence[ImageRecord], classes: dict[str, int], size: int, t
     empty: list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, float, float, float]]] = []
     for i, r in enumerate(records):
         img = load_rgb(r.path)
-        xyxy, lab = box_array([(classes[b.label], b.x, b.y, b.w, b.h) for b in r.boxes or []
-                               if b.w > 0 and b.h > 0])
+        xyxy, lab = box_array(
+            [(classes[b.label], b.x, b.y, b.w, b.h) for b in r.boxes or [] if b.w > 0 and b.h > 0]
+        )
         tw, th = min(tile, img.width), min(tile, img.height)
         for y0 in tile_starts(img.height, th, overlap):
             for x0 in tile_starts(img.width, tw, overlap):
@@ -220,12 +231,17 @@ def _tiles(records: Sequence[ImageRecord], classes: dict[str, int], size: int, t
         full += empty[: min(len(full), max_tiles - len(full))]
     if not full:
         return Inputs(np.zeros((0, size, size, 3), np.uint8), [], [], [])
-    return Inputs(np.stack([f[0] for f in full]), [f[1] for f in full], [f[2] for f in full],
-                  [f[3] for f in full])
+    return Inputs(
+        np.stack([f[0] for f in full]),
+        [f[1] for f in full],
+        [f[2] for f in full],
+        [f[3] for f in full],
+    )
 
 
-def _per_image_recall(truth: dict[str, np.ndarray], pred: dict[str, np.ndarray],
-                      min_score: float) -> float:
+def _per_image_recall(
+    truth: dict[str, np.ndarray], pred: dict[str, np.ndarray], min_score: float
+) -> float:
     """Share of true boxes found (IoU >= 0.5, same class, score >= ``min_score``)."""
     from torchvision.ops import box_iou
 
@@ -244,8 +260,15 @@ def _per_image_recall(truth: dict[str, np.ndarray], pred: dict[str, np.ndarray],
 class _Run:
     """One detector (whole frame or tiled): cost measured, trained, scored."""
 
-    def __init__(self, run_id: str, config: DetectorConfig, det: Detector,
-                 train: Inputs, val: Inputs, device: torch.device) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        config: DetectorConfig,
+        det: Detector,
+        train: Inputs,
+        val: Inputs,
+        device: torch.device,
+    ) -> None:
         self.id, self.config, self.det, self.train, self.val = run_id, config, det, train, val
         self.device = device
         self.cost: dict[str, Any] = {}
@@ -255,13 +278,26 @@ class _Run:
     def measure(self, cancel: CancelToken | None) -> dict[str, Any]:
         """Time the frozen part on one batch and a few real training steps on it."""
         b = min(self.config.batch_size, len(self.train))
-        head = Inputs(self.train.images[:b], self.train.boxes[:b], self.train.labels[:b],
-                      self.train.source[:b])
+        head = Inputs(
+            self.train.images[:b],
+            self.train.boxes[:b],
+            self.train.labels[:b],
+            self.train.source[:b],
+        )
         t0 = time.monotonic()
         first = cache_frozen(self.det, head, self.device, b, cancel=cancel)
         cache_s = (time.monotonic() - t0) / b
-        probe = TrainState(self.det, head, first, None, self.device, b, self.config.lr,
-                           self.config.weight_decay, self.config.seed)
+        probe = TrainState(
+            self.det,
+            head,
+            first,
+            None,
+            self.device,
+            b,
+            self.config.lr,
+            self.config.weight_decay,
+            self.config.seed,
+        )
         probe.total_steps = 50  # warm-up learning rates only
         for _ in range(_MEASURE_STEPS):
             if cancel is not None:
@@ -283,50 +319,80 @@ class _Run:
         n = len(self.train)
         views = 2 if flip else 1
         c = self.cost
-        return (c["frozen_seconds_per_input"] * (n * views - len(self._first))
-                + epochs * n * c["train_seconds_per_input"]
-                + len(self.val) * c["predict_seconds_per_input"])
+        return (
+            c["frozen_seconds_per_input"] * (n * views - len(self._first))
+            + epochs * n * c["train_seconds_per_input"]
+            + len(self.val) * c["predict_seconds_per_input"]
+        )
 
     def plan(self, available: float) -> int:
         """Epochs the time affords (0: not even ``min_epochs``); may drop the flips."""
         cfg = self.config
-        for flip in ((True, False) if self.flip else (False,)):
+        for flip in (True, False) if self.flip else (False,):
             fixed = self.estimate(0, flip)
             per_epoch = len(self.train) * self.cost["train_seconds_per_input"]
-            epochs = int(min(cfg.max_epochs, math.floor((available - fixed)
-                                                        / max(per_epoch, 1e-9))))
+            epochs = int(
+                min(cfg.max_epochs, math.floor((available - fixed) / max(per_epoch, 1e-9)))
+            )
             if epochs >= cfg.min_epochs:
                 self.flip = flip
                 return epochs
         self.flip = False
         return 0
 
-    def fit(self, epochs: int, deadline_at: float | None, progress: ProgressCallback,
-            cancel: CancelToken | None) -> dict[str, Any]:
+    def fit(
+        self,
+        epochs: int,
+        deadline_at: float | None,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> dict[str, Any]:
         """Cache the frozen features and train ``epochs`` epochs (cut at the deadline)."""
         t0 = time.monotonic()
         b = len(self._first)
-        rest = Inputs(self.train.images[b:], self.train.boxes[b:], self.train.labels[b:],
-                      self.train.source[b:])
-        cache = self._first + (cache_frozen(self.det, rest, self.device,
-                                            self.config.batch_size, cancel=cancel)
-                               if len(rest) else [])
-        flipped = (cache_frozen(self.det, self.train, self.device, self.config.batch_size,
-                                flip=True, cancel=cancel) if self.flip else None)
+        rest = Inputs(
+            self.train.images[b:],
+            self.train.boxes[b:],
+            self.train.labels[b:],
+            self.train.source[b:],
+        )
+        cache = self._first + (
+            cache_frozen(self.det, rest, self.device, self.config.batch_size, cancel=cancel)
+            if len(rest)
+            else []
+        )
+        flipped = (
+            cache_frozen(
+                self.det, self.train, self.device, self.config.batch_size, flip=True, cancel=cancel
+            )
+            if self.flip
+            else None
+        )
         cache_seconds = time.monotonic() - t0
-        state = TrainState(self.det, self.train, cache, flipped, self.device,
-                           min(self.config.batch_size, len(self.train)), self.config.lr,
-                           self.config.weight_decay, self.config.seed)
+        state = TrainState(
+            self.det,
+            self.train,
+            cache,
+            flipped,
+            self.device,
+            min(self.config.batch_size, len(self.train)),
+            self.config.lr,
+            self.config.weight_decay,
+            self.config.seed,
+        )
         steps_per_epoch = max(1, math.ceil(len(self.train) / state.batch_size))
         state.total_steps = epochs * steps_per_epoch
         t1 = time.monotonic()
         stopped = train_for(state, state.total_steps, deadline_at, progress, cancel)
         self.state = state
-        return {"cache_seconds": round(cache_seconds, 3),
-                "train_seconds": round(time.monotonic() - t1, 3),
-                "stopped_by": stopped, "steps": state.step,
-                "epochs": round(state.step / steps_per_epoch, 2),
-                "steps_per_epoch": steps_per_epoch}
+        return {
+            "cache_seconds": round(cache_seconds, 3),
+            "train_seconds": round(time.monotonic() - t1, 3),
+            "stopped_by": stopped,
+            "steps": state.step,
+            "epochs": round(state.step / steps_per_epoch, 2),
+            "steps_per_epoch": steps_per_epoch,
+        }
 
 
 def run_detector_finetune(
@@ -371,25 +437,33 @@ def run_detector_finetune(
     config = config or DetectorConfig()
     deadline = Deadline(config.budget_seconds)
     notes: list[str] = []
-    usable = [r for r in records if r.boxes is not None
-              and (r.info is None or not r.info.exif_rotated)]
+    usable = [
+        r for r in records if r.boxes is not None and (r.info is None or not r.info.exif_rotated)
+    ]
     if len(usable) < sum(r.boxes is not None for r in records):
-        notes.append("Images with an EXIF rotation were left out: their boxes may refer to "
-                     "the unrotated pixels.")
+        notes.append(
+            "Images with an EXIF rotation were left out: their boxes may refer to "
+            "the unrotated pixels."
+        )
     names = sorted({b.label for r in usable for b in r.boxes or [] if b.w > 0 and b.h > 0})
     if len(usable) < MIN_IMAGES or not names:
         raise DetectionDataError(
             f"{len(usable)} annotated images with {len(names)} box classes: a detector "
             f"fine-tune needs at least {MIN_IMAGES} images with boxes. Upload more "
-            "annotated images (Pascal VOC XML or a COCO JSON).")
+            "annotated images (Pascal VOC XML or a COCO JSON)."
+        )
     classes = {n: k for k, n in enumerate(names)}
     train_recs, val_recs = stratified_split(usable, config.val_fraction, seed=config.seed)
     if len(train_recs) < 2 or not val_recs:
         raise DetectionDataError(
             f"The split leaves {len(train_recs)} training and {len(val_recs)} held-out "
-            "images; upload more annotated images or put some in a val/ folder.")
-    split_source = ("upload split folders" if {r.split for r in usable} & {"val", "test"}
-                    and "train" in {r.split for r in usable} else "seeded hold-out by image")
+            "images; upload more annotated images or put some in a val/ folder."
+        )
+    split_source = (
+        "upload split folders"
+        if {r.split for r in usable} & {"val", "test"} and "train" in {r.split for r in usable}
+        else "seeded hold-out by image"
+    )
     device = resolve_device(config.device)
     progress(Progress("detector_prepare", 0.0, "Loading the detector's encoder"))
     t0 = time.monotonic()
@@ -402,8 +476,10 @@ def run_detector_finetune(
     # smaller frames than the input are not blown up: the input shrinks to them
     input_size = int(min(config.input_size, max(64, 32 * math.ceil(longer / 32))))
     if input_size < config.input_size:
-        notes.append(f"Input size {input_size} px instead of {config.input_size}: the images "
-                     f"are {longer:.0f} px on their longer side (median).")
+        notes.append(
+            f"Input size {input_size} px instead of {config.input_size}: the images "
+            f"are {longer:.0f} px on their longer side (median)."
+        )
     train_in, _ = _whole_frames(train_recs, classes, input_size)
     val_in, truths = _whole_frames(val_recs, classes, input_size)
     decode_seconds = time.monotonic() - t0
@@ -414,18 +490,30 @@ def run_detector_finetune(
             if entry.get("input_size") == input_size:
                 advice = entry
         if advice is None:
-            rows = [(b.x, b.y, b.w, b.h, *wh) for r, wh in zip(usable, sizes, strict=True)
-                    for b in r.boxes or []]
+            rows = [
+                (b.x, b.y, b.w, b.h, *wh)
+                for r, wh in zip(usable, sizes, strict=True)
+                for b in r.boxes or []
+            ]
             advice = object_size_stats(rows, (input_size,))["tiling"][0]
 
     candidates_all = start_stages(encoder[0])
-    candidates = ([config.start_stage] if config.start_stage is not None
-                  else [candidates_all[0], candidates_all[-1]])
+    candidates = (
+        [config.start_stage]
+        if config.start_stage is not None
+        else [candidates_all[0], candidates_all[-1]]
+    )
 
     def new_detector(stage: int) -> Detector:
-        det = build_detector(config.backbone, len(names), input_size,
-                             channels=config.channels, head_convs=config.head_convs,
-                             start_stage=stage, encoder=encoder)
+        det = build_detector(
+            config.backbone,
+            len(names),
+            input_size,
+            channels=config.channels,
+            head_convs=config.head_convs,
+            start_stage=stage,
+            encoder=encoder,
+        )
         torch.manual_seed(config.seed)
         return det.to(device)
 
@@ -435,15 +523,18 @@ def run_detector_finetune(
     cost: dict[str, Any] = {}
     flops: dict[str, float] = {}
     plans: list[tuple[str, dict[str, Any] | None]] = [("whole_frame", None)]
-    if advice is not None and advice.get("tiling_needed") and \
-            int(advice["tile_side_px"]) < longer:
+    if advice is not None and advice.get("tiling_needed") and int(advice["tile_side_px"]) < longer:
         plans.append(("tiled", advice))
     elif advice is not None and advice.get("tiling_needed"):
-        notes.append(f"No tiled run: the advised {advice['tile_side_px']}-px tiles are no "
-                     "smaller than the frames; only a larger input size would help.")
+        notes.append(
+            f"No tiled run: the advised {advice['tile_side_px']}-px tiles are no "
+            "smaller than the frames; only a larger input size would help."
+        )
     elif advice is not None:
-        notes.append(f"No tiled run: at input size {input_size} the whole frame keeps "
-                     "the objects at the target size.")
+        notes.append(
+            f"No tiled run: at input size {input_size} the whole frame keeps "
+            "the objects at the target size."
+        )
     for k, (run_id, tiling) in enumerate(plans):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -452,14 +543,27 @@ def run_detector_finetune(
         if tiling is not None:
             tile = int(tiling["tile_side_px"])
             progress(Progress("detector_prepare", lo, f"Cutting {tile}-px tiles"))
-            tr = _tiles(train_recs, classes, input_size, tile, TILE_OVERLAP, True,
-                        config.max_tiles, config.seed)
+            tr = _tiles(
+                train_recs,
+                classes,
+                input_size,
+                tile,
+                TILE_OVERLAP,
+                True,
+                config.max_tiles,
+                config.seed,
+            )
             va = _tiles(val_recs, classes, input_size, tile, TILE_OVERLAP, False, 0, 0)
             if len(tr) < 2:
-                skipped.append({"run": run_id, "reason": "fewer than two training tiles hold "
-                                "a box", "reason_code": message("detector_too_few_tiles"),
-                                "estimated_seconds": None,
-                                "budget_seconds": round(deadline.remaining, 1)})
+                skipped.append(
+                    {
+                        "run": run_id,
+                        "reason": "fewer than two training tiles hold a box",
+                        "reason_code": message("detector_too_few_tiles"),
+                        "estimated_seconds": None,
+                        "budget_seconds": round(deadline.remaining, 1),
+                    }
+                )
                 continue
         else:
             tr, va = train_in, val_in
@@ -476,39 +580,51 @@ def run_detector_finetune(
                 # the runs still to come share the time left equally; one that needs less
                 # (max_epochs reached) leaves the rest to the next
                 available = deadline.remaining * (1 - _RESERVE) / (len(plans) - k)
-            epochs = run.plan(available) if config.budget_seconds is not None \
-                else config.max_epochs
+            epochs = run.plan(available) if config.budget_seconds is not None else config.max_epochs
             if epochs:
                 break
             need = run.estimate(config.min_epochs, False) + (time.monotonic() - t_run)
-            skipped.append({
-                "run": run_id,
-                "encoder": _mode(stage, candidates_all),
-                "reason": (f"not run: {config.min_epochs} epochs on {len(tr)} inputs need about "
-                           f"{need:.0f} s on this device and {available:.0f} s were left"),
-                "reason_code": message("detector_skipped_budget", epochs=config.min_epochs,
-                                       n_inputs=len(tr), needed_s=round(float(need), 1),
-                                       left_s=round(float(available), 1)),
-                "estimated_seconds": round(need, 1),
-                "budget_seconds": round(available, 1),
-                "cost": run.cost,
-            })
+            skipped.append(
+                {
+                    "run": run_id,
+                    "encoder": _mode(stage, candidates_all),
+                    "reason": (
+                        f"not run: {config.min_epochs} epochs on {len(tr)} inputs need about "
+                        f"{need:.0f} s on this device and {available:.0f} s were left"
+                    ),
+                    "reason_code": message(
+                        "detector_skipped_budget",
+                        epochs=config.min_epochs,
+                        n_inputs=len(tr),
+                        needed_s=round(float(need), 1),
+                        left_s=round(float(available), 1),
+                    ),
+                    "estimated_seconds": round(need, 1),
+                    "budget_seconds": round(available, 1),
+                    "cost": run.cost,
+                }
+            )
         if not epochs or run is None:
             continue
-        end = None if config.budget_seconds is None else (
-            time.monotonic() + available - len(va) * run.cost["predict_seconds_per_input"])
+        end = (
+            None
+            if config.budget_seconds is None
+            else (time.monotonic() + available - len(va) * run.cost["predict_seconds_per_input"])
+        )
 
         def relay(p: Progress, lo: float = lo, hi: float = hi) -> None:
-            progress(Progress("detector_train", lo + (hi - lo) * 0.9 * p.fraction, p.message,
-                              metric=p.metric))
+            progress(
+                Progress(
+                    "detector_train", lo + (hi - lo) * 0.9 * p.fraction, p.message, metric=p.metric
+                )
+            )
 
         fitted = run.fit(epochs, end, relay, cancel)
         t_pred = time.monotonic()
         preds = predict_inputs(det, va, device, config.batch_size, cancel)
         merged = merge_per_image(preds, va, len(val_recs))
         predict_seconds = time.monotonic() - t_pred
-        metrics = detection_scores(truths, merged, names, n_boot=config.n_boot,
-                                   seed=config.seed)
+        metrics = detection_scores(truths, merged, names, n_boot=config.n_boot, seed=config.seed)
         predictions[run_id] = merged
         run_notes = []
         run_note_codes = []
@@ -516,70 +632,98 @@ def run_detector_finetune(
         if fitted["stopped_by"] == "budget" or cast(TrainState, run.state).replanned:
             run_notes.append(
                 f"Training ran slower than measured before it started (a shared machine): "
-                f"{fitted['epochs']} of {epochs} planned epochs fitted the budget.")
-            run_note_codes.append(message("detector_slower_than_measured",
-                                          epochs=fitted["epochs"], planned=epochs))
+                f"{fitted['epochs']} of {epochs} planned epochs fitted the budget."
+            )
+            run_note_codes.append(
+                message("detector_slower_than_measured", epochs=fitted["epochs"], planned=epochs)
+            )
         if undertrained:
             run_notes.append(
                 f"Fewer than {config.min_epochs} epochs: the scores understate what this "
-                "detector reaches with the time it needs.")
+                "detector reaches with the time it needs."
+            )
             run_note_codes.append(message("detector_undertrained", epochs=config.min_epochs))
-        runs.append({
-            "id": run_id,
-            "tiling": None if tiling is None else {
-                "tile_side_px": int(tiling["tile_side_px"]),
-                "overlap": TILE_OVERLAP,
-                "scale_needed": tiling.get("scale_needed"),
-            },
-            "encoder": _mode(run.det.pyramid.start_stage, candidates_all),
-            "trained_from_stage": run.det.pyramid.start_stage,
-            "n_train_images": len(train_recs),
-            "n_train_inputs": len(tr),
-            "n_val_inputs": len(va),
-            "mirrored_inputs": run.flip,
-            "planned_epochs": epochs,
-            "epochs": fitted["epochs"],
-            "steps": fitted["steps"],
-            "stopped_by": fitted["stopped_by"],
-            "undertrained": undertrained,
-            "history": run.state.history if run.state else [],
-            "metrics": metrics,
-            "cost": run.cost,
-            "seconds": round(time.monotonic() - t_run, 3),
-            "seconds_breakdown": {"frozen_features": fitted["cache_seconds"],
-                                  "train": fitted["train_seconds"],
-                                  "predict": round(predict_seconds, 3)},
-            "notes": run_notes,
-            "note_codes": run_note_codes,
-        })
+        runs.append(
+            {
+                "id": run_id,
+                "tiling": None
+                if tiling is None
+                else {
+                    "tile_side_px": int(tiling["tile_side_px"]),
+                    "overlap": TILE_OVERLAP,
+                    "scale_needed": tiling.get("scale_needed"),
+                },
+                "encoder": _mode(run.det.pyramid.start_stage, candidates_all),
+                "trained_from_stage": run.det.pyramid.start_stage,
+                "n_train_images": len(train_recs),
+                "n_train_inputs": len(tr),
+                "n_val_inputs": len(va),
+                "mirrored_inputs": run.flip,
+                "planned_epochs": epochs,
+                "epochs": fitted["epochs"],
+                "steps": fitted["steps"],
+                "stopped_by": fitted["stopped_by"],
+                "undertrained": undertrained,
+                "history": run.state.history if run.state else [],
+                "metrics": metrics,
+                "cost": run.cost,
+                "seconds": round(time.monotonic() - t_run, 3),
+                "seconds_breakdown": {
+                    "frozen_features": fitted["cache_seconds"],
+                    "train": fitted["train_seconds"],
+                    "predict": round(predict_seconds, 3),
+                },
+                "notes": run_notes,
+                "note_codes": run_note_codes,
+            }
+        )
         m50 = metrics["map50"]["value"]
-        progress(Progress("detector_train", hi, f"{run_id.replace('_', ' ')}: mAP@0.5 "
-                          f"{m50 if m50 is not None else float('nan'):.3f}",
-                          metric={"map50": m50 if m50 is not None else float("nan")}))
+        progress(
+            Progress(
+                "detector_train",
+                hi,
+                f"{run_id.replace('_', ' ')}: mAP@0.5 "
+                f"{m50 if m50 is not None else float('nan'):.3f}",
+                metric={"map50": m50 if m50 is not None else float("nan")},
+            )
+        )
 
     scored = [r for r in runs if r["metrics"]["map50"]["value"] is not None]
     best = max(scored, key=lambda r: r["metrics"]["map50"]["value"]) if scored else None
     overlays: list[dict[str, Any]] = []
     if best is not None and config.n_overlays:
         preds = predictions[best["id"]]
-        recall = np.asarray([_per_image_recall(t, p, config.overlay_score)
-                             for t, p in zip(truths, preds, strict=True)])
+        recall = np.asarray(
+            [
+                _per_image_recall(t, p, config.overlay_score)
+                for t, p in zip(truths, preds, strict=True)
+            ]
+        )
         overlays = make_box_overlays(
-            [r.path for r in val_recs], [_display_name(r.path, usable) for r in val_recs],
-            truths, preds, names, recall, config.n_overlays, config.overlay_score,
+            [r.path for r in val_recs],
+            [_display_name(r.path, usable) for r in val_recs],
+            truths,
+            preds,
+            names,
+            recall,
+            config.n_overlays,
+            config.overlay_score,
             output_dir=Path(config.output_dir) if config.output_dir else None,
-            prefix=f"boxes_{best['id']}")
+            prefix=f"boxes_{best['id']}",
+        )
         for o in overlays:
             o["run"] = best["id"]
     gpu = _gpu_estimate(cost, flops, len(train_in), len(val_in), config, deadline)
     progress(Progress("detector_train", 1.0, "Detector fine-tune done"))
     return {
         "model": {
-            "detector": "FCOS (Tian et al. 2019), torchvision "
-                        f"{_version('torchvision')}",
+            "detector": f"FCOS (Tian et al. 2019), torchvision {_version('torchvision')}",
             "backbone": config.backbone,
-            "backbone_source": str((getattr(encoder[0], "pretrained_cfg", {}) or {}).get(
-                "source", "timm")) if config.pretrained else "random init",
+            "backbone_source": str(
+                (getattr(encoder[0], "pretrained_cfg", {}) or {}).get("source", "timm")
+            )
+            if config.pretrained
+            else "random init",
             "neck": f"FPN P3-P7, {config.channels} channels",
             "head_convs": config.head_convs,
             "input_size": input_size,
@@ -587,8 +731,11 @@ def run_detector_finetune(
         },
         "classes": names,
         "split": {"n_train": len(train_recs), "n_val": len(val_recs), "source": split_source},
-        "cost": {**cost, "flops_frozen_per_input": flops.get("frozen"),
-                 "flops_trained_per_input": flops.get("trained")},
+        "cost": {
+            **cost,
+            "flops_frozen_per_input": flops.get("frozen"),
+            "flops_trained_per_input": flops.get("trained"),
+        },
         "runs": runs,
         "best_run": best["id"] if best is not None else None,
         "skipped": skipped,
@@ -596,9 +743,11 @@ def run_detector_finetune(
         "overlays": overlays,
         "device": describe_device(device),
         "config": config.to_dict(),
-        "timings": {"encoder_load": round(load_seconds, 3),
-                    "decode": round(decode_seconds, 3),
-                    "total": round(time.monotonic() - t_start, 3)},
+        "timings": {
+            "encoder_load": round(load_seconds, 3),
+            "decode": round(decode_seconds, 3),
+            "total": round(time.monotonic() - t_start, 3),
+        },
         "notes": notes,
     }
 
@@ -624,8 +773,14 @@ def _display_name(path: Path, records: Sequence[ImageRecord]) -> str:
         return Path(path).name
 
 
-def _gpu_estimate(cost: dict[str, Any], flops: dict[str, float], n_train: int, n_val: int,
-                  config: DetectorConfig, deadline: Deadline) -> dict[str, Any] | None:
+def _gpu_estimate(
+    cost: dict[str, Any],
+    flops: dict[str, float],
+    n_train: int,
+    n_val: int,
+    config: DetectorConfig,
+    deadline: Deadline,
+) -> dict[str, Any] | None:
     """What a GPU would change: seconds for the minimum training, epochs in the budget."""
     if not cost or not flops:
         return None
@@ -633,8 +788,9 @@ def _gpu_estimate(cost: dict[str, Any], flops: dict[str, float], n_train: int, n
     cpu_rate = train_flops / max(cost["train_seconds_per_input"], 1e-9)
     steps = math.ceil(n_train / config.batch_size)
     gpu_epoch = max(n_train * train_flops / config.gpu_flops, steps * GPU_STEP_SECONDS)
-    gpu_fixed = (2 * n_train * flops["frozen"] + n_val * (flops["frozen"] + flops["trained"])
-                 ) / config.gpu_flops
+    gpu_fixed = (
+        2 * n_train * flops["frozen"] + n_val * (flops["frozen"] + flops["trained"])
+    ) / config.gpu_flops
     budget = config.budget_seconds
     return {
         "assumed_gpu_flops_per_second": config.gpu_flops,
@@ -645,10 +801,13 @@ def _gpu_estimate(cost: dict[str, Any], flops: dict[str, float], n_train: int, n
         "gpu_seconds_min_epochs": round(gpu_fixed + config.min_epochs * gpu_epoch, 3),
         "cpu_seconds_per_epoch": round(n_train * cost["train_seconds_per_input"], 3),
         "speedup": round(config.gpu_flops / max(cpu_rate, 1e-9), 1),
-        "epochs_in_budget_on_gpu": (None if budget is None else int(
-            max(0.0, budget - gpu_fixed) / max(gpu_epoch, 1e-9))),
-        "method": ("3 x forward FLOPs of the trained part per input (measured with "
-                   "torch.utils.flop_counter) over an assumed sustained GPU throughput, and "
-                   "at least the assumed fixed time of one step (kernel launches, loss "
-                   "matching) per batch; an estimate, not a measurement"),
+        "epochs_in_budget_on_gpu": (
+            None if budget is None else int(max(0.0, budget - gpu_fixed) / max(gpu_epoch, 1e-9))
+        ),
+        "method": (
+            "3 x forward FLOPs of the trained part per input (measured with "
+            "torch.utils.flop_counter) over an assumed sustained GPU throughput, and "
+            "at least the assumed fixed time of one step (kernel launches, loss "
+            "matching) per batch; an estimate, not a measurement"
+        ),
     }

@@ -52,8 +52,12 @@ def render_boxes(
     keep = np.asarray(pred["scores"]) >= min_score
     sets = [
         ("truth", np.asarray(truth["boxes"]).reshape(-1, 4), truth["labels"], None),
-        (f"prediction (score >= {min_score:g})", np.asarray(pred["boxes"]).reshape(-1, 4)[keep],
-         np.asarray(pred["labels"])[keep], np.asarray(pred["scores"])[keep]),
+        (
+            f"prediction (score >= {min_score:g})",
+            np.asarray(pred["boxes"]).reshape(-1, 4)[keep],
+            np.asarray(pred["labels"])[keep],
+            np.asarray(pred["scores"])[keep],
+        ),
     ]
     for caption, boxes, labels, scores in sets:
         panel = img.resize(size, Image.Resampling.BILINEAR)

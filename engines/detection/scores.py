@@ -29,7 +29,8 @@ _AREA = {"small": 1, "medium": 2, "large": 3}
 
 
 def _coco_objects(
-    truths: Sequence[dict[str, np.ndarray]], preds: Sequence[dict[str, np.ndarray]],
+    truths: Sequence[dict[str, np.ndarray]],
+    preds: Sequence[dict[str, np.ndarray]],
     n_classes: int,
 ) -> tuple[Any, Any]:
     from pycocotools.coco import COCO
@@ -41,16 +42,32 @@ def _coco_objects(
     for i, t in enumerate(truths):
         for b, lab in zip(np.asarray(t["boxes"]).reshape(-1, 4), t["labels"], strict=True):
             w, h = float(b[2] - b[0]), float(b[3] - b[1])
-            gt_anns.append({"id": len(gt_anns) + 1, "image_id": i + 1,
-                            "category_id": int(lab) + 1, "bbox": [float(b[0]), float(b[1]), w, h],
-                            "area": w * h, "iscrowd": 0})
+            gt_anns.append(
+                {
+                    "id": len(gt_anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": int(lab) + 1,
+                    "bbox": [float(b[0]), float(b[1]), w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
     for i, p in enumerate(preds):
-        for b, s, lab in zip(np.asarray(p["boxes"]).reshape(-1, 4), p["scores"], p["labels"],
-                             strict=True):
+        for b, s, lab in zip(
+            np.asarray(p["boxes"]).reshape(-1, 4), p["scores"], p["labels"], strict=True
+        ):
             w, h = float(b[2] - b[0]), float(b[3] - b[1])
-            dt_anns.append({"id": len(dt_anns) + 1, "image_id": i + 1,
-                            "category_id": int(lab) + 1, "bbox": [float(b[0]), float(b[1]), w, h],
-                            "area": w * h, "score": float(s), "iscrowd": 0})
+            dt_anns.append(
+                {
+                    "id": len(dt_anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": int(lab) + 1,
+                    "bbox": [float(b[0]), float(b[1]), w, h],
+                    "area": w * h,
+                    "score": float(s),
+                    "iscrowd": 0,
+                }
+            )
     gt, dt = COCO(), COCO()
     gt.dataset = {"images": images, "categories": cats, "annotations": gt_anns}
     dt.dataset = {"images": images, "categories": cats, "annotations": dt_anns}
@@ -61,7 +78,8 @@ def _coco_objects(
 
 
 def evaluate(
-    truths: Sequence[dict[str, np.ndarray]], preds: Sequence[dict[str, np.ndarray]],
+    truths: Sequence[dict[str, np.ndarray]],
+    preds: Sequence[dict[str, np.ndarray]],
     n_classes: int,
 ) -> Any:
     """Run COCOeval's per-image matching (``evaluate``) and ``accumulate`` once.
@@ -106,8 +124,12 @@ def _resampled(ev: Any, idx: np.ndarray) -> np.ndarray:
     n_cat = len(ev.params.catIds)
     evals = ev.evalImgs
     ev_b = copy.copy(ev)
-    ev_b.evalImgs = [evals[k * n_area * n_img + a * n_img + int(i)]
-                     for k in range(n_cat) for a in range(n_area) for i in idx]
+    ev_b.evalImgs = [
+        evals[k * n_area * n_img + a * n_img + int(i)]
+        for k in range(n_cat)
+        for a in range(n_area)
+        for i in idx
+    ]
     ids = list(range(len(idx)))
     pe = copy.copy(ev.params)
     pe.imgIds = ids
@@ -121,8 +143,9 @@ def _resampled(ev: Any, idx: np.ndarray) -> np.ndarray:
     return ev_b.eval["precision"][:, :, :, 0, 0]
 
 
-def _interval(value: float | None, samples: Sequence[float | None], confidence: float,
-              method: str) -> dict[str, Any]:
+def _interval(
+    value: float | None, samples: Sequence[float | None], confidence: float, method: str
+) -> dict[str, Any]:
     arr = np.asarray([s for s in samples if s is not None], dtype=float)
     if value is None or arr.size < 2:
         return {"value": value, "ci_low": None, "ci_high": None, "method": method}
@@ -173,22 +196,30 @@ def detection_scores(
         for _ in range(n_boot):
             idx = rng.integers(0, len(truths), len(truths))
             boots.append(_summaries(_resampled(ev, idx), n_classes))
-    method = (f"COCOeval (pycocotools {version('pycocotools')}); "
-              f"percentile bootstrap over images ({len(boots)} resamples)")
-    n_true = [int(sum(int(np.sum(np.asarray(t["labels"]) == k)) for t in truths))
-              for k in range(n_classes)]
-    n_pred = [int(sum(int(np.sum(np.asarray(p["labels"]) == k)) for p in preds))
-              for k in range(n_classes)]
+    method = (
+        f"COCOeval (pycocotools {version('pycocotools')}); "
+        f"percentile bootstrap over images ({len(boots)} resamples)"
+    )
+    n_true = [
+        int(sum(int(np.sum(np.asarray(t["labels"]) == k)) for t in truths))
+        for k in range(n_classes)
+    ]
+    n_pred = [
+        int(sum(int(np.sum(np.asarray(p["labels"]) == k)) for p in preds)) for k in range(n_classes)
+    ]
     per_class = []
     for k, name in enumerate(class_names):
-        per_class.append({
-            "class": str(name),
-            "n_boxes": n_true[k],
-            "n_predictions": n_pred[k],
-            "ap50": _interval(point["per50"][k], [b["per50"][k] for b in boots],
-                              confidence, method),
-            "ap": _interval(point["per"][k], [b["per"][k] for b in boots], confidence, method),
-        })
+        per_class.append(
+            {
+                "class": str(name),
+                "n_boxes": n_true[k],
+                "n_predictions": n_pred[k],
+                "ap50": _interval(
+                    point["per50"][k], [b["per50"][k] for b in boots], confidence, method
+                ),
+                "ap": _interval(point["per"][k], [b["per"][k] for b in boots], confidence, method),
+            }
+        )
     by_size = {f"ap_{name}": _ap(prec[:, :, :, a, -1]) for name, a in _AREA.items()}
     return {
         "map50": _interval(point["map50"], [b["map50"] for b in boots], confidence, method),
@@ -203,8 +234,7 @@ def detection_scores(
         "backend": "pycocotools COCOeval (iouType bbox, 101-point interpolated AP)",
         "references": [
             "Lin et al. (2014), Microsoft COCO: Common Objects in Context, ECCV.",
-            "Everingham et al. (2010), The Pascal Visual Object Classes (VOC) Challenge, "
-            "IJCV.",
+            "Everingham et al. (2010), The Pascal Visual Object Classes (VOC) Challenge, IJCV.",
             "Efron & Tibshirani (1993), An Introduction to the Bootstrap.",
         ],
     }

@@ -74,9 +74,13 @@ def box_fits_a_tile(
     x: float, y: float, w: float, h: float, width: int, height: int, tile: int, overlap: float
 ) -> bool:
     """Whether some tile of the grid holds the box whole."""
+
     def fits(start: float, size: float, length: int) -> bool:
-        return any(s <= start and start + size <= s + tile
-                   for s in tile_starts(length, min(tile, length), overlap))
+        return any(
+            s <= start and start + size <= s + tile
+            for s in tile_starts(length, min(tile, length), overlap)
+        )
+
     return fits(x, w, width) and fits(y, h, height)
 
 
@@ -134,12 +138,14 @@ def object_size_stats(
     for s in input_sizes:
         scale = s / longer
         resized = side * scale
-        by_size.append({
-            "input_size": int(s),
-            "resized_side_px": summarize(resized.tolist()),
-            "fraction_under": {str(t): float(np.mean(resized < t)) for t in thresholds_px},
-            "n_under": {str(t): int(np.sum(resized < t)) for t in thresholds_px},
-        })
+        by_size.append(
+            {
+                "input_size": int(s),
+                "resized_side_px": summarize(resized.tolist()),
+                "fraction_under": {str(t): float(np.mean(resized < t)) for t in thresholds_px},
+                "n_under": {str(t): int(np.sum(resized < t)) for t in thresholds_px},
+            }
+        )
         need = target_px / q_side  # scale (resized px per native px) the quantile object needs
         whole_frame_ok = bool(np.quantile(resized, quantile) >= target_px)
         tile = int(max(1, math.floor(s * q_side / target_px + 1e-9)))
@@ -150,17 +156,19 @@ def object_size_stats(
             for bx, by, bw, bh, a, b in zip(x, y, w, h, iw, ih, strict=True)
         )
         after = side * s / np.minimum(tile, longer)  # frames smaller than a tile: one pass
-        tiling.append({
-            "input_size": int(s),
-            "whole_frame_reaches_target": whole_frame_ok,
-            "tiling_needed": not whole_frame_ok,
-            "scale_needed": float(need),
-            "upsampling_needed": bool(need > 1.0),
-            "tile_side_px": tile,
-            "tiles_per_image": summarize(per_image),
-            "fraction_boxes_cut_by_tiles": float(cut / len(rows)),
-            "fraction_under_target_after_tiling": float(np.mean(after < target_px)),
-        })
+        tiling.append(
+            {
+                "input_size": int(s),
+                "whole_frame_reaches_target": whole_frame_ok,
+                "tiling_needed": not whole_frame_ok,
+                "scale_needed": float(need),
+                "upsampling_needed": bool(need > 1.0),
+                "tile_side_px": tile,
+                "tiles_per_image": summarize(per_image),
+                "fraction_boxes_cut_by_tiles": float(cut / len(rows)),
+                "fraction_under_target_after_tiling": float(np.mean(after < target_px)),
+            }
+        )
     return {
         "n_boxes": len(rows),
         "object_side_px": summarize(side.tolist()),
@@ -173,8 +181,10 @@ def object_size_stats(
         "target_px": int(target_px),
         "quantile": float(quantile),
         "overlap": float(overlap),
-        "method": ("letterbox resize of the longer side to the input size; object side = "
-                   "sqrt(w*h); tiles of tile_side_px native pixels, each resized to the "
-                   "input size, overlapping by `overlap`"),
+        "method": (
+            "letterbox resize of the longer side to the input size; object side = "
+            "sqrt(w*h); tiles of tile_side_px native pixels, each resized to the "
+            "input size, overlapping by `overlap`"
+        ),
         "references": list(REFERENCES),
     }

@@ -126,9 +126,15 @@ def _groups_from_pairs(
             continue
         labs = [labels[i] for i in idx]
         distinct = {lab for lab in labs if lab is not None}
-        groups.append(DuplicateGroup(members=idx, labels=labs, kind=kind,
-                                     cross_class=len(distinct) > 1,
-                                     similarity=round(float(lowest.get(root, 1.0)), 4)))
+        groups.append(
+            DuplicateGroup(
+                members=idx,
+                labels=labs,
+                kind=kind,
+                cross_class=len(distinct) > 1,
+                similarity=round(float(lowest.get(root, 1.0)), 4),
+            )
+        )
     return groups
 
 
@@ -217,7 +223,7 @@ def find_near_duplicates(
     z = _normalise(x, center)
     pairs: list[tuple[int, int, float]] = []
     for start in range(0, n, _CHUNK):
-        block = z[start:start + _CHUNK] @ z.T
+        block = z[start : start + _CHUNK] @ z.T
         rows, cols = np.nonzero(block >= threshold)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             i = start + r
@@ -254,15 +260,14 @@ def find_hash_near_duplicates(
     values = np.asarray([int(cast(str, dhashes[i]), 16) for i in valid], dtype=np.uint64)
     pairs: list[tuple[int, int, float]] = []
     for start in range(0, len(valid), _CHUNK):
-        xor = values[start:start + _CHUNK, None] ^ values[None, :]
+        xor = values[start : start + _CHUNK, None] ^ values[None, :]
         dist = _popcount64(xor)
         rows, cols = np.nonzero(dist <= max_distance)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             a = start + r
             if c > a:
                 pairs.append((valid[a], valid[c], 1.0 - float(dist[r, c]) / 64.0))
-    return DuplicateResult(_groups_from_pairs(n, pairs, labs, "near"), "dhash",
-                           float(max_distance))
+    return DuplicateResult(_groups_from_pairs(n, pairs, labs, "near"), "dhash", float(max_distance))
 
 
 def _popcount64(x: np.ndarray) -> np.ndarray:

@@ -81,8 +81,10 @@ class LabelIssueResult:
     per_class_flagged: dict[str, int] = field(default_factory=dict)
     oof_accuracy: float | None = None
     skipped_reason: str | None = None
-    method: str = ("confident learning, prune by noise rate, on cross-validated logistic "
-                   "regression (Northcutt, Jiang, Chuang, JAIR 2021)")
+    method: str = (
+        "confident learning, prune by noise rate, on cross-validated logistic "
+        "regression (Northcutt, Jiang, Chuang, JAIR 2021)"
+    )
 
     @property
     def indices(self) -> list[int]:
@@ -214,8 +216,9 @@ def find_label_issues(
     if x.ndim != 2:
         raise ValueError(f"features must be a 2-D array (n x d); got shape {x.shape}.")
     if len(labels) != x.shape[0]:
-        raise ValueError(f"Got {len(labels)} labels for {x.shape[0]} feature rows; pass one "
-                         "label per row.")
+        raise ValueError(
+            f"Got {len(labels)} labels for {x.shape[0]} feature rows; pass one label per row."
+        )
     if not np.isfinite(x).all():
         raise ValueError("features contain NaN or infinite values; recompute them.")
     counts = Counter(lab for lab in labels if lab is not None)
@@ -244,13 +247,15 @@ def find_label_issues(
     per_class: Counter[str] = Counter()
     for r in rows.tolist():
         suggested = int(probs[r].argmax())
-        result.issues.append(LabelIssue(
-            index=int(idx[r]),
-            given_label=kept[y[r]],
-            suggested_label=kept[suggested],
-            self_confidence=round(float(self_conf[r]), 4),
-            suggested_confidence=round(float(probs[r, suggested]), 4),
-        ))
+        result.issues.append(
+            LabelIssue(
+                index=int(idx[r]),
+                given_label=kept[y[r]],
+                suggested_label=kept[suggested],
+                self_confidence=round(float(self_conf[r]), 4),
+                suggested_confidence=round(float(probs[r, suggested]), 4),
+            )
+        )
         per_class[kept[y[r]]] += 1
     result.per_class_flagged = dict(sorted(per_class.items()))
     return result

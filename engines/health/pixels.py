@@ -16,8 +16,9 @@ from PIL import Image
 from engines.images import DEFAULT_MAX_PIXELS, load_rgb
 
 
-def pixel_features(paths: Sequence[Path], side: int = 16,
-                   max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def pixel_features(
+    paths: Sequence[Path], side: int = 16, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Return an n x (3 * side * side) float32 matrix of normalised colour thumbnails.
 
     Args:

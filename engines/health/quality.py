@@ -54,11 +54,12 @@ def assess_quality(
 
     """
     t = {**QUALITY_THRESHOLDS, **(thresholds or {})}
-    flags: dict[str, list[int]] = {k: [] for k in
-                                   ("dark", "overexposed", "blank", "blurry", "low_resolution")}
+    flags: dict[str, list[int]] = {
+        k: [] for k in ("dark", "overexposed", "blank", "blurry", "low_resolution")
+    }
     sharp = [r.info.sharpness for r in records if r.info and r.info.sharpness is not None]
     median = float(np.median(sharp)) if sharp else None
-    relative = (median is not None and len(sharp) >= t["blurry_relative_min_images"])
+    relative = median is not None and len(sharp) >= t["blurry_relative_min_images"]
     for i, r in enumerate(records):
         info = r.info
         if info is None:

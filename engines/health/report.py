@@ -45,10 +45,21 @@ _LABEL_SKIP_CODES = {
     "too few images per class for cross-validation": "label_check_too_few_per_class",
     "the data has no labels": "label_check_no_labels",
 }
-_NOT_IMAGE_PREFIXES = ("not an image file", "archive inside", "table without", "XML file",
-                       "JSON file", "second table", "symbolic link", "not listed",
-                       "image outside", "mask without", "path leads", "entry without",
-                       "name ")
+_NOT_IMAGE_PREFIXES = (
+    "not an image file",
+    "archive inside",
+    "table without",
+    "XML file",
+    "JSON file",
+    "second table",
+    "symbolic link",
+    "not listed",
+    "image outside",
+    "mask without",
+    "path leads",
+    "entry without",
+    "name ",
+)
 
 
 def amount_band(n: int) -> tuple[str, str]:
@@ -64,15 +75,28 @@ def amount_band(n: int) -> tuple[str, str]:
     return _BANDS[-1][1:]  # pragma: no cover
 
 
-def _finding(fid: str, severity: str, numbers: dict[str, Any], examples: list[Any] | None = None,
-             **extra: Any) -> dict[str, Any]:
+def _finding(
+    fid: str,
+    severity: str,
+    numbers: dict[str, Any],
+    examples: list[Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     texts = render(fid, **numbers, **extra)
     # ``id`` is the code and ``params`` fill the locale texts engine.health.<id>.*;
     # the English texts stay beside them for readers that do not know the code.
-    return {"id": fid, "severity": severity, **texts, "params": {**numbers, **extra},
-            "numbers": {k: english(v) for k, v in numbers.items()
-                        if not isinstance(v, str) or k in {"label", "largest", "smallest"}},
-            "examples": examples or []}
+    return {
+        "id": fid,
+        "severity": severity,
+        **texts,
+        "params": {**numbers, **extra},
+        "numbers": {
+            k: english(v)
+            for k, v in numbers.items()
+            if not isinstance(v, str) or k in {"label", "largest", "smallest"}
+        },
+        "examples": examples or [],
+    }
 
 
 def _pct(part: int, whole: int) -> float:
@@ -89,8 +113,13 @@ def _group_examples(index: DatasetIndex, result: DuplicateResult, cross: bool) -
     groups = result.across_classes if cross else result.within_class
     out = []
     for g in groups[:MAX_EXAMPLES]:
-        out.append({"paths": [index.relpath(index.records[i].path) for i in g.members],
-                    "labels": g.labels, "similarity": g.similarity})
+        out.append(
+            {
+                "paths": [index.relpath(index.records[i].path) for i in g.members],
+                "labels": g.labels,
+                "similarity": g.similarity,
+            }
+        )
     return out
 
 
@@ -100,8 +129,10 @@ def _method_text(result: DuplicateResult) -> dict[str, Any]:
     if result.method == "dhash":
         return phrase("dup_method_dhash", bits=int(result.threshold or 0))
     centred = result.method == "cosine-centred"
-    return phrase("dup_method_cosine_centred" if centred else "dup_method_cosine",
-                  threshold=float(result.threshold or 0))
+    return phrase(
+        "dup_method_cosine_centred" if centred else "dup_method_cosine",
+        threshold=float(result.threshold or 0),
+    )
 
 
 def _duplicate_findings(
@@ -113,21 +144,35 @@ def _duplicate_findings(
     if within:
         redundant = sum(len(g.members) - 1 for g in within)
         share = redundant / n
-        findings.append(_finding(
-            f"{kind}-duplicates-within-class",
-            _severity_by_share(share, 0.01 if kind == "exact" else 0.05, 0.25),
-            {"n_groups": len(within), "n_redundant": redundant, "percent": _pct(redundant, n),
-             "method": method},
-            _group_examples(index, result, cross=False)))
+        findings.append(
+            _finding(
+                f"{kind}-duplicates-within-class",
+                _severity_by_share(share, 0.01 if kind == "exact" else 0.05, 0.25),
+                {
+                    "n_groups": len(within),
+                    "n_redundant": redundant,
+                    "percent": _pct(redundant, n),
+                    "method": method,
+                },
+                _group_examples(index, result, cross=False),
+            )
+        )
     across = result.across_classes
     if across:
         involved = sum(len(g.members) for g in across)
-        findings.append(_finding(
-            f"{kind}-duplicates-across-classes",
-            "critical" if kind == "exact" or involved / n >= 0.02 else "warning",
-            {"n_groups": len(across), "n_images": involved, "percent": _pct(involved, n),
-             "method": method},
-            _group_examples(index, result, cross=True)))
+        findings.append(
+            _finding(
+                f"{kind}-duplicates-across-classes",
+                "critical" if kind == "exact" or involved / n >= 0.02 else "warning",
+                {
+                    "n_groups": len(across),
+                    "n_images": involved,
+                    "percent": _pct(involved, n),
+                    "method": method,
+                },
+                _group_examples(index, result, cross=True),
+            )
+        )
     return findings
 
 
@@ -137,25 +182,44 @@ def _class_findings(counts: Counter[str], n_labeled: int) -> list[dict[str, Any]
         return findings
     if len(counts) == 1:
         label = next(iter(counts))
-        findings.append(_finding("single-class", "critical", {"label": label,
-                                                               "n_images": n_labeled}))
+        findings.append(
+            _finding("single-class", "critical", {"label": label, "n_images": n_labeled})
+        )
         return findings
     largest, largest_count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     smallest, smallest_count = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
     ratio = largest_count / max(1, smallest_count)
     if ratio >= IMBALANCE_WARNING:
-        findings.append(_finding(
-            "class-imbalance", "critical" if ratio >= IMBALANCE_CRITICAL else "warning",
-            {"ratio": round(ratio, 2), "largest": largest, "largest_count": largest_count,
-             "smallest": smallest, "smallest_count": smallest_count}))
-    small = sorted((c for c, k in counts.items() if k < SMALL_CLASS_IMAGES),
-                   key=lambda c: (counts[c], c))
+        findings.append(
+            _finding(
+                "class-imbalance",
+                "critical" if ratio >= IMBALANCE_CRITICAL else "warning",
+                {
+                    "ratio": round(ratio, 2),
+                    "largest": largest,
+                    "largest_count": largest_count,
+                    "smallest": smallest,
+                    "smallest_count": smallest_count,
+                },
+            )
+        )
+    small = sorted(
+        (c for c, k in counts.items() if k < SMALL_CLASS_IMAGES), key=lambda c: (counts[c], c)
+    )
     if small:
-        findings.append(_finding(
-            "small-classes", "critical" if counts[small[0]] < 2 else "warning",
-            {"n_small": len(small), "min_images": SMALL_CLASS_IMAGES, "smallest": small[0],
-             "smallest_count": counts[small[0]]},
-            [{"label": c, "count": counts[c]} for c in small[:MAX_EXAMPLES]]))
+        findings.append(
+            _finding(
+                "small-classes",
+                "critical" if counts[small[0]] < 2 else "warning",
+                {
+                    "n_small": len(small),
+                    "min_images": SMALL_CLASS_IMAGES,
+                    "smallest": small[0],
+                    "smallest_count": counts[small[0]],
+                },
+                [{"label": c, "count": counts[c]} for c in small[:MAX_EXAMPLES]],
+            )
+        )
     return findings
 
 
@@ -165,9 +229,14 @@ def _quality_findings(index: DatasetIndex, quality: dict[str, Any], n: int) -> l
         ("dark", "dark-images", t["dark_brightness_below"]),
         ("overexposed", "overexposed-images", t["overexposed_brightness_above"]),
         ("blank", "blank-images", t["blank_contrast_below"]),
-        ("blurry", "blurry-images", max(t["blurry_sharpness_below"],
-                                        (quality["median_sharpness"] or 0)
-                                        * t["blurry_relative_to_median_below"])),
+        (
+            "blurry",
+            "blurry-images",
+            max(
+                t["blurry_sharpness_below"],
+                (quality["median_sharpness"] or 0) * t["blurry_relative_to_median_below"],
+            ),
+        ),
         ("low_resolution", "low-resolution-images", t["low_resolution_min_side_below"]),
     )
     findings = []
@@ -175,20 +244,35 @@ def _quality_findings(index: DatasetIndex, quality: dict[str, Any], n: int) -> l
         idx = quality[key]
         if not idx:
             continue
-        findings.append(_finding(
-            fid, _severity_by_share(len(idx) / n, 0.05),
-            {"n": len(idx), "percent": _pct(len(idx), n), "threshold": round(float(threshold), 2)},
-            [index.relpath(index.records[i].path) for i in idx[:MAX_EXAMPLES]]))
+        findings.append(
+            _finding(
+                fid,
+                _severity_by_share(len(idx) / n, 0.05),
+                {
+                    "n": len(idx),
+                    "percent": _pct(len(idx), n),
+                    "threshold": round(float(threshold), 2),
+                },
+                [index.relpath(index.records[i].path) for i in idx[:MAX_EXAMPLES]],
+            )
+        )
     return findings
 
 
-def _label_findings(index: DatasetIndex, result: LabelIssueResult | None,
-                    reason: str | None) -> list[dict[str, Any]]:
+def _label_findings(
+    index: DatasetIndex, result: LabelIssueResult | None, reason: str | None
+) -> list[dict[str, Any]]:
     if result is None or result.skipped_reason:
         why = cast(str, reason or (result.skipped_reason if result else "no embeddings were given"))
         code = _LABEL_SKIP_CODES.get(why)
-        return [_finding("label-check-not-run", "info", {},
-                         reason=phrase(code) if code else phrase("label_check_other", error=why))]
+        return [
+            _finding(
+                "label-check-not-run",
+                "info",
+                {},
+                reason=phrase(code) if code else phrase("label_check_other", error=why),
+            )
+        ]
     if not result.issues:
         return []
     n_issues = len(result.issues)
@@ -196,21 +280,36 @@ def _label_findings(index: DatasetIndex, result: LabelIssueResult | None,
     weak = (result.oof_accuracy or 0.0) < LABEL_MODEL_MIN_ACCURACY
     caveat = None
     if weak:
-        caveat = phrase("label_caveat_weak_model",
-                        accuracy_percent=100 * (result.oof_accuracy or 0))
-    examples = [{"path": index.relpath(index.records[i.index].path), "given": i.given_label,
-                 "suggested": i.suggested_label, "self_confidence": i.self_confidence}
-                for i in result.issues[:MAX_EXAMPLES]]
+        caveat = phrase(
+            "label_caveat_weak_model", accuracy_percent=100 * (result.oof_accuracy or 0)
+        )
+    examples = [
+        {
+            "path": index.relpath(index.records[i.index].path),
+            "given": i.given_label,
+            "suggested": i.suggested_label,
+            "self_confidence": i.self_confidence,
+        }
+        for i in result.issues[:MAX_EXAMPLES]
+    ]
     severity = _severity_by_share(share, 0.02, 0.10)
     if weak and severity == "critical":
         severity = "warning"
-    return [_finding(
-        "suspected-label-errors", severity,
-        {"n_issues": n_issues, "n_evaluated": result.n_evaluated,
-         "percent": _pct(n_issues, result.n_evaluated),
-         "noise_percent": round(100 * (result.estimated_noise_rate or 0.0), 2),
-         "oof_accuracy": result.oof_accuracy},
-        examples, caveat=caveat)]
+    return [
+        _finding(
+            "suspected-label-errors",
+            severity,
+            {
+                "n_issues": n_issues,
+                "n_evaluated": result.n_evaluated,
+                "percent": _pct(n_issues, result.n_evaluated),
+                "noise_percent": round(100 * (result.estimated_noise_rate or 0.0), 2),
+                "oof_accuracy": result.oof_accuracy,
+            },
+            examples,
+            caveat=caveat,
+        )
+    ]
 
 
 def build_health_report(
@@ -263,14 +362,15 @@ def build_health_report(
     if features is not None:
         feats = np.asarray(features, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[0] != n:
-            raise ValueError(f"features must have one row per record ({n}); got shape "
-                             f"{feats.shape}. Compute them for index.records in order.")
+            raise ValueError(
+                f"features must have one row per record ({n}); got shape "
+                f"{feats.shape}. Compute them for index.records in order."
+            )
     exact = find_exact_duplicates([r.info.sha256 if r.info else None for r in records], labs)
     if feats is not None:
         near = find_near_duplicates(feats, labs, threshold=near_duplicate_threshold)
     else:
-        near = find_hash_near_duplicates([r.info.dhash if r.info else None for r in records],
-                                         labs)
+        near = find_hash_near_duplicates([r.info.dhash if r.info else None for r in records], labs)
     # An exact copy is also a near copy: report near groups that add something.
     exact_sets = [set(g.members) for g in exact.groups]
     near.groups = [g for g in near.groups if not any(set(g.members) <= s for s in exact_sets)]
@@ -278,8 +378,11 @@ def build_health_report(
     # lowers the effective amount; embeddings do.
     redundant = merge_redundant(n, exact, near) if feats is not None else exact.n_redundant
     effective = n - redundant
-    basis = ("exact duplicates and embedding near-duplicates" if feats is not None
-             else "exact duplicates only (near-duplicates need the embeddings)")
+    basis = (
+        "exact duplicates and embedding near-duplicates"
+        if feats is not None
+        else "exact duplicates only (near-duplicates need the embeddings)"
+    )
 
     label_result: LabelIssueResult | None = None
     label_reason = None
@@ -294,38 +397,61 @@ def build_health_report(
     counts = Counter(lab for lab in labs if lab is not None)
 
     band, _ = amount_band(effective)
-    findings: list[dict[str, Any]] = [_finding(
-        "amount", "warning" if redundant / max(1, n) >= 0.1 else "info",
-        {"n_images": n, "effective_n_images": effective, "n_redundant": redundant,
-         "claimed_n_images": claimed_n_images},
-        claimed=phrase("health_claimed", n=claimed_n_images) if claimed_n_images else None,
-        band=phrase(f"health_band_{band}"))]
+    findings: list[dict[str, Any]] = [
+        _finding(
+            "amount",
+            "warning" if redundant / max(1, n) >= 0.1 else "info",
+            {
+                "n_images": n,
+                "effective_n_images": effective,
+                "n_redundant": redundant,
+                "claimed_n_images": claimed_n_images,
+            },
+            claimed=phrase("health_claimed", n=claimed_n_images) if claimed_n_images else None,
+            band=phrase(f"health_band_{band}"),
+        )
+    ]
     findings[0]["numbers"]["band"] = band
 
     if index.skipped:
         other = sum(1 for s in index.skipped if s.reason.startswith(_NOT_IMAGE_PREFIXES))
         broken = len(index.skipped) - other
-        findings.append(_finding(
-            "unusable-files", _severity_by_share(broken / max(1, n + broken), 0.01, 0.2),
-            {"n_skipped": len(index.skipped), "n_broken_images": broken, "n_other": other,
-             "n_images": n},
-            [{"path": s.path, "reason": s.reason} for s in index.skipped[:MAX_EXAMPLES]]))
+        findings.append(
+            _finding(
+                "unusable-files",
+                _severity_by_share(broken / max(1, n + broken), 0.01, 0.2),
+                {
+                    "n_skipped": len(index.skipped),
+                    "n_broken_images": broken,
+                    "n_other": other,
+                    "n_images": n,
+                },
+                [{"path": s.path, "reason": s.reason} for s in index.skipped[:MAX_EXAMPLES]],
+            )
+        )
     findings += _class_findings(counts, sum(counts.values()))
     n_unlabeled = sum(1 for lab in labs if lab is None)
     if counts and n_unlabeled:
-        findings.append(_finding("unlabeled-images", "warning",
-                                 {"n": n_unlabeled, "n_images": n}))
+        findings.append(_finding("unlabeled-images", "warning", {"n": n_unlabeled, "n_images": n}))
     findings += _duplicate_findings(index, exact, "exact", n)
     if feats is not None:
         findings += _duplicate_findings(index, near, "near", n)
     elif near.groups:
         involved = sum(len(g.members) for g in near.groups)
-        findings.append(_finding(
-            "possible-near-duplicates", "info",
-            {"n_groups": len(near.groups), "n_images": involved,
-             "n_cross_class": len(near.across_classes), "method": _method_text(near)},
-            _group_examples(index, near, cross=False)[:10]
-            + _group_examples(index, near, cross=True)[:10]))
+        findings.append(
+            _finding(
+                "possible-near-duplicates",
+                "info",
+                {
+                    "n_groups": len(near.groups),
+                    "n_images": involved,
+                    "n_cross_class": len(near.across_classes),
+                    "method": _method_text(near),
+                },
+                _group_examples(index, near, cross=False)[:10]
+                + _group_examples(index, near, cross=True)[:10],
+            )
+        )
     findings += _label_findings(index, label_result, label_reason)
     findings += _quality_findings(index, quality, n)
     findings += _format_findings(index, n)
@@ -341,16 +467,25 @@ def build_health_report(
         "claimed_n_images": claimed_n_images,
         "findings": findings,
         "duplicates": {
-            "exact": {"method": exact.method, "n_groups": len(exact.groups),
-                      "n_redundant": exact.n_redundant,
-                      "groups": [g.to_dict() for g in exact.groups]},
-            "near": {"method": near.method, "threshold": near.threshold,
-                     "n_groups": len(near.groups), "n_redundant": near.n_redundant,
-                     "groups": [g.to_dict() for g in near.groups]},
+            "exact": {
+                "method": exact.method,
+                "n_groups": len(exact.groups),
+                "n_redundant": exact.n_redundant,
+                "groups": [g.to_dict() for g in exact.groups],
+            },
+            "near": {
+                "method": near.method,
+                "threshold": near.threshold,
+                "n_groups": len(near.groups),
+                "n_redundant": near.n_redundant,
+                "groups": [g.to_dict() for g in near.groups],
+            },
         },
         "label_issues": label_result.to_dict() if label_result is not None else None,
-        "quality": {k: (v if k in {"thresholds", "median_sharpness"} else len(v))
-                    for k, v in quality.items()},
+        "quality": {
+            k: (v if k in {"thresholds", "median_sharpness"} else len(v))
+            for k, v in quality.items()
+        },
         "thresholds": {
             "near_duplicate_cosine": near.threshold if feats is not None else None,
             "dhash_max_bits": near.threshold if feats is None else None,
@@ -384,9 +519,14 @@ def _format_findings(index: DatasetIndex, n: int) -> list[dict[str, Any]]:
             missing = sum(1 for r in index.records if not r.boxes)
             what = phrase("annotation_box")
         if missing:
-            findings.append(_finding(
-                "images-without-annotation", _severity_by_share(missing / max(1, n), 0.2),
-                {"n": missing, "n_images": n}, what=what))
+            findings.append(
+                _finding(
+                    "images-without-annotation",
+                    _severity_by_share(missing / max(1, n), 0.2),
+                    {"n": missing, "n_images": n},
+                    what=what,
+                )
+            )
     return findings
 
 

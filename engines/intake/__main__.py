@@ -26,16 +26,20 @@ from engines.intake import (
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 2 unusable upload)."""
-    parser = argparse.ArgumentParser(prog="python -m engines.intake",
-                                     description="Profile and health-check an image upload.")
+    parser = argparse.ArgumentParser(
+        prog="python -m engines.intake", description="Profile and health-check an image upload."
+    )
     parser.add_argument("upload", type=Path, help="a .zip file or a folder")
     parser.add_argument("--work", type=Path, help="where to unpack a zip (default: temp)")
-    parser.add_argument("--max-upload-mb", type=float, default=None,
-                        help="refuse zips larger than this")
-    parser.add_argument("--claimed", type=int, default=None,
-                        help="how many images the client said they have")
-    parser.add_argument("--samples", type=int, default=0,
-                        help="also list this many sample paths per class")
+    parser.add_argument(
+        "--max-upload-mb", type=float, default=None, help="refuse zips larger than this"
+    )
+    parser.add_argument(
+        "--claimed", type=int, default=None, help="how many images the client said they have"
+    )
+    parser.add_argument(
+        "--samples", type=int, default=0, help="also list this many sample paths per class"
+    )
     args = parser.parse_args(argv)
     limits = IntakeLimits()
     if args.max_upload_mb:
@@ -52,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     profile.effective_n_images = profile.health["effective_n_images"]
     out = profile.to_dict()
     if args.samples:
-        out["samples"] = {k: [index.relpath(p) for p in v] for k, v in
-                          pick_samples(index.records, per_class=args.samples).items()}
+        out["samples"] = {
+            k: [index.relpath(p) for p in v]
+            for k, v in pick_samples(index.records, per_class=args.samples).items()
+        }
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0
 

@@ -90,9 +90,13 @@ def read_voc(path: Path) -> VocFile | None:
         if x1 is None or y1 is None or x2 is None or y2 is None:
             continue
         boxes.append(Box(label=label, x=x1, y=y1, w=max(0.0, x2 - x1), h=max(0.0, y2 - y1)))
-    return VocFile(path=path, filename=filename,
-                   width=int(width) if width else None, height=int(height) if height else None,
-                   boxes=boxes)
+    return VocFile(
+        path=path,
+        filename=filename,
+        width=int(width) if width else None,
+        height=int(height) if height else None,
+        boxes=boxes,
+    )
 
 
 def read_coco(path: Path) -> CocoFile | None:
@@ -145,5 +149,11 @@ def read_coco(path: Path) -> CocoFile | None:
             n_seg += 1
         label = categories.get(ann.get("category_id"), str(ann.get("category_id")))
         images[file_name].append(Box(label=label, x=x, y=y, w=w, h=h))
-    return CocoFile(path=path, images=images, categories=categories, n_annotations=n_ann,
-                    n_with_segmentation=n_seg, info=data.get("info") or {})
+    return CocoFile(
+        path=path,
+        images=images,
+        categories=categories,
+        n_annotations=n_ann,
+        n_with_segmentation=n_seg,
+        info=data.get("info") or {},
+    )

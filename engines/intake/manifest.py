@@ -21,13 +21,53 @@ from engines.intake.records import nfc
 TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xlsm"})
 _MAX_TABLE_BYTES = 200 * 1024**2
 
-_FILE_COLUMNS = ("filename", "file_name", "file", "filepath", "file_path", "image",
-                 "image_name", "imagename", "image_path", "imagepath", "image_file", "img",
-                 "img_name", "path", "image_id", "imageid", "id", "name", "fname",
-                 "파일", "파일명", "파일이름", "이미지", "이미지명", "경로")
-_LABEL_COLUMNS = ("label", "labels", "class", "class_name", "classname", "category",
-                  "category_name", "target", "y", "diagnosis", "tag", "annotation",
-                  "라벨", "레이블", "클래스", "분류", "정답", "범주")
+_FILE_COLUMNS = (
+    "filename",
+    "file_name",
+    "file",
+    "filepath",
+    "file_path",
+    "image",
+    "image_name",
+    "imagename",
+    "image_path",
+    "imagepath",
+    "image_file",
+    "img",
+    "img_name",
+    "path",
+    "image_id",
+    "imageid",
+    "id",
+    "name",
+    "fname",
+    "파일",
+    "파일명",
+    "파일이름",
+    "이미지",
+    "이미지명",
+    "경로",
+)
+_LABEL_COLUMNS = (
+    "label",
+    "labels",
+    "class",
+    "class_name",
+    "classname",
+    "category",
+    "category_name",
+    "target",
+    "y",
+    "diagnosis",
+    "tag",
+    "annotation",
+    "라벨",
+    "레이블",
+    "클래스",
+    "분류",
+    "정답",
+    "범주",
+)
 _SPLIT_COLUMNS = ("split", "set", "subset", "partition", "fold_name", "분할", "구분")
 
 
@@ -129,8 +169,10 @@ def read_manifest(path: Path, max_rows: int = 200_000) -> Manifest | None:
     if path.stat().st_size > _MAX_TABLE_BYTES:
         return None
     try:
-        rows = _read_excel_rows(path) if path.suffix.lower() in {".xlsx", ".xlsm"} else (
-            _read_csv_rows(path)
+        rows = (
+            _read_excel_rows(path)
+            if path.suffix.lower() in {".xlsx", ".xlsm"}
+            else (_read_csv_rows(path))
         )
     except (OSError, csv.Error, UnicodeError):
         return None
@@ -156,8 +198,14 @@ def read_manifest(path: Path, max_rows: int = 200_000) -> Manifest | None:
             continue
         label = row[label_idx].strip() if label_idx is not None and label_idx < len(row) else ""
         split = row[split_idx].strip() if split_idx is not None and split_idx < len(row) else ""
-        out.append(ManifestRow(file=nfc(row[file_idx].strip()), label=nfc(label) or None,
-                               split=split or None, line=n))
+        out.append(
+            ManifestRow(
+                file=nfc(row[file_idx].strip()),
+                label=nfc(label) or None,
+                split=split or None,
+                line=n,
+            )
+        )
     return Manifest(
         path=path,
         rows=out,

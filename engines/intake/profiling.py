@@ -13,8 +13,7 @@ from engines.intake.records import DatasetIndex, natural_key
 from engines.profile import DatasetProfile
 
 _ASPECT_BINS = (0.0, 0.5, 0.8, 0.95, 1.05, 1.25, 2.0, math.inf)
-_ASPECT_NAMES = ("<0.5 tall", "0.5-0.8", "0.8-0.95", "square", "1.05-1.25", "1.25-2",
-                 ">2 wide")
+_ASPECT_NAMES = ("<0.5 tall", "0.5-0.8", "0.8-0.95", "square", "1.05-1.25", "1.25-2", ">2 wide")
 
 
 def summarize(values: Iterable[float | None]) -> dict[str, float | int | None]:
@@ -29,8 +28,15 @@ def summarize(values: Iterable[float | None]) -> dict[str, float | int | None]:
     """
     arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
     if arr.size == 0:
-        return {"n": 0, "min": None, "p5": None, "median": None, "mean": None, "p95": None,
-                "max": None}
+        return {
+            "n": 0,
+            "min": None,
+            "p5": None,
+            "median": None,
+            "mean": None,
+            "p95": None,
+            "max": None,
+        }
     return {
         "n": int(arr.size),
         "min": round(float(arr.min()), 3),
@@ -213,11 +219,11 @@ def correct_profile(
     from engines.intake.limits import IntakeError
 
     if data_type is not None and data_type not in _DATA_TYPES:
-        raise IntakeError(f"Unknown data type '{data_type}'. Choose one of: "
-                          f"{', '.join(_DATA_TYPES)}.")
+        raise IntakeError(
+            f"Unknown data type '{data_type}'. Choose one of: {', '.join(_DATA_TYPES)}."
+        )
     if task_hint is not None and task_hint not in _TASK_HINTS:
-        raise IntakeError(f"Unknown task '{task_hint}'. Choose one of: "
-                          f"{', '.join(_TASK_HINTS)}.")
+        raise IntakeError(f"Unknown task '{task_hint}'. Choose one of: {', '.join(_TASK_HINTS)}.")
     notes = list(profile.notes)
     changes: dict[str, Any] = {}
     if data_type is not None and data_type != profile.data_type:

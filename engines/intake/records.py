@@ -11,16 +11,45 @@ from typing import Any
 from engines.images import ImageInfo
 from engines.profile import SkippedFile
 
-JUNK_NAMES = frozenset({"__macosx", ".ds_store", "thumbs.db", "desktop.ini", "__pycache__",
-                        ".git", ".svn", "$recycle.bin", ".trash", ".trashes"})
+JUNK_NAMES = frozenset(
+    {
+        "__macosx",
+        ".ds_store",
+        "thumbs.db",
+        "desktop.ini",
+        "__pycache__",
+        ".git",
+        ".svn",
+        "$recycle.bin",
+        ".trash",
+        ".trashes",
+    }
+)
 
 _SPLIT_ALIASES = {
-    "train": "train", "training": "train", "trn": "train", "trainset": "train",
-    "train_set": "train", "train-set": "train",
-    "val": "val", "valid": "val", "validation": "val", "validate": "val", "dev": "val",
-    "vali": "val", "valset": "val", "val_set": "val", "val-set": "val",
-    "test": "test", "testing": "test", "tst": "test", "testset": "test",
-    "test_set": "test", "test-set": "test", "holdout": "test", "eval": "test",
+    "train": "train",
+    "training": "train",
+    "trn": "train",
+    "trainset": "train",
+    "train_set": "train",
+    "train-set": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "validate": "val",
+    "dev": "val",
+    "vali": "val",
+    "valset": "val",
+    "val_set": "val",
+    "val-set": "val",
+    "test": "test",
+    "testing": "test",
+    "tst": "test",
+    "testset": "test",
+    "test_set": "test",
+    "test-set": "test",
+    "holdout": "test",
+    "eval": "test",
 }
 
 

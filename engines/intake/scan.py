@@ -54,19 +54,86 @@ from engines.profile import SkippedFile
 from engines.progress import Progress, ProgressCallback, ignore_progress
 
 ARCHIVE_SUFFIXES = frozenset({".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"})
-IMAGE_DIR_NAMES = frozenset({"images", "image", "imgs", "img", "jpegimages", "inputs",
-                             "input", "photos", "pictures", "originals", "raw", "x", "이미지"})
-MASK_DIR_NAMES = frozenset({"masks", "mask", "segmentations", "segmentation",
-                            "segmentationclass", "segmentationobject", "gt", "ground_truth",
-                            "groundtruth", "ground-truth", "annotations", "labels", "label",
-                            "targets", "y", "마스크"})
-MASK_SUFFIXES = ("_mask", "_masks", "-mask", "_seg", "_segmentation", "_gt", "_label",
-                 "_labels", "_anno", "_annotation")
-GENERIC_FOLDER_NAMES = frozenset({"images", "image", "imgs", "img", "photos", "photo",
-                                  "pictures", "pics", "data", "dataset", "samples",
-                                  "sample", "unlabeled", "unlabelled", "raw", "input",
-                                  "inputs", "all", "upload", "uploads", "files", "jpg",
-                                  "png", "jpeg", "사진", "이미지", "데이터"})
+IMAGE_DIR_NAMES = frozenset(
+    {
+        "images",
+        "image",
+        "imgs",
+        "img",
+        "jpegimages",
+        "inputs",
+        "input",
+        "photos",
+        "pictures",
+        "originals",
+        "raw",
+        "x",
+        "이미지",
+    }
+)
+MASK_DIR_NAMES = frozenset(
+    {
+        "masks",
+        "mask",
+        "segmentations",
+        "segmentation",
+        "segmentationclass",
+        "segmentationobject",
+        "gt",
+        "ground_truth",
+        "groundtruth",
+        "ground-truth",
+        "annotations",
+        "labels",
+        "label",
+        "targets",
+        "y",
+        "마스크",
+    }
+)
+MASK_SUFFIXES = (
+    "_mask",
+    "_masks",
+    "-mask",
+    "_seg",
+    "_segmentation",
+    "_gt",
+    "_label",
+    "_labels",
+    "_anno",
+    "_annotation",
+)
+GENERIC_FOLDER_NAMES = frozenset(
+    {
+        "images",
+        "image",
+        "imgs",
+        "img",
+        "photos",
+        "photo",
+        "pictures",
+        "pics",
+        "data",
+        "dataset",
+        "samples",
+        "sample",
+        "unlabeled",
+        "unlabelled",
+        "raw",
+        "input",
+        "inputs",
+        "all",
+        "upload",
+        "uploads",
+        "files",
+        "jpg",
+        "png",
+        "jpeg",
+        "사진",
+        "이미지",
+        "데이터",
+    }
+)
 _DOMAIN_PATTERNS = (
     re.compile(r"^(train|test|val|valid)[_\- ]?([ab])$", re.IGNORECASE),
     re.compile(r"^domain[_\- ]?([a-z0-9]+)$", re.IGNORECASE),
@@ -142,8 +209,9 @@ def scan_dataset(
         if n % step == 0:
             report(Progress("scan", n / max(1, total), f"Checking image {n + 1:,} of {total:,}"))
         try:
-            record.info = inspect_image(record.path, limits.max_image_pixels,
-                                        max_decoded_bytes=limits.max_decoded_bytes)
+            record.info = inspect_image(
+                record.path, limits.max_image_pixels, max_decoded_bytes=limits.max_decoded_bytes
+            )
         except ImageDecodeError as exc:
             skipped.append(SkippedFile(path=_rel(root, record.path), reason=str(exc)))
             continue
@@ -160,7 +228,8 @@ def scan_dataset(
         data_type, task_hint = "input_only", None
     if inv.n_ignored:
         plan.notes.append(
-            f"Ignored {inv.n_ignored} system or hidden files (__MACOSX, .DS_Store...).")
+            f"Ignored {inv.n_ignored} system or hidden files (__MACOSX, .DS_Store...)."
+        )
     skipped.sort(key=lambda s: natural_key(s.path))
     skipped = [SkippedFile(s.path, without_paths(s.reason)) for s in skipped]
     return DatasetIndex(
@@ -239,8 +308,9 @@ def _classify_file(root: Path, path: Path, inv: _Inventory) -> None:
     elif suffix == ".json":
         inv.jsons.append(path)
     elif suffix in ARCHIVE_SUFFIXES:
-        inv.skipped.append(SkippedFile(
-            rel, "archive inside the upload; unpack it and upload its content"))
+        inv.skipped.append(
+            SkippedFile(rel, "archive inside the upload; unpack it and upload its content")
+        )
     else:
         try:
             with path.open("rb") as fh:
@@ -354,8 +424,10 @@ def _unused_table_reason(table: Path) -> str:
     if manifest is None or not manifest.rows:
         return "table without a file-name column; not used"
     first = manifest.rows[0].file
-    return (f"table whose {len(manifest.rows):,} file names (e.g. '{first[:60]}') match no "
-            "image in the upload; check the names or zip the images with it; not used")
+    return (
+        f"table whose {len(manifest.rows):,} file names (e.g. '{first[:60]}') match no "
+        "image in the upload; check the names or zip the images with it; not used"
+    )
 
 
 def _split_from_parts(parts: Iterable[str]) -> str | None:
@@ -401,8 +473,9 @@ def _plan_coco(root: Path, inv: _Inventory) -> _Plan | None:
         if p in boxes_of:
             plan.records.append(ImageRecord(path=p, split=split_of.get(p), boxes=boxes_of[p]))
         else:
-            plan.records.append(ImageRecord(path=p, split=_split_from_parts(
-                Path(_rel(root, p)).parts[:-1])))
+            plan.records.append(
+                ImageRecord(path=p, split=_split_from_parts(Path(_rel(root, p)).parts[:-1]))
+            )
     n_unannotated = len(inv.images) - len(boxes_of)
     plan.annotations["coco"] = {
         "files": [_rel(root, c.path) for c in cocos],
@@ -413,8 +486,10 @@ def _plan_coco(root: Path, inv: _Inventory) -> _Plan | None:
         "missing_images": missing[:20],
         "n_images_without_annotation_entry": n_unannotated,
     }
-    plan.notes.append(f"Detection annotations (COCO) found in {len(cocos)} file(s): "
-                      f"{n_ann:,} boxes in {len(categories)} categories.")
+    plan.notes.append(
+        f"Detection annotations (COCO) found in {len(cocos)} file(s): "
+        f"{n_ann:,} boxes in {len(categories)} categories."
+    )
     if missing:
         plan.notes.append(f"{len(missing)} images named in the COCO file were not in the upload.")
     if n_seg:
@@ -422,8 +497,9 @@ def _plan_coco(root: Path, inv: _Inventory) -> _Plan | None:
     if n_unannotated:
         plan.notes.append(f"{n_unannotated} images are not listed in any COCO file.")
     others = [p for p in inv.jsons if p not in used]
-    plan.skipped += [SkippedFile(_rel(root, p), "JSON file that is not a COCO annotation")
-                     for p in others]
+    plan.skipped += [
+        SkippedFile(_rel(root, p), "JSON file that is not a COCO annotation") for p in others
+    ]
     return plan
 
 
@@ -458,13 +534,17 @@ def _plan_voc(root: Path, inv: _Inventory) -> _Plan | None:
         "n_missing_images": len(missing),
         "missing_images": missing[:20],
     }
-    plan.notes.append(f"Detection annotations (Pascal VOC) found: {len(vocs)} XML files, "
-                      f"{len(classes)} classes.")
+    plan.notes.append(
+        f"Detection annotations (Pascal VOC) found: {len(vocs)} XML files, {len(classes)} classes."
+    )
     if missing:
         plan.notes.append(f"{len(missing)} VOC files name an image that is not in the upload.")
     xml_used = {v.path for v in vocs}
-    plan.skipped += [SkippedFile(_rel(root, p), "XML file that is not a Pascal VOC annotation")
-                     for p in inv.xmls if p not in xml_used]
+    plan.skipped += [
+        SkippedFile(_rel(root, p), "XML file that is not a Pascal VOC annotation")
+        for p in inv.xmls
+        if p not in xml_used
+    ]
     return plan
 
 
@@ -540,8 +620,9 @@ def _plan_masks(root: Path, inv: _Inventory) -> _Plan | None:
         plan.skipped.append(SkippedFile(_rel(root, m), "mask without a matching image"))
     for p in inv.images:
         if p not in seen and p not in mask_files:
-            plan.skipped.append(SkippedFile(
-                _rel(root, p), "image outside the images/ and masks/ folders; not used"))
+            plan.skipped.append(
+                SkippedFile(_rel(root, p), "image outside the images/ and masks/ folders; not used")
+            )
     n_without = sum(1 for r in plan.records if r.mask_path is None)
     plan.annotations["masks"] = {"n_pairs": len(pairs), "n_images_without_mask": n_without}
     plan.notes.append(f"Segmentation layout ({layout_note}): {len(pairs):,} image/mask pairs.")
@@ -587,8 +668,9 @@ def _plan_manifest(root: Path, inv: _Inventory) -> _Plan | None:
         if p in label_of:
             plan.records.append(label_of[p])
         else:
-            plan.skipped.append(SkippedFile(
-                _rel(root, p), f"not listed in the manifest '{manifest.path.name}'"))
+            plan.skipped.append(
+                SkippedFile(_rel(root, p), f"not listed in the manifest '{manifest.path.name}'")
+            )
     if manifest.label_column is None:
         plan.data_type, plan.task_hint = "input_only", None
     rel_manifest = _rel(root, manifest.path)
@@ -605,25 +687,38 @@ def _plan_manifest(root: Path, inv: _Inventory) -> _Plan | None:
     }
     plan.notes.append(
         f"Manifest '{rel_manifest}': files from column '{manifest.file_column}'"
-        + (f", labels from '{manifest.label_column}'" if manifest.label_column
-           else ", no label column")
-        + (f", splits from '{manifest.split_column}'" if manifest.split_column else "") + "."
+        + (
+            f", labels from '{manifest.label_column}'"
+            if manifest.label_column
+            else ", no label column"
+        )
+        + (f", splits from '{manifest.split_column}'" if manifest.split_column else "")
+        + "."
     )
     if missing:
-        plan.notes.append(f"{len(missing)} files listed in the manifest are not in the upload "
-                          f"(e.g. {', '.join(missing[:3])}).")
+        plan.notes.append(
+            f"{len(missing)} files listed in the manifest are not in the upload "
+            f"(e.g. {', '.join(missing[:3])})."
+        )
     if ambiguous:
-        plan.notes.append(f"{len(ambiguous)} manifest names match several files; give their "
-                          "folder in the manifest.")
+        plan.notes.append(
+            f"{len(ambiguous)} manifest names match several files; give their "
+            "folder in the manifest."
+        )
     if conflicts:
-        plan.notes.append(f"{conflicts} files are listed twice with different labels; the "
-                          "first row was used.")
+        plan.notes.append(
+            f"{conflicts} files are listed twice with different labels; the first row was used."
+        )
     if unknown_splits:
-        plan.notes.append("Split values not understood (treated as no split): "
-                          + ", ".join(sorted(unknown_splits)) + ".")
+        plan.notes.append(
+            "Split values not understood (treated as no split): "
+            + ", ".join(sorted(unknown_splits))
+            + "."
+        )
     other_tables = [t for t in inv.tables if t != manifest.path]
-    plan.skipped += [SkippedFile(_rel(root, t), "second table; not used as the manifest")
-                     for t in other_tables]
+    plan.skipped += [
+        SkippedFile(_rel(root, t), "second table; not used as the manifest") for t in other_tables
+    ]
     plan.skipped += [SkippedFile(_rel(root, p), "XML file that is not used") for p in inv.xmls]
     plan.skipped += [SkippedFile(_rel(root, p), "JSON file that is not used") for p in inv.jsons]
     return plan
@@ -672,22 +767,30 @@ def _plan_folders(root: Path, inv: _Inventory) -> _Plan:
         n_unlabeled = sum(1 for r in plan.records if r.label is None)
         if n_unlabeled == len(plan.records):
             plan.layout, plan.data_type, plan.task_hint = "split_flat", "input_only", None
-            plan.notes.append("Split folders hold images directly (no class folders): "
-                              "read as unlabeled.")
+            plan.notes.append(
+                "Split folders hold images directly (no class folders): read as unlabeled."
+            )
         elif n_unlabeled:
-            plan.notes.append(f"{n_unlabeled} images sit directly in a split folder, outside "
-                              "any class folder: kept as unlabeled.")
+            plan.notes.append(
+                f"{n_unlabeled} images sit directly in a split folder, outside "
+                "any class folder: kept as unlabeled."
+            )
         _skip_loose(root, loose, plan, "outside the split folders")
-        plan.notes.append("Split folders found: " + ", ".join(
-            f"{n} → {splits[n]}" for n in sorted(top_names, key=natural_key)) + ".")
+        plan.notes.append(
+            "Split folders found: "
+            + ", ".join(f"{n} → {splits[n]}" for n in sorted(top_names, key=natural_key))
+            + "."
+        )
         return plan
 
     if top_names:
         if len(top_names) == 1 and not loose and top_names[0].lower() in GENERIC_FOLDER_NAMES:
             plan = _Plan("flat", "input_only", None, [])
             plan.records = [ImageRecord(path=p) for p, _ in top[top_names[0]]]
-            plan.notes.append(f"One folder named '{top_names[0]}' with no class folders: read "
-                              "as unlabeled images (input only). If it is one class, say so.")
+            plan.notes.append(
+                f"One folder named '{top_names[0]}' with no class folders: read "
+                "as unlabeled images (input only). If it is one class, say so."
+            )
             return plan
         plan = _Plan("class_folders", "paired", "classification", [])
         for name, items in top.items():
@@ -696,9 +799,11 @@ def _plan_folders(root: Path, inv: _Inventory) -> _Plan:
                 plan.records.append(ImageRecord(path=p, label=nfc(name), split=split))
         _skip_loose(root, loose, plan, "outside any class folder")
         if len(top_names) == 1:
-            plan.notes.append(f"Only one class folder ('{nfc(top_names[0])}'): a classifier "
-                              "needs at least two classes. If the images are unlabeled, "
-                              "mark the data as input only.")
+            plan.notes.append(
+                f"Only one class folder ('{nfc(top_names[0])}'): a classifier "
+                "needs at least two classes. If the images are unlabeled, "
+                "mark the data as input only."
+            )
         return plan
 
     plan = _Plan("flat", "input_only", None, [ImageRecord(path=p) for p in loose])
@@ -726,11 +831,16 @@ def _plan_unpaired(
     labeled = Counter(r.domain for r in plan.records if r.label)
     if labeled:
         plan.task_hint = "classification"
-        plan.notes.append("Unpaired collections; labeled classes in: "
-                          + ", ".join(sorted(str(d) for d in labeled)) + " (domain adaptation).")
+        plan.notes.append(
+            "Unpaired collections; labeled classes in: "
+            + ", ".join(sorted(str(d) for d in labeled))
+            + " (domain adaptation)."
+        )
     else:
-        plan.notes.append("Two unpaired collections with no labels (image-to-image translation "
-                          "or domain adaptation).")
+        plan.notes.append(
+            "Two unpaired collections with no labels (image-to-image translation "
+            "or domain adaptation)."
+        )
     _skip_loose(root, loose, plan, "outside the collection folders")
     return plan
 
@@ -763,19 +873,25 @@ def _verify_masks(
                     reason = "mask has too many pixels"
                 elif decoded_bytes(w, h, mask.mode) > limits.max_decoded_bytes:
                     reason = "mask too large to decode safely"
-                elif {(w, h)} & {(record.info.width, record.info.height),
-                                 (record.info.height, record.info.width)} == set():
-                    reason = (f"mask size {w}x{h} differs from its image "
-                              f"{record.info.width}x{record.info.height}")
+                elif {(w, h)} & {
+                    (record.info.width, record.info.height),
+                    (record.info.height, record.info.width),
+                } == set():
+                    reason = (
+                        f"mask size {w}x{h} differs from its image "
+                        f"{record.info.width}x{record.info.height}"
+                    )
                 else:
                     mask.load()
-                    arr = np.asarray(mask.convert("L") if mask.mode not in {"L", "P", "1"}
-                                     else mask)
+                    arr = np.asarray(
+                        mask.convert("L") if mask.mode not in {"L", "P", "1"} else mask
+                    )
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             reason = f"mask unreadable ({str(exc)[:80]})"
         if reason is not None:
-            skipped.append(SkippedFile(_rel(root, record.mask_path), reason + "; image kept "
-                                       "without mask"))
+            skipped.append(
+                SkippedFile(_rel(root, record.mask_path), reason + "; image kept without mask")
+            )
             record.mask_path = None
             n_bad += 1
             continue
@@ -787,29 +903,39 @@ def _verify_masks(
         if fg == 0.0:
             n_empty += 1
     if len(values) > 32:
-        notes.append(f"Masks hold {len(values)} distinct values (soft edges or JPEG "
-                     "artefacts), not class indices: threshold them before training.")
+        notes.append(
+            f"Masks hold {len(values)} distinct values (soft edges or JPEG "
+            "artefacts), not class indices: threshold them before training."
+        )
     summary = annotations.setdefault("masks", {})
-    summary.update({
-        "n_pairs": len(fractions),
-        "n_images_without_mask": sum(1 for r in records if r.mask_path is None),
-        "n_unusable_masks": n_bad,
-        "n_empty_masks": n_empty,
-        "mask_values": sorted(values) if len(values) <= 32 else None,
-        "n_mask_values": len(values),
-        "mask_kind": ("binary" if len(values) <= 2 else "class_index" if len(values) <= 32
-                      else "soft"),
-        "foreground_fraction_mean": round(float(np.mean(fractions)), 4) if fractions else None,
-        "foreground_fraction_median": (
-            round(float(np.median(fractions)), 4) if fractions else None),
-    })
+    summary.update(
+        {
+            "n_pairs": len(fractions),
+            "n_images_without_mask": sum(1 for r in records if r.mask_path is None),
+            "n_unusable_masks": n_bad,
+            "n_empty_masks": n_empty,
+            "mask_values": sorted(values) if len(values) <= 32 else None,
+            "n_mask_values": len(values),
+            "mask_kind": (
+                "binary" if len(values) <= 2 else "class_index" if len(values) <= 32 else "soft"
+            ),
+            "foreground_fraction_mean": round(float(np.mean(fractions)), 4) if fractions else None,
+            "foreground_fraction_median": (
+                round(float(np.median(fractions)), 4) if fractions else None
+            ),
+        }
+    )
 
 
 def _nothing_usable_message(root: Path, inv: _Inventory, skipped: list[SkippedFile]) -> str:
     if inv.n_files == 0:
-        return (f"The folder '{root.name}' holds no files. Upload a zip of image folders "
-                "(one folder per class) or a folder of images.")
+        return (
+            f"The folder '{root.name}' holds no files. Upload a zip of image folders "
+            "(one folder per class) or a folder of images."
+        )
     reasons = Counter(s.reason.split(" (")[0] for s in skipped)
     found = "; ".join(f"{n} × {r}" for r, n in reasons.most_common(4))
-    return (f"No usable image in '{root.name}' ({inv.n_files} files: {found}). Upload JPEG, "
-            "PNG, BMP, GIF, TIFF, WebP or DICOM images, one folder per class.")
+    return (
+        f"No usable image in '{root.name}' ({inv.n_files} files: {found}). Upload JPEG, "
+        "PNG, BMP, GIF, TIFF, WebP or DICOM images, one folder per class."
+    )

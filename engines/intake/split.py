@@ -50,8 +50,9 @@ def stratified_split(
             f"val_fraction must be between 0 and 1 (got {val_fraction}); use e.g. 0.25."
         )
     if groups is not None and len(groups) != len(records):
-        raise ValueError(f"Got {len(groups)} group ids for {len(records)} records; pass one "
-                         "per record.")
+        raise ValueError(
+            f"Got {len(groups)} group ids for {len(records)} records; pass one per record."
+        )
     splits = {r.split for r in records}
     if "train" in splits and splits & {"val", "test"}:
         train = [r for r in records if r.split not in {"val", "test"}]
@@ -69,8 +70,7 @@ def stratified_split(
     rng = np.random.default_rng(seed)
     held_idx: set[int] = set()
     for label in sorted(by_label, key=lambda k: natural_key("" if k is None else str(k))):
-        units = sorted(by_label[label],
-                       key=lambda g: natural_key(str(records[members[g][0]].path)))
+        units = sorted(by_label[label], key=lambda g: natural_key(str(records[members[g][0]].path)))
         n = len(units)
         if n < 2:
             continue

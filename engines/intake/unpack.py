@@ -139,8 +139,7 @@ def _extract_atomically(
     fingerprint: str,
 ) -> Path:
     """Extract into a private folder, verify, mark complete, rename to ``dest``."""
-    staging = Path(tempfile.mkdtemp(prefix=f"{INCOMING_PREFIX}{os.getpid()}-",
-                                    dir=dest.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{INCOMING_PREFIX}{os.getpid()}-", dir=dest.parent))
     try:
         (staging / PARTIAL_MARKER).write_text("unpacking", encoding="utf-8")
         skipped, written = _extract_all(zf, infos, staging, limits)
@@ -247,8 +246,10 @@ def _safe_relative(name: str) -> tuple[PurePosixPath | None, str | None]:
     cleaned = name.replace("\\", "/")
     if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":"):
         # Its folders ("tmp", "Windows") are no class of the client's: never guess one.
-        return None, ("absolute path (the zip was made from a whole disk, not from the "
-                      "image folders); not extracted")
+        return None, (
+            "absolute path (the zip was made from a whole disk, not from the "
+            "image folders); not extracted"
+        )
     parts = _parts(cleaned)
     if any(p == ".." for p in parts):
         return None, "path leads outside the upload ('..'); not extracted"
@@ -397,11 +398,8 @@ def _descend_wrapper(folder: Path) -> Path:
     return current
 
 
-def _write_sidecar(
-    dest: Path, root: str, skipped: list[SkippedFile], fingerprint: str
-) -> None:
-    data = {"root": root, "fingerprint": fingerprint,
-            "skipped": [asdict(s) for s in skipped]}
+def _write_sidecar(dest: Path, root: str, skipped: list[SkippedFile], fingerprint: str) -> None:
+    data = {"root": root, "fingerprint": fingerprint, "skipped": [asdict(s) for s in skipped]}
     (dest / SIDECAR_NAME).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
@@ -543,11 +541,10 @@ def clean_incoming(folder: Path, *, older_than_s: float = 3600.0) -> list[Path]:
     now = time.time()
     for child in children:
         name = child.name
-        prefix = next((p for p in (INCOMING_PREFIX, REMOVING_PREFIX) if name.startswith(p)),
-                      None)
+        prefix = next((p for p in (INCOMING_PREFIX, REMOVING_PREFIX) if name.startswith(p)), None)
         if prefix is None:
             continue
-        pid_text = name[len(prefix):].split("-", 1)[0]
+        pid_text = name[len(prefix) :].split("-", 1)[0]
         if pid_text.isdigit():
             if _pid_alive(int(pid_text)):
                 continue

@@ -171,9 +171,7 @@ class InProcessRunner:
             self._update(job, status=RUNNING, started_at=time.time())
             result = fn(**kwargs, progress=lambda p: self._report(job, p), cancel=job.token)
             if not isinstance(result, dict):
-                raise TypeError(
-                    f"The job function returned {type(result).__name__}, not a dict."
-                )
+                raise TypeError(f"The job function returned {type(result).__name__}, not a dict.")
             self._update(job, status=DONE, result=result, finished_at=time.time())
         except Cancelled:
             self._update(job, status=CANCELLED, finished_at=time.time())
@@ -184,7 +182,9 @@ class InProcessRunner:
                 self._slots.release()
             # Whatever escaped above (SystemExit in the job...), never leave it "running".
             self._update(
-                job, status=FAILED, error="the job's thread stopped unexpectedly",
+                job,
+                status=FAILED,
+                error="the job's thread stopped unexpectedly",
                 error_kind="runner",
                 finished_at=time.time(),
             )

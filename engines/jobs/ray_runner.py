@@ -291,9 +291,7 @@ class RayRunner:
                     "see docs/cluster.md."
                 )
             try:
-                ray.init(
-                    address=self.address, namespace=NAMESPACE, log_to_driver=log_to_driver
-                )
+                ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=log_to_driver)
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     ray.shutdown()  # leave no half-made connection behind
@@ -551,8 +549,8 @@ class RayRunner:
             envelope["status"],
             result=envelope.get("result"),
             error=envelope.get("error"),
-            error_kind=envelope.get("error_kind") or (
-                "runner" if envelope["status"] == FAILED else None),
+            error_kind=envelope.get("error_kind")
+            or ("runner" if envelope["status"] == FAILED else None),
             progress=_progress_from(envelope.get("progress")),
             started_at=envelope.get("started_at"),
             finished_at=envelope.get("finished_at"),

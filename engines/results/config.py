@@ -86,8 +86,9 @@ class RunConfig(Record):
         """
         unknown = sorted(set(settings) - set(cls.model_fields))
         if unknown:
-            raise ConfigError(f"Unknown setting {unknown[0]!r}: use one of "
-                              f"{', '.join(cls.model_fields)}.")
+            raise ConfigError(
+                f"Unknown setting {unknown[0]!r}: use one of {', '.join(cls.model_fields)}."
+            )
         given = {k: v for k, v in settings.items() if v is not None or k in _NULLABLE}
         try:
             return cls(**given)
@@ -96,8 +97,7 @@ class RunConfig(Record):
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some settings changed, validated again."""
-        return RunConfig.create(**{**self.model_dump(), "started_at": self.started_at,
-                                    **changes})
+        return RunConfig.create(**{**self.model_dump(), "started_at": self.started_at, **changes})
 
     @field_validator("cache_dir", mode="before")
     @classmethod
@@ -120,9 +120,7 @@ class RunConfig(Record):
     @classmethod
     def _budget(cls, value: float) -> float:
         if not math.isfinite(value) or value <= 0:
-            raise ValueError(
-                f"The time budget must be a positive number of seconds, got {value}."
-            )
+            raise ValueError(f"The time budget must be a positive number of seconds, got {value}.")
         return float(value)
 
     @field_validator("batch_size")
@@ -142,8 +140,7 @@ class RunConfig(Record):
                 chosen.add(Strategy(str(name)))
             except ValueError:
                 raise ValueError(
-                    f"Unknown strategy {name!r}: use "
-                    f"{', '.join(s.value for s in STRATEGY_ORDER)}."
+                    f"Unknown strategy {name!r}: use {', '.join(s.value for s in STRATEGY_ORDER)}."
                 ) from None
         # Every other experiment, the similarity and the learning curve stand on the probe.
         chosen.add(Strategy.LINEAR_PROBE)
@@ -211,9 +208,17 @@ class RunConfig(Record):
         return self.model_dump(mode="json")
 
 
-_NULLABLE = frozenset({"cache_dir", "freeze_fraction", "target_accuracy",
-                       "compare_backbones", "report_formats", "report_reserve_seconds",
-                       "started_at"})
+_NULLABLE = frozenset(
+    {
+        "cache_dir",
+        "freeze_fraction",
+        "target_accuracy",
+        "compare_backbones",
+        "report_formats",
+        "report_reserve_seconds",
+        "started_at",
+    }
+)
 
 
 def _first_message(exc: ValidationError) -> str:
@@ -222,7 +227,10 @@ def _first_message(exc: ValidationError) -> str:
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ")
     if error.get("type", "").endswith("_parsing") or error.get("type") in (
-        "int_type", "float_type", "string_type", "tuple_type"
+        "int_type",
+        "float_type",
+        "string_type",
+        "tuple_type",
     ):
         return f"Setting {field!r} has the wrong type: {message}."
     return message

@@ -171,8 +171,10 @@ def parse_result(data: Any, where: str = "result.json") -> Result:
     if isinstance(data, Result):
         return data
     if not isinstance(data, dict):
-        raise ResultError(f"{where} is not a result document (it holds a JSON "
-                          f"{type(data).__name__}, not an object).")
+        raise ResultError(
+            f"{where} is not a result document (it holds a JSON "
+            f"{type(data).__name__}, not an object)."
+        )
     if "schema_version" not in data:
         raise ResultError(f"{where} is not a result document (no schema_version).")
     check_version(data.get("schema_version"))
@@ -182,8 +184,7 @@ def parse_result(data: Any, where: str = "result.json") -> Result:
         error = exc.errors()[0]
         field = "/".join(str(p) for p in error.get("loc", ()))
         message = str(error.get("msg", "")).removeprefix("Value error, ")
-        raise ResultError(f"{where} is not a valid result document: /{field}: {message}.") \
-            from None
+        raise ResultError(f"{where} is not a valid result document: /{field}: {message}.") from None
 
 
 def load_result(path: Path) -> Result:

@@ -125,15 +125,22 @@ class LearningCurve(Record):
         """The "images needed" entry for exactly this target (None when not fitted)."""
         if self.fit is None or target is None:
             return None
-        return next((e for e in self.fit.images_needed
-                     if abs(e.target - float(target)) < _TARGET_TOLERANCE), None)
+        return next(
+            (
+                e
+                for e in self.fit.images_needed
+                if abs(e.target - float(target)) < _TARGET_TOLERANCE
+            ),
+            None,
+        )
 
     def prediction_at(self, multiple: float) -> CurvePrediction | None:
         """The prediction at ``multiple`` times the sample, where fitted."""
         if self.fit is None:
             return None
-        return next((p for p in self.fit.predictions
-                     if abs(p.extrapolation - multiple) < 0.01), None)
+        return next(
+            (p for p in self.fit.predictions if abs(p.extrapolation - multiple) < 0.01), None
+        )
 
 
 class SimilaritySignal(Record):

@@ -32,7 +32,10 @@ from engines.segmentation.train import cached_levels, train_segmentation
 
 
 def subset_indices(
-    idx: np.ndarray, labels: Sequence[str | None], fraction: float, min_images: int,
+    idx: np.ndarray,
+    labels: Sequence[str | None],
+    fraction: float,
+    min_images: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """A random ``fraction`` of ``idx``, stratified by label, at least ``min_images``.
@@ -126,8 +129,7 @@ def dice_learning_curve(
     rng = np.random.default_rng(config.seed + 1)
     fractions = sorted(set(config.curve_fractions))
     # Every size once before any repeat: a short budget still gets the most sizes.
-    jobs = [(f, r) for r in range(config.curve_repeats) for f in fractions
-            if r == 0 or f < 1.0]
+    jobs = [(f, r) for r in range(config.curve_repeats) for f in fractions if r == 0 or f < 1.0]
     points: list[dict[str, Any]] = []
     notes: list[str] = []
     n_epochs = int(epochs or config.max_epochs)
@@ -135,58 +137,109 @@ def dice_learning_curve(
         if cancel is not None:
             cancel.raise_if_cancelled()
         if fraction >= 1.0 and full_point is not None:
-            points.append({"fraction": 1.0, "n": int(full_point["n"]), "repeat": 0,
-                           "dice": full_point["dice"], "iou": full_point["iou"],
-                           "epochs": full_point.get("epochs"),
-                           "stopped_by": full_point.get("stopped_by"),
-                           "seconds": None, "reused": True})
+            points.append(
+                {
+                    "fraction": 1.0,
+                    "n": int(full_point["n"]),
+                    "repeat": 0,
+                    "dice": full_point["dice"],
+                    "iou": full_point["iou"],
+                    "epochs": full_point.get("epochs"),
+                    "stopped_by": full_point.get("stopped_by"),
+                    "seconds": None,
+                    "reused": True,
+                }
+            )
             continue
         if epoch_seconds is not None:
             estimate = fraction * epoch_seconds * n_epochs + (eval_seconds or 0.0)
             if estimate > deadline.remaining:
-                notes.append(f"{len(jobs) - done} of {len(jobs)} points were not run: the "
-                             f"next needed about {estimate:.0f} s, {max(deadline.remaining, 0):.0f}"
-                             " s were left.")
+                notes.append(
+                    f"{len(jobs) - done} of {len(jobs)} points were not run: the "
+                    f"next needed about {estimate:.0f} s, {max(deadline.remaining, 0):.0f}"
+                    " s were left."
+                )
                 break
         elif budget_seconds is not None and deadline.remaining < 1.0:
-            notes.append(f"{len(jobs) - done} of {len(jobs)} points were not run: the budget "
-                         "was spent.")
+            notes.append(
+                f"{len(jobs) - done} of {len(jobs)} points were not run: the budget was spent."
+            )
             break
         sub = subset_indices(fit_idx, labels, fraction, 2, rng)
         run_cfg = replace(config, seed=config.seed + 97 * repeat + 1, max_epochs=n_epochs)
         trained = train_segmentation(
-            encoder, data_cfg, train_pairs, sub, stop_idx, n_classes, "frozen_encoder",
-            run_cfg, device=device,
+            encoder,
+            data_cfg,
+            train_pairs,
+            sub,
+            stop_idx,
+            n_classes,
+            "frozen_encoder",
+            run_cfg,
+            device=device,
             budget_seconds=max(deadline.remaining, 0.0) if budget_seconds is not None else None,
-            cancel=cancel, cache=cache, stage="learning_curve", views=views,
+            cancel=cancel,
+            cache=cache,
+            stage="learning_curve",
+            views=views,
         )
-        val_levels = cached_levels(encoder, data_cfg, val_pairs, ["identity"], None, device,
-                                   cache, cancel=cancel)
-        ev = predict_native(trained.net, val_pairs, data_cfg, n_classes, device=device,
-                            batch_size=config.batch_size, cancel=cancel, levels=val_levels,
-                            stop_stage=None)
+        val_levels = cached_levels(
+            encoder, data_cfg, val_pairs, ["identity"], None, device, cache, cancel=cancel
+        )
+        ev = predict_native(
+            trained.net,
+            val_pairs,
+            data_cfg,
+            n_classes,
+            device=device,
+            batch_size=config.batch_size,
+            cancel=cancel,
+            levels=val_levels,
+            stop_stage=None,
+        )
         scores = segmentation_scores(ev.counts, ev.n_valid, class_names, n_boot=1)
         dice, iou = scores["dice"]["value"], scores["iou"]["value"]
-        points.append({"fraction": fraction, "n": int(sub.size), "repeat": repeat,
-                       "dice": dice, "iou": iou, "epochs": trained.epochs,
-                       "stopped_by": trained.stopped_by,
-                       "seconds": round(trained.seconds + ev.seconds, 3), "reused": False})
-        progress(Progress("learning_curve", (done + 1) / len(jobs),
-                          f"Trained on {sub.size} images ({fraction:.0%}): Dice "
-                          f"{dice if dice is not None else float('nan'):.3f}",
-                          metric={"dice": dice if dice is not None else float("nan")}))
+        points.append(
+            {
+                "fraction": fraction,
+                "n": int(sub.size),
+                "repeat": repeat,
+                "dice": dice,
+                "iou": iou,
+                "epochs": trained.epochs,
+                "stopped_by": trained.stopped_by,
+                "seconds": round(trained.seconds + ev.seconds, 3),
+                "reused": False,
+            }
+        )
+        progress(
+            Progress(
+                "learning_curve",
+                (done + 1) / len(jobs),
+                f"Trained on {sub.size} images ({fraction:.0%}): Dice "
+                f"{dice if dice is not None else float('nan'):.3f}",
+                metric={"dice": dice if dice is not None else float("nan")},
+            )
+        )
     usable = [p for p in points if p["dice"] is not None and p["stopped_by"] != "budget"]
     if len(usable) < len(points):
-        notes.append("Points without a Dice (no foreground) or cut short by the budget are "
-                     "left out of the fit.")
+        notes.append(
+            "Points without a Dice (no foreground) or cut short by the budget are "
+            "left out of the fit."
+        )
     n = np.array([p["n"] for p in usable], dtype=float)
     y = np.array([p["dice"] for p in usable], dtype=float)
     summary = []
     for size in np.unique(n):
         vals = y[n == size]
-        summary.append({"n": int(size), "mean": float(vals.mean()),
-                        "std": float(vals.std(ddof=1)) if vals.size > 1 else 0.0,
-                        "count": int(vals.size)})
+        summary.append(
+            {
+                "n": int(size),
+                "mean": float(vals.mean()),
+                "std": float(vals.std(ddof=1)) if vals.size > 1 else 0.0,
+                "count": int(vals.size),
+            }
+        )
     out: dict[str, Any] = {
         "metric": "dice",
         "strategy": "frozen_encoder",

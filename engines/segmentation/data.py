@@ -47,14 +47,22 @@ def _decode_pair(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     img = load_rgb(record.path)
     small = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
-    kind, n_classes, ignore = mask_spec["encoding"], mask_spec["n_classes"], \
-        mask_spec["ignore_index"]
+    kind, n_classes, ignore = (
+        mask_spec["encoding"],
+        mask_spec["n_classes"],
+        mask_spec["ignore_index"],
+    )
     if record.mask_path is None:
         raise ValueError(f"{record.path} has no mask: pair each image with its mask.")
-    full = load_mask(record.mask_path, kind, n_classes, size=img.size, ignore_index=ignore,
-                     image_path=record.path)
-    small_mask = np.asarray(Image.fromarray(full).resize((size, size),
-                                                         Image.Resampling.NEAREST))
+    full = load_mask(
+        record.mask_path,
+        kind,
+        n_classes,
+        size=img.size,
+        ignore_index=ignore,
+        image_path=record.path,
+    )
+    small_mask = np.asarray(Image.fromarray(full).resize((size, size), Image.Resampling.NEAREST))
     return small, small_mask, (full if native else None)
 
 
@@ -80,8 +88,9 @@ def decode_pairs(
     with ThreadPoolExecutor(max_workers=2) as pool:
         rows = list(pool.map(lambda r: _decode_pair(r, size, mask_spec, native), records))
     if not rows:
-        return PairArrays(np.zeros((0, size, size, 3), np.uint8),
-                          np.zeros((0, size, size), np.uint8), [])
+        return PairArrays(
+            np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size), np.uint8), []
+        )
     return PairArrays(
         images=np.stack([r[0] for r in rows]),
         masks=np.stack([r[1] for r in rows]),

@@ -93,16 +93,19 @@ def predict_native(
             size = tuple(pairs.images.shape[1:3])
             if levels is not None:
                 inputs = [lvl[k : k + batch_size].float().to(device) for lvl in levels]
-                logits = forward_from_cache(cast(SegmentationNet, net), inputs, stop_stage,
-                                            size).float()
+                logits = forward_from_cache(
+                    cast(SegmentationNet, net), inputs, stop_stage, size
+                ).float()
             else:
-                x = normalise(pairs.images[k : k + batch_size], data_cfg["mean"],
-                              data_cfg["std"]).to(device)
+                x = normalise(
+                    pairs.images[k : k + batch_size], data_cfg["mean"], data_cfg["std"]
+                ).to(device)
                 logits = net(x).float()
             for j in range(logits.shape[0]):
                 truth = pairs.native_masks[k + j]
-                up = F.interpolate(logits[j : j + 1], size=truth.shape, mode="bilinear",
-                                   align_corners=False)
+                up = F.interpolate(
+                    logits[j : j + 1], size=truth.shape, mode="bilinear", align_corners=False
+                )
                 pred = up.argmax(1)[0].to("cpu", torch.uint8).numpy()
                 counts, n_valid = image_counts(pred, truth, n_classes)
                 preds.append(pred)

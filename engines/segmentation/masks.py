@@ -69,8 +69,10 @@ def read_mask_array(path: Path) -> tuple[np.ndarray, str]:
                 arr = np.asarray(im).astype(np.int32)
             elif mode in {"LA", "RGB", "RGBA"}:
                 rgb = np.asarray(im.convert("RGB"))
-                if not (np.array_equal(rgb[..., 0], rgb[..., 1])
-                        and np.array_equal(rgb[..., 0], rgb[..., 2])):
+                if not (
+                    np.array_equal(rgb[..., 0], rgb[..., 1])
+                    and np.array_equal(rgb[..., 0], rgb[..., 2])
+                ):
                     raise MaskError(
                         f"Mask {Path(path).name} is a colour image; its colours are not "
                         "class ids. Save masks as indexed (palette) PNG or as gray PNG "
@@ -136,8 +138,10 @@ def resolve_mask_encoding(
     if encoding not in ENCODINGS:
         raise MaskError(f"Unknown mask encoding {encoding!r}: use one of {', '.join(ENCODINGS)}.")
     if not paths:
-        raise MaskError("No image has a mask: pair each image with a mask (same name, "
-                        "in a masks/ folder) before validating segmentation.")
+        raise MaskError(
+            "No image has a mask: pair each image with a mask (same name, "
+            "in a masks/ folder) before validating segmentation."
+        )
     counts, modes = mask_value_counts(paths)
     values = sorted(counts)
     shown = values[:64]
@@ -148,8 +152,9 @@ def resolve_mask_encoding(
     class_values = [v for v in values if v != void]
     # Gray values that cannot be class ids (0/255, or anti-aliased edges between them)
     # are a two-class mask, unless the caller said there are more classes.
-    looks_binary = not palette and (set(values) <= {0, 255} or (
-        not small_ids and n_classes in (None, 2)))
+    looks_binary = not palette and (
+        set(values) <= {0, 255} or (not small_ids and n_classes in (None, 2))
+    )
     if encoding == "binary" or (encoding == "auto" and looks_binary):
         if n_classes not in (None, 2):
             raise MaskError(
@@ -168,8 +173,7 @@ def resolve_mask_encoding(
             f"{n_classes} class names were given. Give one name per class id "
             f"(0 .. {top}), or re-save the masks with ids below {n_classes}."
         )
-    return {"encoding": "index", "n_classes": int(n_classes), "values": shown,
-            "ignore_index": void}
+    return {"encoding": "index", "n_classes": int(n_classes), "values": shown, "ignore_index": void}
 
 
 def _fmt(values: Sequence[int]) -> str:
@@ -178,8 +182,9 @@ def _fmt(values: Sequence[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def to_class_map(values: np.ndarray, encoding: str, n_classes: int,
-                 ignore_index: int | None = None) -> np.ndarray:
+def to_class_map(
+    values: np.ndarray, encoding: str, n_classes: int, ignore_index: int | None = None
+) -> np.ndarray:
     """Turn stored mask values into class ids.
 
     Args:

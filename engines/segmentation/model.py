@@ -51,8 +51,9 @@ def create_encoder(name: str, pretrained: bool = True) -> tuple[nn.Module, dict[
     full = create_backbone(name, pretrained=pretrained)
     cfg = data_config(full)
     try:
-        encoder: Any = timm.create_model(name, pretrained=False, features_only=True,
-                                    out_indices=OUT_INDICES)
+        encoder: Any = timm.create_model(
+            name, pretrained=False, features_only=True, out_indices=OUT_INDICES
+        )
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         raise BackboneUnavailable(
             f"{name!r} cannot serve as a segmentation encoder (timm gives no feature "
@@ -77,8 +78,10 @@ def create_encoder(name: str, pretrained: bool = True) -> tuple[nn.Module, dict[
 
 def is_staged(encoder: nn.Module) -> bool:
     """Whether the encoder's forward can be split after a stage (EfficientNet-style)."""
-    return (all(hasattr(encoder, a) for a in ("conv_stem", "bn1", "blocks", "_stage_out_idx"))
-            and getattr(encoder, "feature_hooks", None) is None)
+    return (
+        all(hasattr(encoder, a) for a in ("conv_stem", "bn1", "blocks", "_stage_out_idx"))
+        and getattr(encoder, "feature_hooks", None) is None
+    )
 
 
 def forward_stages(
@@ -137,7 +140,8 @@ class FPNDecoder(nn.Module):
         laterals = [lat(f) for lat, f in zip(self.lateral, feats, strict=True)]
         for i in range(len(laterals) - 1, 0, -1):
             laterals[i - 1] = laterals[i - 1] + F.interpolate(
-                laterals[i], size=laterals[i - 1].shape[-2:], mode="nearest")
+                laterals[i], size=laterals[i - 1].shape[-2:], mode="nearest"
+            )
         base = laterals[0].shape[-2:]
         merged = None
         for i, (sm, lat) in enumerate(zip(self.smooth, laterals, strict=True)):

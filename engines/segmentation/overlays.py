@@ -23,8 +23,16 @@ from engines.images import load_rgb
 from engines.segmentation.masks import IGNORE_INDEX
 
 PALETTE = (
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
 )
 """Colours of the foreground classes (Trubetskoy's 20 distinct colours, first ten)."""
 
@@ -73,17 +81,19 @@ def render_overlay(
     """
     img = np.asarray(load_rgb(image_path))
     if truth.shape != img.shape[:2] or pred.shape != img.shape[:2]:
-        raise ValueError(f"Masks {truth.shape}/{pred.shape} do not match the image "
-                         f"{img.shape[:2]}.")
+        raise ValueError(
+            f"Masks {truth.shape}/{pred.shape} do not match the image {img.shape[:2]}."
+        )
     panels = []
     for classes, caption in zip((truth, pred), captions, strict=True):
         panel = Image.fromarray(_blend(img, classes, background_index))
         # Shrink large images; enlarge tiny ones so that the masks can be seen.
         scale = min(max_side / max(panel.size), max(1.0, 256 / max(panel.size)))
         if scale != 1.0:
-            panel = panel.resize((max(1, round(panel.width * scale)),
-                                  max(1, round(panel.height * scale))),
-                                 Image.Resampling.NEAREST)
+            panel = panel.resize(
+                (max(1, round(panel.width * scale)), max(1, round(panel.height * scale))),
+                Image.Resampling.NEAREST,
+            )
         draw = ImageDraw.Draw(panel)
         draw.rectangle((0, 0, 8 + 7 * len(caption), 14), fill=(0, 0, 0))
         draw.text((4, 1), caption, fill=(255, 255, 255))
@@ -111,8 +121,9 @@ def pick_overlay_indices(fg_dice: np.ndarray, n: int) -> list[int]:
 
     """
     d = np.asarray(fg_dice, dtype=float)
-    scored = [int(i) for i in np.argsort(-np.nan_to_num(d, nan=-1.0), kind="stable")
-              if np.isfinite(d[i])]
+    scored = [
+        int(i) for i in np.argsort(-np.nan_to_num(d, nan=-1.0), kind="stable") if np.isfinite(d[i])
+    ]
     chosen: list[int] = []
     if scored:
         for pos in (0, len(scored) // 2, len(scored) - 1):

@@ -57,7 +57,8 @@ def image_counts(
     t = np.asarray(truth).astype(np.int64).ravel()
     if p.shape != t.shape:
         raise ValueError(
-            f"Prediction {np.shape(pred)} and truth {np.shape(truth)} differ in shape.")
+            f"Prediction {np.shape(pred)} and truth {np.shape(truth)} differ in shape."
+        )
     keep = t != ignore_index
     p, t = p[keep], t[keep]
     p = np.clip(p, 0, n_classes - 1)
@@ -103,8 +104,9 @@ def _quantiles(samples: np.ndarray, confidence: float) -> tuple[float | None, fl
     return float(lo), float(hi)
 
 
-def _interval(value: float | None, samples: np.ndarray, confidence: float,
-              method: str) -> dict[str, Any]:
+def _interval(
+    value: float | None, samples: np.ndarray, confidence: float, method: str
+) -> dict[str, Any]:
     lo, hi = _quantiles(samples, confidence) if value is not None else (None, None)
     return {"value": value, "ci_low": lo, "ci_high": hi, "method": method}
 
@@ -191,16 +193,18 @@ def segmentation_scores(
     method = f"percentile bootstrap over images ({n_boot} resamples)"
     per_class = []
     for j in range(k):
-        per_class.append({
-            "name": str(class_names[j]),
-            "index": j,
-            "is_background": bool(not fg[j]),
-            "dice": _interval(_finite(dice[j]), b_dice[:, j], confidence, method),
-            "iou": _interval(_finite(iou[j]), b_iou[:, j], confidence, method),
-            "pixels_true": int(pooled[j, 2]),
-            "pixels_pred": int(pooled[j, 1]),
-            "images_with_class": int((c[:, j, 2] > 0).sum()),
-        })
+        per_class.append(
+            {
+                "name": str(class_names[j]),
+                "index": j,
+                "is_background": bool(not fg[j]),
+                "dice": _interval(_finite(dice[j]), b_dice[:, j], confidence, method),
+                "iou": _interval(_finite(iou[j]), b_iou[:, j], confidence, method),
+                "pixels_true": int(pooled[j, 2]),
+                "pixels_pred": int(pooled[j, 1]),
+                "images_with_class": int((c[:, j, 2] > 0).sum()),
+            }
+        )
     out: dict[str, Any] = {
         "n_images": int(n),
         "confidence": float(confidence),
@@ -215,9 +219,12 @@ def segmentation_scores(
         "note": None,
     }
     low = out["dice"]["ci_low"]
-    out["better_than_baseline"] = bool(low is not None and base_head is not None
-                                       and low > base_head)
+    out["better_than_baseline"] = bool(
+        low is not None and base_head is not None and low > base_head
+    )
     if head_dice is None:
-        out["note"] = ("No foreground class occurs in the validation masks, so Dice and IoU "
-                       "are undefined; add validation images that show the objects.")
+        out["note"] = (
+            "No foreground class occurs in the validation masks, so Dice and IoU "
+            "are undefined; add validation images that show the objects."
+        )
     return out

@@ -158,8 +158,9 @@ def build_cache(
             for k in range(0, images.shape[0], _CACHE_BATCH):
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                x = normalise(flipped[k : k + _CACHE_BATCH], data_cfg["mean"],
-                              data_cfg["std"]).to(device)
+                x = normalise(flipped[k : k + _CACHE_BATCH], data_cfg["mean"], data_cfg["std"]).to(
+                    device
+                )
                 if stop_stage is None:
                     outs = list(encoder(x))
                 else:
@@ -212,8 +213,15 @@ def cached_levels(
     if key not in store:
         if progress is not None:
             progress("Computing the frozen encoder's features once")
-        store[key] = build_cache(encoder, pairs.images, data_cfg, views,
-                                 None if key[0] == "pyramid" else stop_stage, device, cancel)
+        store[key] = build_cache(
+            encoder,
+            pairs.images,
+            data_cfg,
+            views,
+            None if key[0] == "pyramid" else stop_stage,
+            device,
+            cancel,
+        )
     levels = store[key]
     if reuse:
         n_before = sum(1 for s in out_stages if s <= stop_stage)
@@ -231,7 +239,9 @@ def _stop_score(counts: np.ndarray) -> float:
 
 
 def forward_from_cache(
-    net: SegmentationNet, inputs: list[torch.Tensor], stop_stage: int | None,
+    net: SegmentationNet,
+    inputs: list[torch.Tensor],
+    stop_stage: int | None,
     out_size: tuple[int, int],
 ) -> torch.Tensor:
     """Logits from cached frozen-part activations (see :func:`cached_levels`).
@@ -249,8 +259,9 @@ def forward_from_cache(
     """
     if stop_stage is None:
         return net.decoder(inputs, out_size)
-    _, feats = forward_stages(net.encoder, inputs[-1], stop_stage, len(net.encoder.blocks),
-                              inputs[:-1])
+    _, feats = forward_stages(
+        net.encoder, inputs[-1], stop_stage, len(net.encoder.blocks), inputs[:-1]
+    )
     return net.decoder(feats, out_size)
 
 
@@ -305,11 +316,13 @@ def train_segmentation(
     size = int(pairs.images.shape[1])
     # Module.to takes a device and a memory format together (its stub lacks that overload).
     enc = copy.deepcopy(encoder).to(  # type: ignore[call-overload]
-        device, memory_format=torch.channels_last)
+        device, memory_format=torch.channels_last
+    )
     for p in enc.parameters():
         p.requires_grad_(strategy == "full_finetune")
     decoder = create_decoder(enc, n_classes, config.decoder_channels).to(  # type: ignore[call-overload]
-        device, memory_format=torch.channels_last)
+        device, memory_format=torch.channels_last
+    )
     staged = is_staged(enc)
     n_blocks = len(enc.blocks) if staged else 0
     notes: list[str] = []
@@ -329,28 +342,46 @@ def train_segmentation(
             for p in enc.parameters():
                 p.requires_grad_(True)
             frozen_stages = _freeze_generic(enc, config.freeze_stages)
-            notes.append("The encoder's frozen part is recomputed every step (no cache for "
-                         "this architecture).")
+            notes.append(
+                "The encoder's frozen part is recomputed every step (no cache for "
+                "this architecture)."
+            )
     mean, std = data_cfg["mean"], data_cfg["std"]
     levels: list[torch.Tensor] = []
     if cached:
-        levels = cached_levels(enc, data_cfg, pairs, views, k_stop, device, cache,
-                               progress=lambda m: progress(Progress(stage, 0.0, m)),
-                               cancel=cancel)
+        levels = cached_levels(
+            enc,
+            data_cfg,
+            pairs,
+            views,
+            k_stop,
+            device,
+            cache,
+            progress=lambda m: progress(Progress(stage, 0.0, m)),
+            cancel=cancel,
+        )
     n_all = len(pairs)
 
     pair_net = SegmentationNet(enc, decoder)
 
     def batch(idx: np.ndarray, train: bool) -> tuple[Any, torch.Tensor]:
         vids = rng.integers(0, len(views), size=idx.size) if train else np.zeros(idx.size, int)
-        masks = np.stack([_apply_view(pairs.masks[i : i + 1], views[v])[0]
-                          for i, v in zip(idx, vids, strict=True)])
+        masks = np.stack(
+            [
+                _apply_view(pairs.masks[i : i + 1], views[v])[0]
+                for i, v in zip(idx, vids, strict=True)
+            ]
+        )
         y = torch.from_numpy(np.ascontiguousarray(masks)).long().to(device)
         if cached:
             rows = torch.from_numpy(vids * n_all + idx)
             return [lvl[rows].float().to(device) for lvl in levels], y
-        imgs = np.stack([_apply_view(pairs.images[i : i + 1], views[v])[0]
-                         for i, v in zip(idx, vids, strict=True)])
+        imgs = np.stack(
+            [
+                _apply_view(pairs.images[i : i + 1], views[v])[0]
+                for i, v in zip(idx, vids, strict=True)
+            ]
+        )
         return normalise(imgs, mean, std).to(device), y
 
     def run(inputs: Any) -> torch.Tensor:
@@ -442,15 +473,13 @@ def train_segmentation(
                 g["lr"] = lr * factor
             running += float(loss.detach()) * idx.size
             seen += idx.size
-        record: dict[str, float] = {"epoch": epoch + 1,
-                                    "train_loss": running / max(seen, 1)}
+        record: dict[str, float] = {"epoch": epoch + 1, "train_loss": running / max(seen, 1)}
         if stop_idx.size:
             score = _stop_score(stop_counts())
             record["early_stop_dice"] = score
             if not math.isnan(score) and score > best_score:
                 best_score, bad = score, 0
-                best_state = (copy.deepcopy(enc.state_dict()),
-                              copy.deepcopy(decoder.state_dict()))
+                best_state = (copy.deepcopy(enc.state_dict()), copy.deepcopy(decoder.state_dict()))
             else:
                 bad += 1
         epoch_seconds = time.monotonic() - t0
@@ -465,11 +494,15 @@ def train_segmentation(
                 notes.append(f"The budget allows about {max_epochs} epochs.")
         history.append(record)
         epoch += 1
-        progress(Progress(
-            stage, epoch / max_epochs, f"Epoch {epoch}: loss {record['train_loss']:.3f}",
-            eta_seconds=epoch_seconds * (max_epochs - epoch),
-            metric={"early_stop_dice": record.get("early_stop_dice", float("nan"))},
-        ))
+        progress(
+            Progress(
+                stage,
+                epoch / max_epochs,
+                f"Epoch {epoch}: loss {record['train_loss']:.3f}",
+                eta_seconds=epoch_seconds * (max_epochs - epoch),
+                metric={"early_stop_dice": record.get("early_stop_dice", float("nan"))},
+            )
+        )
         if stopped_by == "budget":
             break
         if stop_idx.size and bad >= config.patience:
@@ -479,12 +512,20 @@ def train_segmentation(
         enc.load_state_dict(best_state[0])
         decoder.load_state_dict(best_state[1])
     net = pair_net.eval()
-    trainable = sum(p.numel() for p in decoder.parameters()) + sum(
-        p.numel() for p in trainable_enc)
+    trainable = sum(p.numel() for p in decoder.parameters()) + sum(p.numel() for p in trainable_enc)
     return TrainedModel(
-        net=net, strategy=strategy, epochs=len(history), stopped_by=stopped_by,
-        history=history, trainable_parameters=int(trainable), frozen_stages=frozen_stages,
-        cached_frozen_part=cached, n_train=int(train_idx.size), n_early_stop=int(stop_idx.size),
-        seconds=round(time.monotonic() - start, 3), stop_stage=k_stop, views=list(views),
+        net=net,
+        strategy=strategy,
+        epochs=len(history),
+        stopped_by=stopped_by,
+        history=history,
+        trainable_parameters=int(trainable),
+        frozen_stages=frozen_stages,
+        cached_frozen_part=cached,
+        n_train=int(train_idx.size),
+        n_early_stop=int(stop_idx.size),
+        seconds=round(time.monotonic() - start, 3),
+        stop_stage=k_stop,
+        views=list(views),
         notes=notes,
     )

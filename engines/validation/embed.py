@@ -93,5 +93,9 @@ def similarity_or_reason(
     try:
         return domain_similarity(logits, features, backbone=backbone, **evidence)
     except ValueError as exc:
-        return {"call": None, "score": None, "reason": str(exc),
-                "reason_code": message("similarity_not_measured", error=str(exc))}
+        return {
+            "call": None,
+            "score": None,
+            "reason": str(exc),
+            "reason_code": message("similarity_not_measured", error=str(exc)),
+        }

@@ -83,10 +83,15 @@ class StrategyCost:
         """
         area = (image_size / self.image_size) ** 2
         extra = 0.0 if image_size == self.image_size else self.probe_pass * area
-        return StrategyCost(self.strategy, image_size, (self.setup * area + extra) * factor,
-                            self.per_epoch * area * factor, self.final * area * factor,
-                            measured=self.measured and image_size == self.image_size,
-                            probe_pass=self.probe_pass * area * factor)
+        return StrategyCost(
+            self.strategy,
+            image_size,
+            (self.setup * area + extra) * factor,
+            self.per_epoch * area * factor,
+            self.final * area * factor,
+            measured=self.measured and image_size == self.image_size,
+            probe_pass=self.probe_pass * area * factor,
+        )
 
 
 def _median_time(fn: Any, device: torch.device, passes: int, clock: Clock) -> float:
@@ -203,8 +208,14 @@ def measure_strategy_cost(
     views = 2  # the image and its mirror image are cached (partial)
     setup = prefix_per_image * (views * n_train + n_val) if cached else 0.0
     per_epoch = train_per_image * n_inner + eval_per_image * n_stop
-    return StrategyCost(strategy, size, setup, per_epoch, eval_per_image * n_val,
-                        probe_pass=eval_per_image * n_inner)
+    return StrategyCost(
+        strategy,
+        size,
+        setup,
+        per_epoch,
+        eval_per_image * n_val,
+        probe_pass=eval_per_image * n_inner,
+    )
 
 
 def choose_size_and_epochs(

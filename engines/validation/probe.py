@@ -166,11 +166,16 @@ def first_probe(
     x_train = features[[row_of[p] for p in split.train_paths]]
     x_val = features[[row_of[p] for p in split.val_paths]]
     y_train, y_val = np.asarray(split.train_labels), np.asarray(split.val_labels)
-    probe = fit_linear_probe(x_train, y_train, seed=seed,
-                             classes=np.arange(len(split.class_names)))
+    probe = fit_linear_probe(x_train, y_train, seed=seed, classes=np.arange(len(split.class_names)))
     proba = probe.predict_proba(x_val)
-    metrics = classification_metrics(y_val, proba.argmax(axis=1), proba,
-                                     class_names=list(split.class_names), seed=seed)
+    metrics = classification_metrics(
+        y_val, proba.argmax(axis=1), proba, class_names=list(split.class_names), seed=seed
+    )
     acc = metrics["accuracy"]
-    return {"value": acc["value"], "ci_low": acc["ci_low"], "ci_high": acc["ci_high"],
-            "n_train": int(len(y_train)), "n_val": int(len(y_val))}
+    return {
+        "value": acc["value"],
+        "ci_low": acc["ci_low"],
+        "ci_high": acc["ci_high"],
+        "n_train": int(len(y_train)),
+        "n_val": int(len(y_val)),
+    }

@@ -232,8 +232,10 @@ def gather_candidates(
         try:
             model = create_backbone(name)
         except BackboneUnavailable as exc:
-            log(f"{name} was not compared: {exc}",
-                message("backbone_not_compared_unavailable", backbone=name, error=str(exc)))
+            log(
+                f"{name} was not compared: {exc}",
+                message("backbone_not_compared_unavailable", backbone=name, error=str(exc)),
+            )
             continue
         cfg = data_config(model)
         flops = count_flops(model, cfg["input_size"], torch.device("cpu"))
@@ -243,14 +245,23 @@ def gather_candidates(
             log(
                 f"{name} was not compared: its features would take about {estimate:.0f} s "
                 f"and {max(left, 0):.0f} s of the budget were left for the comparison.",
-                message("backbone_not_compared_budget", backbone=name,
-                        needed_s=round(float(estimate), 1), left_s=round(float(max(left, 0)), 1)),
+                message(
+                    "backbone_not_compared_budget",
+                    backbone=name,
+                    needed_s=round(float(estimate), 1),
+                    left_s=round(float(max(left, 0)), 1),
+                ),
             )
             continue
         progress(Progress(f"features:{name}", 0.0, f"Features of {name} for the ranking"))
         t0 = time.monotonic()
         out.append(load_candidate(name, paths, config, device, progress, cancel, resize_mode))
         if stages is not None:
-            stages.append({"stage": f"features:{name}", "predicted_seconds": round(estimate, 2),
-                           "actual_seconds": round(time.monotonic() - t0, 2)})
+            stages.append(
+                {
+                    "stage": f"features:{name}",
+                    "predicted_seconds": round(estimate, 2),
+                    "actual_seconds": round(time.monotonic() - t0, 2),
+                }
+            )
     return out

@@ -124,15 +124,20 @@ def _backbone_record(cand: Candidate) -> dict[str, Any]:
 
 
 def _stage(
-    stages: list[dict[str, Any]], name: str, predicted: float | None, actual: float,
+    stages: list[dict[str, Any]],
+    name: str,
+    predicted: float | None,
+    actual: float,
     **extra: Any,
 ) -> None:
-    stages.append({
-        "stage": name,
-        "predicted_seconds": None if predicted is None else round(predicted, 2),
-        "actual_seconds": round(actual, 2),
-        **extra,
-    })
+    stages.append(
+        {
+            "stage": name,
+            "predicted_seconds": None if predicted is None else round(predicted, 2),
+            "actual_seconds": round(actual, 2),
+            **extra,
+        }
+    )
 
 
 def estimate_error(stages: list[dict[str, Any]]) -> float | None:
@@ -152,8 +157,11 @@ def estimate_error(stages: list[dict[str, Any]]) -> float | None:
 
 
 def _decode_timed(
-    paths: list, data_cfg: dict[str, Any], decoded: dict[str, np.ndarray],
-    left: float, clock: Clock,
+    paths: list,
+    data_cfg: dict[str, Any],
+    decoded: dict[str, np.ndarray],
+    left: float,
+    clock: Clock,
 ) -> tuple[float, float] | None:
     """Decode every image once for the fine-tunes, unless the sample's rate says it won't fit.
 
@@ -240,7 +248,12 @@ def run_validation(
     progress(Progress("load_backbone", 0.0, f"Loading {config.backbone}"))
     t0 = clock()
     first = load_candidate(
-        config.backbone, paths, config, device, scaled_progress(progress, 0.02, 0.35), cancel,
+        config.backbone,
+        paths,
+        config,
+        device,
+        scaled_progress(progress, 0.02, 0.35),
+        cancel,
         resize_mode=mode,
     )
     _stage(stages, f"features:{first.name}", None, clock() - t0)
@@ -258,8 +271,13 @@ def run_validation(
     probas = {lp["id"]: lp_proba}
     acc = lp["metrics"]["accuracy"]
     progress(
-        Progress("linear_probe", 0.4, f"Linear probe accuracy {acc['value']:.1%} "
-                 f"(95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%})", metric=_headline(lp))
+        Progress(
+            "linear_probe",
+            0.4,
+            f"Linear probe accuracy {acc['value']:.1%} "
+            f"(95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%})",
+            metric=_headline(lp),
+        )
     )
     similarity = _similarity(first, split, lp)
 
@@ -286,17 +304,29 @@ def run_validation(
         spent = True
     if wanted and not spent:
         progress(Progress("cost", 0.48, "Measuring what a fine-tune costs on these images"))
-        costs = _prepare_finetunes(first, paths, n_train, len(split.val_paths), wanted,
-                                   config, device, decoded, left(), stages, clock)
+        costs = _prepare_finetunes(
+            first,
+            paths,
+            n_train,
+            len(split.val_paths),
+            wanted,
+            config,
+            device,
+            decoded,
+            left(),
+            stages,
+            clock,
+        )
         _check(cancel)
-    min_need = sum(
-        c.scaled(c.image_size).seconds(MIN_INFORMATIVE_EPOCHS) for c in costs.values()
-    )
+    min_need = sum(c.scaled(c.image_size).seconds(MIN_INFORMATIVE_EPOCHS) for c in costs.values())
     candidates = [first]
     if left() <= 0:
         if comparison_names(config):
-            warn("No other backbone was compared: the time budget was used up by the first "
-                 "look; give the validation more time.", message("no_backbone_comparison_budget"))
+            warn(
+                "No other backbone was compared: the time budget was used up by the first "
+                "look; give the validation more time.",
+                message("no_backbone_comparison_budget"),
+            )
     elif comparison_names(config):
         progress(Progress("backbone_ranking", 0.5, "Measuring what each backbone costs"))
         t0 = clock()
@@ -307,9 +337,17 @@ def run_validation(
         ranking_seconds = max(min(left() * share, left() - min_need), 0.0)
         _stage(stages, "forward_cost", None, clock() - t0)
         candidates = gather_candidates(
-            first, first_forward, split, config, device, ranking_seconds,
-            scaled_progress(progress, 0.5, 0.6), cancel, warn,
-            resize_mode=mode, stages=stages,
+            first,
+            first_forward,
+            split,
+            config,
+            device,
+            ranking_seconds,
+            scaled_progress(progress, 0.5, 0.6),
+            cancel,
+            warn,
+            resize_mode=mode,
+            stages=stages,
         )
     progress(Progress("backbone_ranking", 0.6, "Ranking backbones by transferability"))
     ranking = rank_candidates(candidates, split, config.seed)
@@ -319,18 +357,33 @@ def run_validation(
     tuned: Candidate | None = None
     if wanted and not costs:
         too_little = spent or left() <= 0
-        need = ("too little of the time budget was left to start it" if too_little
-                else "decoding the images for it would not fit in the time left")
-        code = message("finetune_skipped_no_time" if too_little
-                       else "finetune_skipped_decode_budget")
-        skipped = [_skip(s, f"{need}; give the validation more time to run it", None, code)
-                   for s in wanted]
+        need = (
+            "too little of the time budget was left to start it"
+            if too_little
+            else "decoding the images for it would not fit in the time left"
+        )
+        code = message(
+            "finetune_skipped_no_time" if too_little else "finetune_skipped_decode_budget"
+        )
+        skipped = [
+            _skip(s, f"{need}; give the validation more time to run it", None, code) for s in wanted
+        ]
     elif wanted:
         tuned = first
         if chosen is not first:
             chosen_costs = _prepare_finetunes(
-                chosen, paths, n_train, len(split.val_paths), wanted, config, device, decoded,
-                left() - min_need, stages, clock)
+                chosen,
+                paths,
+                n_train,
+                len(split.val_paths),
+                wanted,
+                config,
+                device,
+                decoded,
+                left() - min_need,
+                stages,
+                clock,
+            )
             need_seconds = sum(c.seconds(MIN_INFORMATIVE_EPOCHS) for c in chosen_costs.values())
             if chosen_costs and need_seconds <= left():
                 tuned, costs = chosen, chosen_costs
@@ -339,8 +392,13 @@ def run_validation(
                     f"The fine-tunes ran on {first.name}, not on {chosen.name} (best probe): "
                     f"{chosen.name} would not fit the time left for at least "
                     f"{MIN_INFORMATIVE_EPOCHS} epochs.",
-                    message("finetune_on_first_backbone", first=first.name, chosen=chosen.name,
-                            epochs=MIN_INFORMATIVE_EPOCHS))
+                    message(
+                        "finetune_on_first_backbone",
+                        first=first.name,
+                        chosen=chosen.name,
+                        epochs=MIN_INFORMATIVE_EPOCHS,
+                    ),
+                )
         lp_features = tuned.features.features[:n_train]  # the probe's, for LP-FT heads
         factor = 1.0
         low = 0.6
@@ -348,47 +406,82 @@ def run_validation(
         for i, strategy in enumerate(wanted):
             _check(cancel)
             cost = costs[strategy].scaled(costs[strategy].image_size, factor)
-            rest = [costs[s].scaled(costs[s].image_size, factor).seconds(MIN_INFORMATIVE_EPOCHS)
-                    for s in wanted[i + 1:] if s in costs]
+            rest = [
+                costs[s].scaled(costs[s].image_size, factor).seconds(MIN_INFORMATIVE_EPOCHS)
+                for s in wanted[i + 1 :]
+                if s in costs
+            ]
             avail = left()
             own = cost.seconds(MIN_INFORMATIVE_EPOCHS)
             give = avail
             if rest and own + sum(rest) <= avail:
                 give = avail * own / (own + sum(rest))  # room beyond the minimum, shared
-            choice = choose_size_and_epochs(cost, give, config.max_epochs,
-                                            MIN_INFORMATIVE_EPOCHS)
+            choice = choose_size_and_epochs(cost, give, config.max_epochs, MIN_INFORMATIVE_EPOCHS)
             if choice is None:
-                skipped.append(_skip(
-                    strategy,
-                    f"needs about {own:.0f} s for {MIN_INFORMATIVE_EPOCHS} epochs (measured on "
-                    f"these images) and {max(avail, 0):.0f} s of the budget were left; give "
-                    "the validation more time to run it", own,
-                    message("finetune_skipped_budget", needed_s=round(float(own), 1),
-                            epochs=MIN_INFORMATIVE_EPOCHS, left_s=round(float(max(avail, 0)), 1))))
+                skipped.append(
+                    _skip(
+                        strategy,
+                        f"needs about {own:.0f} s for {MIN_INFORMATIVE_EPOCHS} epochs (measured on "
+                        f"these images) and {max(avail, 0):.0f} s of the budget were left; give "
+                        "the validation more time to run it",
+                        own,
+                        message(
+                            "finetune_skipped_budget",
+                            needed_s=round(float(own), 1),
+                            epochs=MIN_INFORMATIVE_EPOCHS,
+                            left_s=round(float(max(avail, 0)), 1),
+                        ),
+                    )
+                )
                 continue
             size, epochs = choice
             at_size = cost.scaled(size)
             exp, proba = run_finetune(
-                strategy, give, tuned.model, tuned.name, tuned.data_cfg, split,
-                config, device, decoded, scaled_progress(progress, low, low + step), cancel,
-                image_size=size, epochs=epochs, probe_features=lp_features, clock=clock,
+                strategy,
+                give,
+                tuned.model,
+                tuned.name,
+                tuned.data_cfg,
+                split,
+                config,
+                device,
+                decoded,
+                scaled_progress(progress, low, low + step),
+                cancel,
+                image_size=size,
+                epochs=epochs,
+                probe_features=lp_features,
+                clock=clock,
             )
             ran = exp["epochs"]
             predicted_run = at_size.seconds(ran)
             exp["planned_epochs"] = epochs
             exp["predicted_seconds"] = round(at_size.seconds(epochs), 2)
-            _stage(stages, strategy, at_size.seconds(epochs), exp["seconds"],
-                   predicted_seconds_for_run=round(predicted_run, 2), epochs=ran,
-                   planned_epochs=epochs, image_size=size)
+            _stage(
+                stages,
+                strategy,
+                at_size.seconds(epochs),
+                exp["seconds"],
+                predicted_seconds_for_run=round(predicted_run, 2),
+                epochs=ran,
+                planned_epochs=epochs,
+                image_size=size,
+            )
             if predicted_run > 0:
                 factor = float(np.clip(factor * exp["seconds"] / predicted_run, 0.5, 3.0))
             experiments.append(exp)
             probas[exp["id"]] = proba
             low += step
             a = exp["metrics"]["accuracy"]
-            progress(Progress(strategy, low, f"{strategy}: accuracy {a['value']:.1%} "
-                              f"(95% CI {a['ci_low']:.1%}-{a['ci_high']:.1%})",
-                              metric=_headline(exp)))
+            progress(
+                Progress(
+                    strategy,
+                    low,
+                    f"{strategy}: accuracy {a['value']:.1%} "
+                    f"(95% CI {a['ci_low']:.1%}-{a['ci_high']:.1%})",
+                    metric=_headline(exp),
+                )
+            )
 
     best = max(experiments, key=lambda e: e["metrics"]["accuracy"]["value"])
     _check(cancel)
@@ -396,8 +489,12 @@ def run_validation(
     t0 = clock()
     deployment = {
         "model": chosen.name,
-        **deployment_figures(chosen.model, chosen.data_cfg["input_size"], device,
-                             repeats=5 if deadline.remaining > reserve else 2),
+        **deployment_figures(
+            chosen.model,
+            chosen.data_cfg["input_size"],
+            device,
+            repeats=5 if deadline.remaining > reserve else 2,
+        ),
         "alternatives": [
             {
                 "backbone": row["backbone"],
@@ -411,9 +508,14 @@ def run_validation(
     _stage(stages, "deployment", None, clock() - t0, reserved_seconds=DEPLOYMENT_RESERVE)
     for exp in experiments:
         if exp["metrics"].get("warning"):
-            warn(f"{exp['id']}: {exp['metrics']['warning']}",
-                 message("experiment_warning", strategy=exp["strategy"],
-                         warning=exp["metrics"].get("warning_code")))
+            warn(
+                f"{exp['id']}: {exp['metrics']['warning']}",
+                message(
+                    "experiment_warning",
+                    strategy=exp["strategy"],
+                    warning=exp["metrics"].get("warning_code"),
+                ),
+            )
     result = {
         "task": "classification",
         "device": describe_device(device),
@@ -453,15 +555,26 @@ def run_validation(
         "warnings": warnings,
         "warning_codes": warning_codes,
     }
-    progress(Progress("done", 1.0, f"Best: {best['id']} "
-                      f"{best['metrics']['accuracy']['value']:.1%}", metric=_headline(best)))
+    progress(
+        Progress(
+            "done",
+            1.0,
+            f"Best: {best['id']} {best['metrics']['accuracy']['value']:.1%}",
+            metric=_headline(best),
+        )
+    )
     return result
 
 
-def _skip(strategy: str, reason: str, seconds: float | None,
-          code: dict[str, Any]) -> dict[str, Any]:
-    return {"strategy": strategy, "reason": reason, "reason_code": code,
-            "estimated_seconds": None if seconds is None else round(seconds, 1)}
+def _skip(
+    strategy: str, reason: str, seconds: float | None, code: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "strategy": strategy,
+        "reason": reason,
+        "reason_code": code,
+        "estimated_seconds": None if seconds is None else round(seconds, 1),
+    }
 
 
 def _bought(
@@ -473,12 +586,13 @@ def _bought(
         if exp["strategy"] == "linear_probe":
             out.append(f"linear probe on {exp['backbone']} ({exp['seconds']:.0f} s)")
         else:
-            out.append(f"{exp['strategy'].replace('_', ' ')} on {exp['backbone']}: "
-                       f"{exp['epochs']} epoch(s) at {exp['image_size']} px "
-                       f"({exp['seconds']:.0f} s)")
+            out.append(
+                f"{exp['strategy'].replace('_', ' ')} on {exp['backbone']}: "
+                f"{exp['epochs']} epoch(s) at {exp['image_size']} px "
+                f"({exp['seconds']:.0f} s)"
+            )
     for s in skipped:
-        need = (f", needs about {s['estimated_seconds']:.0f} s"
-                if s.get("estimated_seconds") else "")
+        need = f", needs about {s['estimated_seconds']:.0f} s" if s.get("estimated_seconds") else ""
         out.append(f"{s['strategy'].replace('_', ' ')} not run{need}")
     return out
 
@@ -510,8 +624,9 @@ def _prepare_finetunes(
     images = decoded[decoded_key(cand.data_cfg)][:n_train]
     t0 = clock()
     costs = {
-        s: measure_strategy_cost(s, cand.model, cand.data_cfg, images, n_train, n_val, config,
-                                 device, clock=clock)
+        s: measure_strategy_cost(
+            s, cand.model, cand.data_cfg, images, n_train, n_val, config, device, clock=clock
+        )
         for s in wanted
     }
     _stage(stages, f"cost_measurement:{cand.name}", None, clock() - t0)

@@ -42,8 +42,9 @@ def run_unlabeled_validation(
 
     """
     deadline = Deadline(config.budget_seconds)
-    feats = embed_images(paths, config.backbone, config.device, config.cache_dir,
-                         config.batch_size, progress, cancel)
+    feats = embed_images(
+        paths, config.backbone, config.device, config.cache_dir, config.batch_size, progress, cancel
+    )
     progress(Progress("clusters", 0.9, "Looking for natural groups"))
     clusters = cluster_report(feats.features, seed=config.seed)
     names = [display_path(p, root) for p in paths]
@@ -55,13 +56,16 @@ def run_unlabeled_validation(
         "device": describe_device(resolve_device(config.device)),
         "backbone": {"name": config.backbone},
         "feature_extraction": feature_record(feats),
-        "similarity": similarity_or_reason(feats.logits, feats.features, config.backbone,
-                                           paths=list(paths)),
+        "similarity": similarity_or_reason(
+            feats.logits, feats.features, config.backbone, paths=list(paths)
+        ),
         "clusters": clusters,
         "experiments": [],
         "budget": {"seconds": config.budget_seconds, "used_seconds": round(deadline.elapsed, 3)},
-        "warnings": ["No labels: accuracy cannot be measured on this sample; label a few "
-                     "images per group found to measure it."],
+        "warnings": [
+            "No labels: accuracy cannot be measured on this sample; label a few "
+            "images per group found to measure it."
+        ],
         "warning_codes": [message("no_labels")],
     }
 
@@ -101,8 +105,15 @@ def run_unpaired_validation(
     deadline = Deadline(config.budget_seconds)
     (name_a, paths_a), (name_b, paths_b) = collections.items()
     all_paths = list(paths_a) + list(paths_b)
-    feats = embed_images(all_paths, config.backbone, config.device, config.cache_dir,
-                         config.batch_size, progress, cancel)
+    feats = embed_images(
+        all_paths,
+        config.backbone,
+        config.device,
+        config.cache_dir,
+        config.batch_size,
+        progress,
+        cancel,
+    )
     n_a = len(paths_a)
     fa, fb = feats.features[:n_a], feats.features[n_a:]
     la = feats.logits[:n_a] if feats.logits is not None else None
@@ -123,8 +134,10 @@ def run_unpaired_validation(
         },
         "experiments": [],
         "budget": {"seconds": config.budget_seconds, "used_seconds": round(deadline.elapsed, 3)},
-        "warnings": ["Unpaired data: no input-to-label accuracy can be measured; the "
-                     "distance says how much a model trained on one collection must adapt "
-                     "to the other."],
+        "warnings": [
+            "Unpaired data: no input-to-label accuracy can be measured; the "
+            "distance says how much a model trained on one collection must adapt "
+            "to the other."
+        ],
         "warning_codes": [message("unpaired_data")],
     }

@@ -42,15 +42,28 @@ class FakePipeline:
         self.edit = None  # a function that changes the result before it is written
 
     def __call__(self, source, out_dir, config, *, intake, progress, cancel, **kw):
-        self.calls.append({"source": Path(source), "config": config, "intake": intake,
-                           **config.model_dump(), **kw})
+        self.calls.append(
+            {
+                "source": Path(source),
+                "config": config,
+                "intake": intake,
+                **config.model_dump(),
+                **kw,
+            }
+        )
         budget_seconds = config.budget_seconds
         self.started.set()
         for i in range(self.steps):
             cancel.raise_if_cancelled()
-            progress(Progress("linear_probe", (i + 1) / (self.steps + 1),
-                              f"step {i + 1}", eta_seconds=3.0 * (self.steps - i),
-                              metric={"accuracy": 0.9}))
+            progress(
+                Progress(
+                    "linear_probe",
+                    (i + 1) / (self.steps + 1),
+                    f"step {i + 1}",
+                    eta_seconds=3.0 * (self.steps - i),
+                    metric={"accuracy": 0.9},
+                )
+            )
             time.sleep(0.05)
         while not self.release.wait(0.05):
             cancel.raise_if_cancelled()
@@ -75,8 +88,13 @@ def goto(at: AppTest, page: str) -> AppTest:
     return at
 
 
-def create_engagement(at: AppTest, client: str = "ACME", project: str = "Tiles",
-                      target: float = 90.0, language: str = "en") -> AppTest:
+def create_engagement(
+    at: AppTest,
+    client: str = "ACME",
+    project: str = "Tiles",
+    target: float = 90.0,
+    language: str = "en",
+) -> AppTest:
     at = goto(at, "app_pages/engagement.py")
     at.text_input(key="engagement_client_new").set_value(client)
     at.text_input(key="engagement_project_new").set_value(project)
@@ -91,8 +109,7 @@ def create_engagement(at: AppTest, client: str = "ACME", project: str = "Tiles",
 
 def upload(at: AppTest, zip_path: Path, name: str = "sample.zip") -> AppTest:
     at = goto(at, "app_pages/data.py")
-    at.file_uploader(key="data_upload").set_value((name, zip_path.read_bytes(),
-                                                    "application/zip"))
+    at.file_uploader(key="data_upload").set_value((name, zip_path.read_bytes(), "application/zip"))
     at.run()
     assert not at.exception, at.exception
     return at

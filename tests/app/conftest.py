@@ -33,5 +33,3 @@ def app(data_dir) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-

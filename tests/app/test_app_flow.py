@@ -72,9 +72,14 @@ def test_journey_from_engagement_to_report(app, two_class_zip, fake_pipeline, da
     at = goto(at, "app_pages/report.py")
     # The one-page summary comes first, then the full report.
     assert [b.label for b in at.get("download_button")] == [
-        "Download the summary (HTML)", "Download the report (HTML)", "Download result.json"]
+        "Download the summary (HTML)",
+        "Download the report (HTML)",
+        "Download result.json",
+    ]
     assert [s.value for s in at.subheader][:2] == [
-        ":material/summarize: Feasibility at a glance", ":material/description: The full report"]
+        ":material/summarize: Feasibility at a glance",
+        ":material/description: The full report",
+    ]
     assert not at.info
     at.button(key="report_make_pdf").click()
     at.run()
@@ -140,8 +145,7 @@ def test_a_failed_run_says_why_without_a_traceback(app, two_class_zip, fake_pipe
     at = goto(at, "app_pages/validate.py")
     at.button(key="validate_start").click()
     at = run_until(at, lambda a: bool(a.error))
-    assert at.error[0].value == ("Run 1 failed: Only one class ('cat') was found: "
-                                 "add a folder.")
+    assert at.error[0].value == ("Run 1 failed: Only one class ('cat') was found: add a folder.")
     assert not at.exception
 
 
@@ -156,8 +160,12 @@ def test_bad_upload_shows_a_message_not_a_traceback(app, tmp_path):
 
 
 def test_pages_ask_for_an_engagement_first(app):
-    for page in ("app_pages/data.py", "app_pages/advice.py", "app_pages/validate.py",
-                 "app_pages/report.py"):
+    for page in (
+        "app_pages/data.py",
+        "app_pages/advice.py",
+        "app_pages/validate.py",
+        "app_pages/report.py",
+    ):
         at = goto(app, page)
         assert [i.value for i in at.info] == ["Create or open an engagement first."], page
 

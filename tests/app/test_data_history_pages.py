@@ -38,8 +38,9 @@ def test_embedding_map_marks_a_copied_image(app, tmp_path):
     assert list((load_settings().data_dir / "cache" / "features").rglob("*.npz"))
 
 
-def test_history_compares_two_runs_and_deletes_an_engagement(app, two_class_zip,
-                                                             fake_pipeline, data_dir):
+def test_history_compares_two_runs_and_deletes_an_engagement(
+    app, two_class_zip, fake_pipeline, data_dir
+):
     at = create_engagement(app, client="Keep", project="Me")
     at.button(key="engagement_new").click()
     at.run()
@@ -56,8 +57,10 @@ def test_history_compares_two_runs_and_deletes_an_engagement(app, two_class_zip,
     assert list(tables[1].value["#"]) == [2, 1]
     assert len(at.get("plotly_chart")) >= 2  # the two runs side by side
     facts = [c.value for c in at.caption if c.value.startswith("Budget")]
-    assert facts == ["Budget 10 s · 24 images · Not validated yet",
-                     "Budget 30 s · 24 images · Not validated yet"]
+    assert facts == [
+        "Budget 10 s · 24 images · Not validated yet",
+        "Budget 30 s · 24 images · Not validated yet",
+    ]
 
     samples = list((data_dir / "samples").iterdir())
     assert len(samples) == 1 and (data_dir / "runs" / "1" / "result.json").exists()
@@ -71,7 +74,6 @@ def test_history_compares_two_runs_and_deletes_an_engagement(app, two_class_zip,
     assert not (data_dir / "engagements" / "2").exists()
     with store.open_session(store.create_db_engine(settings=load_settings())) as session:
         assert [e.client for e in store.list_engagements(session)] == ["Keep"]
-
 
 
 def finished_runs() -> int:

@@ -25,10 +25,10 @@ def engine(tmp_path):
 @pytest.fixture
 def dataset_id(engine, tmp_path, two_class_zip) -> int:
     with store.open_session(engine) as session:
-        engagement = store.create_engagement(session, store.EngagementCreate(
-            client="ACME", project="Tiles"))
-        dataset = store.store_sample(session, int(engagement.id), two_class_zip,
-                                     tmp_path / "data")
+        engagement = store.create_engagement(
+            session, store.EngagementCreate(client="ACME", project="Tiles")
+        )
+        dataset = store.store_sample(session, int(engagement.id), two_class_zip, tmp_path / "data")
     return int(dataset.id)
 
 
@@ -40,12 +40,17 @@ def jobs(engine, tmp_path):
 
 
 def start(jobs, dataset_id, two_class_folder, budget=12.0) -> int:
-    return jobs.start(dataset_id, source=two_class_folder, intake=Intake(target_value=0.8),
-                      config=RunConfig.create(budget_seconds=budget))
+    return jobs.start(
+        dataset_id,
+        source=two_class_folder,
+        intake=Intake(target_value=0.8),
+        config=RunConfig.create(budget_seconds=budget),
+    )
 
 
-def test_a_run_reports_progress_and_lands_in_the_store(jobs, dataset_id, two_class_folder,
-                                                       fake_pipeline, engine, tmp_path):
+def test_a_run_reports_progress_and_lands_in_the_store(
+    jobs, dataset_id, two_class_folder, fake_pipeline, engine, tmp_path
+):
     fake_pipeline.release.clear()
     run_id = start(jobs, dataset_id, two_class_folder)
     assert fake_pipeline.started.wait(10)
@@ -78,8 +83,9 @@ def test_a_run_reports_progress_and_lands_in_the_store(jobs, dataset_id, two_cla
     assert call["cache_dir"] == str(tmp_path / "data" / "cache" / "features")
 
 
-def test_another_process_sees_the_run_through_the_store(jobs, dataset_id, two_class_folder,
-                                                        fake_pipeline, engine, tmp_path):
+def test_another_process_sees_the_run_through_the_store(
+    jobs, dataset_id, two_class_folder, fake_pipeline, engine, tmp_path
+):
     fake_pipeline.release.clear()
     run_id = start(jobs, dataset_id, two_class_folder)
     assert fake_pipeline.started.wait(10)
@@ -93,8 +99,9 @@ def test_another_process_sees_the_run_through_the_store(jobs, dataset_id, two_cl
     assert other.view(run_id).status == "done"
 
 
-def test_cancel_marks_the_run_at_once_and_stops_the_job(jobs, dataset_id, two_class_folder,
-                                                        fake_pipeline, engine):
+def test_cancel_marks_the_run_at_once_and_stops_the_job(
+    jobs, dataset_id, two_class_folder, fake_pipeline, engine
+):
     fake_pipeline.release.clear()
     run_id = start(jobs, dataset_id, two_class_folder)
     assert fake_pipeline.started.wait(10)
@@ -108,8 +115,9 @@ def test_cancel_marks_the_run_at_once_and_stops_the_job(jobs, dataset_id, two_cl
         assert store.get_run(session, run_id).status == "cancelled"
 
 
-def test_a_failing_job_is_failed_with_a_readable_reason(jobs, dataset_id, two_class_folder,
-                                                        fake_pipeline):
+def test_a_failing_job_is_failed_with_a_readable_reason(
+    jobs, dataset_id, two_class_folder, fake_pipeline
+):
     from advisor.pipeline import NotValidatable
 
     fake_pipeline.error = NotValidatable("The sample has no class labels: upload class folders.")
@@ -159,9 +167,14 @@ def test_validation_job_passes_everything_to_the_pipeline(fake_pipeline, tmp_pat
 
     seen = []
     config = RunConfig(budget_seconds=7, device="cpu", strategies=["linear_probe"])
-    result = validation_job(source=str(tmp_path), out_dir=str(tmp_path / "out"),
-                            intake={"language": "ko"}, config=config.to_dict(),
-                            progress=seen.append, cancel=CancelToken())
+    result = validation_job(
+        source=str(tmp_path),
+        out_dir=str(tmp_path / "out"),
+        intake={"language": "ko"},
+        config=config.to_dict(),
+        progress=seen.append,
+        cancel=CancelToken(),
+    )
     assert result["validation"] and (tmp_path / "out" / "result.json").exists()
     call = fake_pipeline.calls[0]
     assert call["intake"].language == "ko" and call["config"] == config
@@ -190,10 +203,13 @@ def test_the_best_experiment_has_one_meaning_without_a_named_best():
     assert headline(typed)["accuracy"] == 0.99
 
 
-@pytest.mark.parametrize(("error", "kind"), [
-    ("Upload class folders.", "user"),
-    ("the process running it stopped (killed or crashed): process 1 on h is gone.", "runner"),
-])
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ("Upload class folders.", "user"),
+        ("the process running it stopped (killed or crashed): process 1 on h is gone.", "runner"),
+    ],
+)
 def test_friendly_error_keeps_messages_meant_for_the_consultant(error, kind):
     assert friendly_error(error, kind) == error
 
@@ -214,8 +230,9 @@ def test_friendly_error_names_an_unexpected_failure():
     assert "unexpectedly" in text and "CUDA out of memory" in text and "Start it again" in text
 
 
-def test_two_starts_at_once_give_one_run_and_a_clear_refusal(jobs, dataset_id,
-                                                             two_class_folder, fake_pipeline):
+def test_two_starts_at_once_give_one_run_and_a_clear_refusal(
+    jobs, dataset_id, two_class_folder, fake_pipeline
+):
     import threading
 
     fake_pipeline.release.clear()

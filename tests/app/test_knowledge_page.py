@@ -51,8 +51,9 @@ def test_filter_by_topic_and_search():
     assert "Nothing matches this filter." in [i.value for i in at.info]
 
 
-@pytest.mark.parametrize(("language", "title", "tab"), [("ko", "지식 베이스", "규칙"),
-                                                         ("en", "Knowledge", "Rules")])
+@pytest.mark.parametrize(
+    ("language", "title", "tab"), [("ko", "지식 베이스", "규칙"), ("en", "Knowledge", "Rules")]
+)
 def test_language_follows_the_session(language, title, tab):
     at = open_page(language)
     assert at.title[0].value == f":material/menu_book: {title}"
@@ -67,12 +68,14 @@ def test_strategies_glossary_and_sources_are_tables():
     frames = [df.value for df in at.dataframe]
     strategies = frames[0]
     assert list(strategies["name"]) == [
-        "Fine-tune the whole model", "Train the top layers, freeze the rest",
+        "Fine-tune the whole model",
+        "Train the top layers, freeze the rest",
         "Freeze the convolutional base, train the classifier",
         "Fine-tune a pretrained model of the same family",  # the generative path
     ]
-    assert any("Domain-Adversarial Training of Neural Networks" in c
-               for c in frames[-1]["citation"])
+    assert any(
+        "Domain-Adversarial Training of Neural Networks" in c for c in frames[-1]["citation"]
+    )
     seeds = [m.value for m in at.markdown if "`00" in m.value]
     assert len(seeds) == 5
     assert all(re.search(r"cited by: [A-Z]{2}-\d{3}", s) for s in seeds)

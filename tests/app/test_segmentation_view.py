@@ -14,9 +14,16 @@ def _script() -> None:
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), (255, 0, 0)).save(buf, format="PNG")
     seg = {
-        "experiments": [{"strategy": "frozen_encoder", "epochs": 3, "metrics": {
-            "dice": {"value": 0.665, "ci_low": 0.55, "ci_high": 0.759},
-            "iou": {"value": 0.498, "ci_low": 0.379, "ci_high": 0.611}}}],
+        "experiments": [
+            {
+                "strategy": "frozen_encoder",
+                "epochs": 3,
+                "metrics": {
+                    "dice": {"value": 0.665, "ci_low": 0.55, "ci_high": 0.759},
+                    "iou": {"value": 0.498, "ci_low": 0.379, "ci_high": 0.611},
+                },
+            }
+        ],
         "skipped_strategies": [{"strategy": "full_finetune", "reason": "needs about 90 s"}],
         "overlays": [{"png_base64": base64.b64encode(buf.getvalue()).decode()}],
     }

@@ -24,8 +24,14 @@ def ctx(tmp_path):
 
 
 def test_engagement_answers_are_checked_and_kept(ctx):
-    eid = fa.create_engagement(ctx, client=" ACME ", project="Tiles", target_value=90,
-                               language="ko", deployment_target="mobile")
+    eid = fa.create_engagement(
+        ctx,
+        client=" ACME ",
+        project="Tiles",
+        target_value=90,
+        language="ko",
+        deployment_target="mobile",
+    )
     details = fa.engagement_details(ctx, eid)
     assert details["client"] == "ACME" and details["target_value"] == 0.9
     intake = fa.intake_for(ctx, eid)
@@ -57,8 +63,13 @@ def test_an_unusable_upload_is_not_stored(ctx, tmp_path):
 def test_a_sample_is_stored_profiled_and_found_again(ctx, two_class_zip):
     eid = fa.create_engagement(ctx, client="A", project="B")
     stages = []
-    sample = fa.add_sample(ctx, eid, two_class_zip.read_bytes(), "photos.zip",
-                           progress=lambda p: stages.append(p.stage))
+    sample = fa.add_sample(
+        ctx,
+        eid,
+        two_class_zip.read_bytes(),
+        "photos.zip",
+        progress=lambda p: stages.append(p.stage),
+    )
     assert stages[0] == "store" and "scan" in stages and stages[-1] == "health"
     assert sample.profile["n_images"] == 32 and sample.name == "photos.zip"
     assert sample.profile["health"]["findings"]
@@ -66,8 +77,11 @@ def test_a_sample_is_stored_profiled_and_found_again(ctx, two_class_zip):
     assert again.dataset_id == sample.dataset_id and again.root == sample.root
     grid = fa.sample_grid(ctx, again, per_class=3)
     assert sorted(grid) == ["cat", "coffee"] and all(len(v) == 3 for v in grid.values())
-    assert all(path.is_file() and not Path(name).is_absolute()
-               for images in grid.values() for name, path in images)
+    assert all(
+        path.is_file() and not Path(name).is_absolute()
+        for images in grid.values()
+        for name, path in images
+    )
 
 
 def test_advice_is_recorded_once_per_set_of_answers(ctx, two_class_zip):

@@ -30,11 +30,33 @@ FIGURES = {
 @pytest.mark.slow
 def test_harness_writes_every_figure_with_sane_values(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    code = main([
-        "--generate", "24", "--classes", "2", "--sides", "64", "112", "--device", "cpu",
-        "--budget", "3", "--rounds", "1", "--rate-images", "8", "--batch", "4",
-        "--matmul-sizes", "1024", "--levers-only", "draft_decode", "--out", str(out),
-    ])
+    code = main(
+        [
+            "--generate",
+            "24",
+            "--classes",
+            "2",
+            "--sides",
+            "64",
+            "112",
+            "--device",
+            "cpu",
+            "--budget",
+            "3",
+            "--rounds",
+            "1",
+            "--rate-images",
+            "8",
+            "--batch",
+            "4",
+            "--matmul-sizes",
+            "1024",
+            "--levers-only",
+            "draft_decode",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     doc = json.loads(out.read_text())
 
@@ -55,8 +77,7 @@ def test_harness_writes_every_figure_with_sane_values(tmp_path: Path) -> None:
     assert details["pipeline"]["first_linear_probe_seconds"] <= details["pipeline"]["seconds"]
     assert details["upload"]["engine"]["n_images"] == 24
 
-    assert doc["dataset"] == {**doc["dataset"], "generated": True, "n_images": 24,
-                              "n_classes": 2}
+    assert doc["dataset"] == {**doc["dataset"], "generated": True, "n_images": 24, "n_classes": 2}
     assert doc["model"]["flops_per_image"] > 1e8  # efficientnet_lite0: about 0.8 GFLOP
     assert doc["ceiling"]["float32"]["flops_per_second"] > 0
     assert doc["machine"]["cpu_count"] >= 1
@@ -88,8 +109,9 @@ def test_verdict_needs_a_margin_and_a_majority_of_rounds() -> None:
 
 def test_compare_times_every_variant_in_every_round() -> None:
     calls: list[str] = []
-    result = compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                     rounds=3, warmup=1)
+    result = compare(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, warmup=1
+    )
     assert calls.count("a") == calls.count("b") == 4
     assert result["a"]["repeats"] == 3 and result["a"]["speedup_vs_first"] == 1.0
     with pytest.raises(ValueError, match="at least one variant"):

@@ -11,8 +11,13 @@ from PIL import Image
 from engines.features import prepare_image
 from engines.images import load_rgb
 
-CFG = {"input_size": 224, "mean": (0.5,) * 3, "std": (0.5,) * 3, "interpolation": "bicubic",
-       "crop_pct": 0.875}
+CFG = {
+    "input_size": 224,
+    "mean": (0.5,) * 3,
+    "std": (0.5,) * 3,
+    "interpolation": "bicubic",
+    "crop_pct": 0.875,
+}
 
 
 def _photo(path: Path, size: tuple[int, int], fmt: str = "JPEG") -> Path:

@@ -33,10 +33,19 @@ def images(tmp_path: Path) -> list[Path]:
 
 def test_onnxruntime_matches_eager(tiny_model, images, tmp_path: Path) -> None:
     cfg = data_config(tiny_model)
-    eager = extract_features(tiny_model, images, cfg, device=CPU, model_key="tiny",
-                             batch_size=4, runtime="torch")
-    onnx = extract_features(tiny_model, images, cfg, device=CPU, model_key="tiny",
-                            batch_size=4, runtime="onnxruntime", cache_dir=tmp_path / "c")
+    eager = extract_features(
+        tiny_model, images, cfg, device=CPU, model_key="tiny", batch_size=4, runtime="torch"
+    )
+    onnx = extract_features(
+        tiny_model,
+        images,
+        cfg,
+        device=CPU,
+        model_key="tiny",
+        batch_size=4,
+        runtime="onnxruntime",
+        cache_dir=tmp_path / "c",
+    )
     assert eager.runtime == "torch" and onnx.runtime == "onnxruntime"
     np.testing.assert_allclose(onnx.features, eager.features, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(onnx.logits, eager.logits, atol=1e-4, rtol=1e-4)
@@ -45,18 +54,33 @@ def test_onnxruntime_matches_eager(tiny_model, images, tmp_path: Path) -> None:
 def test_auto_uses_onnxruntime_once_exported(tiny_model, images, tmp_path: Path) -> None:
     cfg = data_config(tiny_model)
     cache = tmp_path / "cache"
-    few = extract_features(tiny_model, images[:2], cfg, device=CPU, model_key="tiny",
-                           cache_dir=cache)
+    few = extract_features(
+        tiny_model, images[:2], cfg, device=CPU, model_key="tiny", cache_dir=cache
+    )
     assert few.runtime == "torch"  # too few images to pay for an export
-    extract_features(tiny_model, images[2:4], cfg, device=CPU, model_key="tiny",
-                     cache_dir=cache, runtime="onnxruntime")
+    extract_features(
+        tiny_model,
+        images[2:4],
+        cfg,
+        device=CPU,
+        model_key="tiny",
+        cache_dir=cache,
+        runtime="onnxruntime",
+    )
     assert onnx_model_path(tiny_model, cfg["input_size"], "tiny", cache).exists()
-    again = extract_features(tiny_model, images[4:], cfg, device=CPU, model_key="tiny",
-                             cache_dir=cache)
+    again = extract_features(
+        tiny_model, images[4:], cfg, device=CPU, model_key="tiny", cache_dir=cache
+    )
     assert again.runtime == "onnxruntime"
 
 
 def test_unknown_runtime_is_refused(tiny_model, images) -> None:
     with pytest.raises(ValueError, match="Unknown runtime"):
-        extract_features(tiny_model, images, data_config(tiny_model), device=CPU,
-                         model_key="tiny", runtime="tensorrt")
+        extract_features(
+            tiny_model,
+            images,
+            data_config(tiny_model),
+            device=CPU,
+            model_key="tiny",
+            runtime="tensorrt",
+        )

@@ -30,9 +30,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 APT_TIMEOUT_S = 600
 SERVER_START_TIMEOUT_S = 90
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class _Unavailable(Exception):
@@ -48,14 +55,17 @@ def _apt_install_chromium() -> None:
         raise _Unavailable("Chromium is not installed and installing it needs root")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     deadline = time.monotonic() + APT_TIMEOUT_S
-    for command in (["apt-get", "update"],
-                    ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+    for command in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+    ):
         left = deadline - time.monotonic()
         if left <= 0:
             raise _Unavailable(f"installing Chromium took over {APT_TIMEOUT_S} s")
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True,
-                                  timeout=left, check=False)
+            done = subprocess.run(
+                command, env=env, capture_output=True, text=True, timeout=left, check=False
+            )
         except subprocess.TimeoutExpired as exc:
             raise _Unavailable(f"{' '.join(command)} timed out") from exc
         if done.returncode != 0:
@@ -68,8 +78,10 @@ def _apt_install_chromium() -> None:
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     """The Chromium executable (installed with apt-get when missing), or a skip."""
-    pytest.importorskip("playwright.sync_api",
-                        reason="Playwright for Python is not installed (pip install playwright)")
+    pytest.importorskip(
+        "playwright.sync_api",
+        reason="Playwright for Python is not installed (pip install playwright)",
+    )
     if not CHROMIUM.exists():
         try:
             _apt_install_chromium()
@@ -85,8 +97,9 @@ def browser(chromium: Path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium),
-                                             args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser
         finally:
@@ -112,16 +125,35 @@ def app_server(tmp_path: Path) -> Iterator[AppServer]:
     port = _free_port()
     data_dir = tmp_path / "data"
     log = tmp_path / "streamlit.log"
-    env = dict(os.environ, FEASIBILITY_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1",
-               FEASIBILITY_DEVICE="cpu", PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        FEASIBILITY_DATA_DIR=str(data_dir),
+        HF_HUB_OFFLINE="1",
+        FEASIBILITY_DEVICE="cpu",
+        PYTHONPATH=str(ROOT),
+    )
     env.pop("DATABASE_URL", None)
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "streamlit_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -135,8 +167,10 @@ def app_server(tmp_path: Path) -> Iterator[AppServer]:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the app did not start in {SERVER_START_TIMEOUT_S} s:\n"
-                            f"{log.read_text()[-2000:]}")
+                pytest.fail(
+                    f"the app did not start in {SERVER_START_TIMEOUT_S} s:\n"
+                    f"{log.read_text()[-2000:]}"
+                )
             time.sleep(0.5)
         yield AppServer(url=url, data_dir=data_dir, log=log)
     finally:

@@ -43,8 +43,9 @@ def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     height = int(page.evaluate(SCROLL_HEIGHT_JS))
-    page.set_viewport_size({"width": size["width"],
-                            "height": min(max(height, size["height"]), MAX_SHOT_HEIGHT)})
+    page.set_viewport_size(
+        {"width": size["width"], "height": min(max(height, size["height"]), MAX_SHOT_HEIGHT)}
+    )
     page.wait_for_timeout(400)  # let the charts redraw at the new size
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(size)
@@ -87,8 +88,7 @@ def walk(page, language: str, width: int) -> None:
 def test_journey_in_a_browser(browser, app_server, tmp_path):
     folder = make_class_folders(tmp_path / "sample", {"cat": 8, "coffee": 8}, size=40)
     sample = zip_folder(folder, tmp_path / "sample.zip", wrap="client_sample")
-    context = browser.new_context(accept_downloads=True,
-                                  viewport={"width": 1440, "height": 900})
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(STEP_TIMEOUT_MS)
     page.goto(app_server.url)

@@ -29,8 +29,12 @@ def sample(tmp_path_factory):
     val = set(order[:8].tolist())
     tr = [i for i in range(len(paths)) if i not in val]
     va = sorted(val)
-    return ([paths[i] for i in tr], [labels[i] for i in tr],
-            [paths[i] for i in va], [labels[i] for i in va])
+    return (
+        [paths[i] for i in tr],
+        [labels[i] for i in tr],
+        [paths[i] for i in va],
+        [labels[i] for i in va],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +45,18 @@ def lite0():
 def run(model, sample, **kw):
     tp, tl, vp, vl = sample
     cfg = FinetuneConfig(**{"max_epochs": 3, "batch_size": 16, **kw})
-    return finetune(model, data_config(model), tp, tl, vp, vl, ["cat", "coffee"], cfg,
-                    device=torch.device("cpu"), budget_seconds=120)
+    return finetune(
+        model,
+        data_config(model),
+        tp,
+        tl,
+        vp,
+        vl,
+        ["cat", "coffee"],
+        cfg,
+        device=torch.device("cpu"),
+        budget_seconds=120,
+    )
 
 
 def test_partial_finetune_learns_a_planted_signal_with_the_frozen_part_cached(lite0, sample):
@@ -79,9 +93,19 @@ def test_finetune_can_be_cancelled(sample):
     token.cancel()
     tp, tl, vp, vl = sample
     with pytest.raises(Cancelled):
-        finetune(model, data_config(model), tp, tl, vp, vl, ["cat", "coffee"],
-                 FinetuneConfig(strategy="full_finetune", image_size=64),
-                 device=torch.device("cpu"), budget_seconds=60, cancel=token)
+        finetune(
+            model,
+            data_config(model),
+            tp,
+            tl,
+            vp,
+            vl,
+            ["cat", "coffee"],
+            FinetuneConfig(strategy="full_finetune", image_size=64),
+            device=torch.device("cpu"),
+            budget_seconds=60,
+            cancel=token,
+        )
 
 
 def test_bad_strategy_is_refused():
@@ -90,8 +114,9 @@ def test_bad_strategy_is_refused():
 
 
 def test_deployment_figures_are_measured(lite0):
-    figures = deployment_figures(create_backbone("test_efficientnet"), 64, torch.device("cpu"),
-                                 repeats=2)
+    figures = deployment_figures(
+        create_backbone("test_efficientnet"), 64, torch.device("cpu"), repeats=2
+    )
     assert figures["parameters"] > 0 and figures["size_bytes"] > 0
     assert figures["latency_cpu"]["median_ms"] > 0
     # EfficientNet-Lite0 is ~0.39 GMACs at 224 px, i.e. ~0.8 GFLOPs
@@ -117,14 +142,31 @@ def test_a_destructive_fine_tune_keeps_the_probe_checkpoint(sample):
     # LP-FT: the probe-initialised model is "epoch 0"; a learning rate that wrecks the
     # network makes every later epoch worse on the early-stopping slice, so epoch 0 is kept.
     model = create_backbone("test_efficientnet")
-    kept = run(model, sample, strategy="full_finetune", max_epochs=2, image_size=64,
-               lr=5.0, warmup_fraction=0.0, early_stop_fraction=0.25, patience=5)
+    kept = run(
+        model,
+        sample,
+        strategy="full_finetune",
+        max_epochs=2,
+        image_size=64,
+        lr=5.0,
+        warmup_fraction=0.0,
+        early_stop_fraction=0.25,
+        patience=5,
+    )
     assert kept["head_init"] == "probe" and kept["n_early_stop"] >= 4
     start = kept["initial_early_stop"]["early_stop_accuracy"]
     assert all(h["early_stop_accuracy"] < start for h in kept["history"])
     assert kept["best_epoch"] == 0
-    untrained = run(model, sample, strategy="full_finetune", max_epochs=1, image_size=64,
-                    lr=1e-12, warmup_fraction=0.0, early_stop_fraction=0.25)
+    untrained = run(
+        model,
+        sample,
+        strategy="full_finetune",
+        max_epochs=1,
+        image_size=64,
+        lr=1e-12,
+        warmup_fraction=0.0,
+        early_stop_fraction=0.25,
+    )
     assert kept["metrics"]["accuracy"] == pytest.approx(untrained["metrics"]["accuracy"])
 
 
@@ -150,12 +192,29 @@ def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
     probe = fit_linear_probe(train_features, np.asarray(tl), classes=np.arange(2))
     probe_proba = probe.predict_proba(pooled(vp))
     probe_accuracy = float((probe_proba.argmax(1) == np.asarray(vl)).mean())
-    cfg_ft = FinetuneConfig(strategy="full_finetune", max_epochs=2, batch_size=16,
-                            image_size=size, lr=5.0, warmup_fraction=0.0,
-                            early_stop_fraction=0.25, patience=5)
-    kept = finetune(model, cfg, tp, tl, vp, vl, ["cat", "coffee"], cfg_ft,
-                    device=torch.device("cpu"), budget_seconds=120,
-                    probe_features=train_features)
+    cfg_ft = FinetuneConfig(
+        strategy="full_finetune",
+        max_epochs=2,
+        batch_size=16,
+        image_size=size,
+        lr=5.0,
+        warmup_fraction=0.0,
+        early_stop_fraction=0.25,
+        patience=5,
+    )
+    kept = finetune(
+        model,
+        cfg,
+        tp,
+        tl,
+        vp,
+        vl,
+        ["cat", "coffee"],
+        cfg_ft,
+        device=torch.device("cpu"),
+        budget_seconds=120,
+        probe_features=train_features,
+    )
     assert kept["head_init"] == "probe" and kept["best_epoch"] == 0
     assert kept["metrics"]["accuracy"]["value"] == pytest.approx(probe_accuracy)
     np.testing.assert_allclose(kept["_proba"], probe_proba, atol=1e-3)
@@ -178,8 +237,13 @@ def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_
         Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(square_paths[-1])
     assert choose_resize_mode(long_paths) == "squash"
     assert choose_resize_mode(square_paths) == "crop"
-    cfg = {"input_size": 32, "crop_pct": 1.0, "interpolation": "bilinear",
-           "mean": (0.5,) * 3, "std": (0.5,) * 3}
+    cfg = {
+        "input_size": 32,
+        "crop_pct": 1.0,
+        "interpolation": "bilinear",
+        "mean": (0.5,) * 3,
+        "std": (0.5,) * 3,
+    }
     squashed = with_resize_mode(cfg, "auto", long_paths)
     assert squashed["resize_mode"] == "squash"
     assert "resize_mode" not in with_resize_mode(cfg, "auto", square_paths)  # same cache key
@@ -188,8 +252,9 @@ def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_
     assert whole.shape == cropped.shape == (32, 32, 3)
     assert whole[:, :2].mean() > 200 and cropped[:, :2].mean() < 50
     # the fine-tune decodes the same geometry as the features
-    np.testing.assert_allclose(decode_square(long_paths[0], 32, "bilinear", "squash"), whole,
-                               atol=2)
+    np.testing.assert_allclose(
+        decode_square(long_paths[0], 32, "bilinear", "squash"), whole, atol=2
+    )
 
 
 def test_a_random_test_model_has_the_same_weights_on_every_build():

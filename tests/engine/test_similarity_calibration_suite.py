@@ -30,8 +30,10 @@ def _bench():
 
 bench = _bench()
 if not bench.suite_available():
-    pytest.skip(f"the calibration suite is not under {bench.SHARED} (../shared absent)",
-                allow_module_level=True)
+    pytest.skip(
+        f"the calibration suite is not under {bench.SHARED} (../shared absent)",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +77,7 @@ def test_the_app_call_on_each_set(suite):
     right = 0
     for s in sets:
         feats = embedded[s["name"]]
-        out = S.domain_similarity(feats.logits, feats.features, paths=s["paths"],
-                                  seed=spec["seed"])
+        out = S.domain_similarity(feats.logits, feats.features, paths=s["paths"], seed=spec["seed"])
         assert out["model"]["name"] == spec["models"][0]["name"]
         if s["label"] == "borderline":
             right += out["call"] == "borderline" or out["confidence"] == "low"

@@ -59,9 +59,22 @@ def test_validate_with_reference_images_reports_the_site_gap(tmp_path, capsys):
     sample = make_class_folders(tmp_path / "sample", {"cat": 12, "coffee": 12})
     site = grey_textures(tmp_path / "site", 16)
     out = tmp_path / "out"
-    code = main(["validate", str(sample), "--out", str(out), "--device", "cpu",
-                 "--strategies", "linear_probe", "--compare", "none",
-                 "--reference-images", str(site)])
+    code = main(
+        [
+            "validate",
+            str(sample),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--strategies",
+            "linear_probe",
+            "--compare",
+            "none",
+            "--reference-images",
+            str(site),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert "deployment-site images against the sample" in capsys.readouterr().out
     result = load_result(out / "result.json")
@@ -78,8 +91,16 @@ def test_reference_images_that_are_not_a_folder_are_refused_before_any_work(tmp_
     from advisor.cli import main
 
     sample = make_class_folders(tmp_path / "sample", {"cat": 4, "coffee": 4})
-    code = main(["validate", str(sample), "--out", str(tmp_path / "out"),
-                 "--reference-images", str(tmp_path / "nowhere")])
+    code = main(
+        [
+            "validate",
+            str(sample),
+            "--out",
+            str(tmp_path / "out"),
+            "--reference-images",
+            str(tmp_path / "nowhere"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "not a folder" in err and "\n" not in err
     assert not (tmp_path / "out" / "result.json").exists()

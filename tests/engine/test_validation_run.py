@@ -88,7 +88,8 @@ def test_every_stage_records_predicted_and_actual_seconds(full_run):
     budget = result["validation"]["budget"]
     names = [s["stage"] for s in budget["stages"]]
     assert {"linear_probe", "decode", "partial_finetune", "full_finetune", "deployment"} <= set(
-        names)
+        names
+    )
     for st in budget["stages"]:
         assert st["actual_seconds"] >= 0
     tuned = [s for s in budget["stages"] if s["stage"].endswith("finetune")]
@@ -179,9 +180,13 @@ def tiny_split(folder):
         labels += [i] * len(files)
     val = set(range(0, len(paths), 4))
     pick = lambda keep: [j for j in range(len(paths)) if (j in val) == keep]  # noqa: E731
-    return LabeledSplit([paths[j] for j in pick(False)], [labels[j] for j in pick(False)],
-                        [paths[j] for j in pick(True)], [labels[j] for j in pick(True)],
-                        ["cat", "coffee"])
+    return LabeledSplit(
+        [paths[j] for j in pick(False)],
+        [labels[j] for j in pick(False)],
+        [paths[j] for j in pick(True)],
+        [labels[j] for j in pick(True)],
+        ["cat", "coffee"],
+    )
 
 
 def test_a_fake_clock_budget_is_kept_and_what_did_not_fit_says_how_long_it_needs(tmp_path):
@@ -197,15 +202,24 @@ def test_a_fake_clock_budget_is_kept_and_what_did_not_fit_says_how_long_it_needs
     split = tiny_split(make_class_folders(tmp_path / "s", {"cat": 10, "coffee": 10}, size=48))
 
     def run(budget):
-        config = ValidationConfig(backbone="test_efficientnet", device="cpu",
-                                  budget_seconds=budget, compare_backbones=(), max_epochs=4,
-                                  learning_curve_repeats=1, report_reserve_seconds=1.0)
+        config = ValidationConfig(
+            backbone="test_efficientnet",
+            device="cpu",
+            budget_seconds=budget,
+            compare_backbones=(),
+            max_epochs=4,
+            learning_curve_repeats=1,
+            report_reserve_seconds=1.0,
+        )
         # every clock reading advances 0.25 fake seconds: the run is timed in fake time
         return run_validation(split, config, clock=TickingClock(0.25))
 
     roomy = run(60)
     assert [e["strategy"] for e in roomy["experiments"]] == [
-        "linear_probe", "partial_finetune", "full_finetune"]
+        "linear_probe",
+        "partial_finetune",
+        "full_finetune",
+    ]
     assert roomy["budget"]["used_seconds"] <= 60 * 1.1
     tight = run(14)
     assert tight["budget"]["used_seconds"] <= 14 * 1.1

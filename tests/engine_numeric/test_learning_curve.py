@@ -13,9 +13,7 @@ def synthetic(a, b, c, noise, seed):
     return a - b * SIZES**-c + rng.normal(0, noise, SIZES.size)
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "c"), [(0.9, 1.5, 0.5), (0.75, 0.8, 0.35), (0.97, 3.0, 0.8)]
-)
+@pytest.mark.parametrize(("a", "b", "c"), [(0.9, 1.5, 0.5), (0.75, 0.8, 0.35), (0.97, 3.0, 0.8)])
 def test_recovers_known_parameters_without_noise(a, b, c):
     fit = fit_power_law(SIZES, a - b * SIZES**-c, n_boot=50)
     assert fit.a == pytest.approx(a, abs=2e-3)

@@ -26,17 +26,37 @@ def synthetic_table(seed: int = 0, per_side: int = 5):
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(per_side):
-        rows.append((f"sim{i}", "similar", {"grey_share": 0.0,
-                                              "colour_contrast": 0.2 + rng.normal(0, 0.01),
-                                              "feature_uniformity": 0.4 + rng.normal(0, 0.05)}))
+        rows.append(
+            (
+                f"sim{i}",
+                "similar",
+                {
+                    "grey_share": 0.0,
+                    "colour_contrast": 0.2 + rng.normal(0, 0.01),
+                    "feature_uniformity": 0.4 + rng.normal(0, 0.05),
+                },
+            )
+        )
     for i in range(per_side):
         grey = i % 2 == 0
-        rows.append((f"diff{i}", "different", {
-            "grey_share": 1.0 if grey else 0.0,
-            "colour_contrast": None if grey else 0.08 + rng.normal(0, 0.01),
-            "feature_uniformity": 0.65 + rng.normal(0, 0.05)}))
-    rows.append(("mid", "borderline", {"grey_share": 0.0, "colour_contrast": 0.14,
-                                       "feature_uniformity": 0.55}))
+        rows.append(
+            (
+                f"diff{i}",
+                "different",
+                {
+                    "grey_share": 1.0 if grey else 0.0,
+                    "colour_contrast": None if grey else 0.08 + rng.normal(0, 0.01),
+                    "feature_uniformity": 0.65 + rng.normal(0, 0.05),
+                },
+            )
+        )
+    rows.append(
+        (
+            "mid",
+            "borderline",
+            {"grey_share": 0.0, "colour_contrast": 0.14, "feature_uniformity": 0.55},
+        )
+    )
     return table(rows)
 
 
@@ -68,8 +88,9 @@ def test_feature_uniformity_is_the_mean_pairwise_cosine():
 
 def test_image_statistics_grey_and_colour():
     rng = np.random.default_rng(0)
-    grey = [np.repeat(rng.integers(0, 256, (20, 20, 1)), 3, axis=2).astype(np.uint8)
-            for _ in range(4)]
+    grey = [
+        np.repeat(rng.integers(0, 256, (20, 20, 1)), 3, axis=2).astype(np.uint8) for _ in range(4)
+    ]
     out = S.image_statistics(grey)
     assert out["grey_share"] == 1.0 and out["colour_contrast"] is None
     colour = [rng.integers(0, 256, (20, 20, 3)).astype(np.uint8) for _ in range(4)]
@@ -113,7 +134,8 @@ def test_fit_learns_the_direction_and_centres_contrast():
     grey = {"grey_share": 1.0, "colour_contrast": None, "feature_uniformity": 0.65}
     p, contrib = S.predict(model, grey)
     assert p < 0.2 and contrib[1] == pytest.approx(
-        -w["colour_contrast"] * model["mean"][1] / model["scale"][1])
+        -w["colour_contrast"] * model["mean"][1] / model["scale"][1]
+    )
     with pytest.raises(ValueError, match="at least one similar"):
         S.fit_model([r for r in t if r["label"] != "similar"], INPUTS)
     with pytest.raises(ValueError, match="lacks the input"):
@@ -122,8 +144,11 @@ def test_fit_learns_the_direction_and_centres_contrast():
 
 def test_decide_borderline_neighbours_and_high():
     sim = [{"label": "similar"}] * 3
-    mixed = [{"name": "a", "label": "similar"}, {"name": "b", "label": "different"},
-             {"name": "c", "label": "similar"}]
+    mixed = [
+        {"name": "a", "label": "similar"},
+        {"name": "b", "label": "different"},
+        {"name": "c", "label": "similar"},
+    ]
     assert S.decide(0.55, sim)[:2] == ("borderline", "low")
     assert S.decide(0.5 + S.BORDERLINE_BAND + 0.01, sim)[:2] == ("similar", "medium")
     assert S.decide(0.95, sim)[:2] == ("similar", "high")
@@ -135,8 +160,9 @@ def test_decide_borderline_neighbours_and_high():
 def test_nearest_sets_use_the_standardized_inputs():
     t = synthetic_table()
     model = S.fit_model(t, INPUTS)
-    near = S.nearest_sets(model, t, {"grey_share": 1.0, "colour_contrast": None,
-                                     "feature_uniformity": 0.65}, k=3)
+    near = S.nearest_sets(
+        model, t, {"grey_share": 1.0, "colour_contrast": None, "feature_uniformity": 0.65}, k=3
+    )
     assert [n["label"] for n in near] == ["different"] * 3
     assert all(n["name"] != "mid" for n in S.nearest_sets(model, t, t[-1]["signals"], k=20))
 
@@ -164,18 +190,37 @@ def write_model(tmp_path, backbone="efficientnet_lite0"):
     t = synthetic_table()
     pix = S.fit_model(t, INPUTS, C=3.0)
     feat = S.fit_model(
-        table([(r["name"], r["label"], {"feature_uniformity": r["signals"]["feature_uniformity"],
-                                        "energy_mean": -8.0}) for r in t]),
-        ["feature_uniformity"], C=3.0)
+        table(
+            [
+                (
+                    r["name"],
+                    r["label"],
+                    {"feature_uniformity": r["signals"]["feature_uniformity"], "energy_mean": -8.0},
+                )
+                for r in t
+            ]
+        ),
+        ["feature_uniformity"],
+        C=3.0,
+    )
     spec = {
         "backbone": backbone,
-        "models": [dict(pix, name="pixels", loso_right=11, loso_total=11),
-                   dict(feat, name="features", loso_right=5, loso_total=11)],
-        "thresholds": {k: {"threshold": 0.3, "higher_is_similar": False, "youden_j": 1.0}
-                       for k in ["grey_share", "feature_uniformity", "energy_mean",
-                                 "msp_median", "erank_ratio", "near_zero_fraction"]}
-        | {"colour_contrast": {"threshold": 0.14, "higher_is_similar": True,
-                               "youden_j": 1.0}},
+        "models": [
+            dict(pix, name="pixels", loso_right=11, loso_total=11),
+            dict(feat, name="features", loso_right=5, loso_total=11),
+        ],
+        "thresholds": {
+            k: {"threshold": 0.3, "higher_is_similar": False, "youden_j": 1.0}
+            for k in [
+                "grey_share",
+                "feature_uniformity",
+                "energy_mean",
+                "msp_median",
+                "erank_ratio",
+                "near_zero_fraction",
+            ]
+        }
+        | {"colour_contrast": {"threshold": 0.14, "higher_is_similar": True, "youden_j": 1.0}},
         "table": t,
     }
     path = tmp_path / "model.json"
@@ -186,10 +231,16 @@ def write_model(tmp_path, backbone="efficientnet_lite0"):
 def test_domain_similarity_result_shape(tmp_path):
     path = write_model(tmp_path)
     logits, feats = fake_sample(True, 0)
-    colour = {"grey_share": 0.0, "colour_contrast": 0.2, "chroma_median": 0.1,
-              "n_pixel_images": 40}
-    out = S.domain_similarity(logits, feats, labels=np.arange(40) % 2, lp_accuracy=0.9,
-                              knn_accuracy=0.85, pixel_stats=colour, model_path=path)
+    colour = {"grey_share": 0.0, "colour_contrast": 0.2, "chroma_median": 0.1, "n_pixel_images": 40}
+    out = S.domain_similarity(
+        logits,
+        feats,
+        labels=np.arange(40) % 2,
+        lp_accuracy=0.9,
+        knn_accuracy=0.85,
+        pixel_stats=colour,
+        model_path=path,
+    )
     json.dumps(out)
     assert out["model"]["name"] == "pixels" and out["model"]["inputs"] == INPUTS
     assert out["call"] in ("similar", "different", "borderline")
@@ -197,17 +248,35 @@ def test_domain_similarity_result_shape(tmp_path):
     assert out["n_images"] == 40 and out["n_classes"] == 2 and out["n_pixel_images"] == 40
     assert out["calibrated"] is True and len(out["neighbours"]) == S.K_NEIGHBOURS
     names = {e["name"] for e in out["evidence"]}
-    assert {"energy_mean", "msp_median", "erank_ratio", "near_zero_fraction", "grey_share",
-            "colour_contrast", "feature_uniformity", "lp_knn_gap"} == names
+    assert {
+        "energy_mean",
+        "msp_median",
+        "erank_ratio",
+        "near_zero_fraction",
+        "grey_share",
+        "colour_contrast",
+        "feature_uniformity",
+        "lp_knn_gap",
+    } == names
     for e in out["evidence"]:
-        assert {"value", "threshold", "higher_is_similar", "points_to", "weight",
-                "contribution", "sub_score", "used_in_call", "description"} <= set(e)
+        assert {
+            "value",
+            "threshold",
+            "higher_is_similar",
+            "points_to",
+            "weight",
+            "contribution",
+            "sub_score",
+            "used_in_call",
+            "description",
+        } <= set(e)
         assert e["used_in_call"] == (e["name"] in INPUTS)
     gap = next(e for e in out["evidence"] if e["name"] == "lp_knn_gap")
     assert gap["value"] == pytest.approx(0.05) and gap["points_to"] == "similar"
     # The logit is the intercept plus the contributions that the evidence lists.
     logit = out["model"]["intercept"] + sum(
-        e["contribution"] for e in out["evidence"] if e["used_in_call"])
+        e["contribution"] for e in out["evidence"] if e["used_in_call"]
+    )
     assert out["score"] == pytest.approx(1 / (1 + np.exp(-logit)))
 
 

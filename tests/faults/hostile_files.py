@@ -28,8 +28,12 @@ def _zero_rows_deflated(row_bytes: int, rows: int, wbits: int = zlib.MAX_WBITS) 
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def huge_png16(path: Path, width: int = 10_000, height: int = 9_900) -> Path:
@@ -37,8 +41,12 @@ def huge_png16(path: Path, width: int = 10_000, height: int = 9_900) -> Path:
     ihdr = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
     # Each row: filter byte 0, then 2 bytes per pixel.
     idat = _zero_rows_deflated(1 + 2 * width, height)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-                     + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -46,9 +54,16 @@ def huge_float_tiff(path: Path, width: int = 8_000, height: int = 8_000) -> Path
     """A complete, valid 32-bit float grayscale TIFF of zeros, deflate-compressed."""
     data = _zero_rows_deflated(4 * width, height)
     entries = [  # (tag, type, count, value); types: 3 SHORT, 4 LONG
-        (256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 32), (259, 3, 1, 8),
-        (262, 3, 1, 1), (273, 4, 1, 0), (277, 3, 1, 1), (278, 4, 1, height),
-        (279, 4, 1, len(data)), (339, 3, 1, 3),
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 32),
+        (259, 3, 1, 8),
+        (262, 3, 1, 1),
+        (273, 4, 1, 0),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 4, 1, len(data)),
+        (339, 3, 1, 3),
     ]
     ifd_offset = 8
     ifd_size = 2 + 12 * len(entries) + 4

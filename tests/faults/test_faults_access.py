@@ -50,11 +50,22 @@ def test_loopback_is_the_default_everywhere() -> None:
     assert "--server.address $(ADDRESS)" in makefile
 
 
-@pytest.mark.parametrize(("address", "loopback"), [
-    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True),
-    ("127.0.0.2", True), ("0.0.0.0", False), ("", False), (None, False), ("::", False),
-    ("192.168.1.20", False), ("advisor.example.com", False),
-])
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("", False),
+        (None, False),
+        ("::", False),
+        ("192.168.1.20", False),
+        ("advisor.example.com", False),
+    ],
+)
 def test_is_loopback(address, loopback) -> None:
     assert is_loopback(address) is loopback
 

@@ -54,33 +54,45 @@ def test_out_is_an_existing_file(tmp_path, sample, no_work, capsys) -> None:
     taken = tmp_path / "taken.txt"
     taken.write_text("mine")
     _one_line_exit_2(capsys, ["validate", str(sample), "--out", str(taken)], "--out", "is a file")
-    _one_line_exit_2(capsys, ["validate", str(sample), "--out", str(taken / "sub")],
-                     "cannot be created")
+    _one_line_exit_2(
+        capsys, ["validate", str(sample), "--out", str(taken / "sub")], "cannot be created"
+    )
     assert taken.read_text() == "mine"
 
 
 def test_cache_dir_is_a_file(tmp_path, sample, no_work, capsys) -> None:
     cache = tmp_path / "cache"
     cache.write_bytes(b"")
-    _one_line_exit_2(capsys, ["validate", str(sample), "--out", str(tmp_path / "o"),
-                              "--cache-dir", str(cache)], "--cache-dir", "is a file")
+    _one_line_exit_2(
+        capsys,
+        ["validate", str(sample), "--out", str(tmp_path / "o"), "--cache-dir", str(cache)],
+        "--cache-dir",
+        "is a file",
+    )
 
 
 @pytest.mark.parametrize("budget", ["nan", "inf", "-inf", "0", "-3", "abc"])
 def test_budget_must_be_finite_and_positive(tmp_path, sample, no_work, capsys, budget) -> None:
-    _one_line_exit_2(capsys, ["validate", str(sample), "--out", str(tmp_path / "o"),
-                              f"--budget-seconds={budget}"], "budget")
+    _one_line_exit_2(
+        capsys,
+        ["validate", str(sample), "--out", str(tmp_path / "o"), f"--budget-seconds={budget}"],
+        "budget",
+    )
 
 
 @pytest.mark.parametrize("target", ["nan", "inf", "0", "1.5e9", "-0.2"])
 def test_target_accuracy_range(tmp_path, sample, no_work, capsys, target) -> None:
-    _one_line_exit_2(capsys, ["validate", str(sample), "--out", str(tmp_path / "o"),
-                              f"--target-accuracy={target}"], "target accuracy")
+    _one_line_exit_2(
+        capsys,
+        ["validate", str(sample), "--out", str(tmp_path / "o"), f"--target-accuracy={target}"],
+        "target accuracy",
+    )
 
 
 def test_unknown_option_and_missing_data_are_one_line(tmp_path, no_work, capsys) -> None:
-    _one_line_exit_2(capsys, ["validate", str(tmp_path / "nope.zip"), "--out", "o"],
-                     "does not exist")
+    _one_line_exit_2(
+        capsys, ["validate", str(tmp_path / "nope.zip"), "--out", "o"], "does not exist"
+    )
     _one_line_exit_2(capsys, ["validate", "--frobnicate"], "--help")
 
 
@@ -102,11 +114,20 @@ def _example_with(change) -> dict:
         (_example_with(lambda d: d.pop("profile")), "/profile: Field required"),
         (_example_with(lambda d: d.update(profile=[])), "/profile: "),
         (_example_with(lambda d: d.update(schema_version=1)), "/schema_version: "),
-        (_example_with(lambda d: d["validation"].update(experiments="none")),
-         "/validation/experiments: "),
+        (
+            _example_with(lambda d: d["validation"].update(experiments="none")),
+            "/validation/experiments: ",
+        ),
     ],
-    ids=["list", "string", "no-version", "missing-part", "wrong-type", "number-version",
-         "experiments"],
+    ids=[
+        "list",
+        "string",
+        "no-version",
+        "missing-part",
+        "wrong-type",
+        "number-version",
+        "experiments",
+    ],
 )
 def test_report_on_json_that_is_not_a_result(tmp_path, capsys, document, needle) -> None:
     bad = tmp_path / "result.json"
@@ -132,8 +153,9 @@ def test_report_on_a_deeply_mistyped_result(tmp_path, capsys) -> None:
 def test_report_on_a_binary_file(tmp_path, capsys) -> None:
     bad = tmp_path / "result.json"
     bad.write_bytes(b"\xff\xfe\x00garbage")
-    _one_line_exit_2(capsys, ["report", str(bad), "--out", str(tmp_path / "r")],
-                     "not a readable result.json")
+    _one_line_exit_2(
+        capsys, ["report", str(bad), "--out", str(tmp_path / "r")], "not a readable result.json"
+    )
 
 
 def test_result_json_is_strict(tmp_path) -> None:
@@ -162,8 +184,12 @@ print("torch loaded" if "torch" in sys.modules else "torch not loaded", code)
 
 def test_one_class_upload_is_refused_before_torch_loads(tmp_path) -> None:
     make_class_tree(tmp_path / "one", {"cat": 6}, size=32)
-    out = subprocess.run([sys.executable, "-c", _ONE_CLASS, str(tmp_path / "one"),
-                          str(tmp_path / "o")], capture_output=True, text=True,
-                         env=subprocess_env(), timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _ONE_CLASS, str(tmp_path / "one"), str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+    )
     assert out.stdout.split() == ["torch", "not", "loaded", "2"], out.stdout + out.stderr
     assert "one class" in out.stderr.lower()

@@ -53,8 +53,7 @@ def test_threads_unpacking_the_same_zip_each_get_the_whole_sample(
         counts = list(pool.map(unpack, range(6)))
     assert counts == [2 * N_PER_CLASS] * 6
     assert (dest / COMPLETE_MARKER).is_file()
-    assert not [p for p in dest.parent.iterdir() if p.name.startswith((".incoming-",
-                                                                       ".removing-"))]
+    assert not [p for p in dest.parent.iterdir() if p.name.startswith((".incoming-", ".removing-"))]
 
 
 def test_concurrent_app_uploads_of_the_same_zip(data_dir: Path, sample_zip: Path) -> None:
@@ -93,9 +92,13 @@ unpack.unpack_upload(Path(sys.argv[1]), Path(sys.argv[2]))
 
 
 def _start_slow_unpack(zip_path: Path, dest: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", _SLOW_UNPACK, str(zip_path), str(dest)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=subprocess_env())
+    return subprocess.Popen(
+        [sys.executable, "-c", _SLOW_UNPACK, str(zip_path), str(dest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
 
 
 def test_kill_9_mid_extraction_leaves_nothing_reused(sample_zip: Path, tmp_path: Path) -> None:
@@ -105,8 +108,9 @@ def test_kill_9_mid_extraction_leaves_nothing_reused(sample_zip: Path, tmp_path:
     proc = _start_slow_unpack(sample_zip, dest)
     try:
         for _ in range(5):  # a few members written, then kill -9
-            assert proc.stdout is not None and proc.stdout.readline() == "wrote\n", \
+            assert proc.stdout is not None and proc.stdout.readline() == "wrote\n", (
                 proc.stderr.read() if proc.stderr else ""
+            )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=20)
     finally:

@@ -70,7 +70,11 @@ def test_huge_16_bit_png_and_float_tiff_in_a_tiny_zip_are_refused(tmp_path: Path
     assert upload.stat().st_size < 200_000
     out = subprocess.run(
         [sys.executable, "-c", _SCAN_IN_CHILD, str(upload), str(tmp_path / "unpacked")],
-        capture_output=True, text=True, env=subprocess_env(), timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+        check=True,
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["records"] == 6
@@ -83,8 +87,9 @@ def test_huge_16_bit_png_and_float_tiff_in_a_tiny_zip_are_refused(tmp_path: Path
 
 def test_the_limit_comes_from_the_settings(tmp_path: Path) -> None:
     small = huge_png16(tmp_path / "small16.png", width=400, height=300)
-    settings = load_settings({"FEASIBILITY_DATA_DIR": str(tmp_path),
-                              "FEASIBILITY_MAX_DECODED_MB": "1"})
+    settings = load_settings(
+        {"FEASIBILITY_DATA_DIR": str(tmp_path), "FEASIBILITY_MAX_DECODED_MB": "1"}
+    )
     assert settings.max_decoded_bytes == 2**20
     limits = IntakeLimits(max_decoded_bytes=settings.max_decoded_bytes)
     with pytest.raises(ImageDecodeError, match="too large to decode safely"):
@@ -93,5 +98,4 @@ def test_the_limit_comes_from_the_settings(tmp_path: Path) -> None:
         load_rgb(small, max_decoded_bytes=limits.max_decoded_bytes)
     assert inspect_image(small).width == 400  # under the default limit it is read
     with pytest.raises(ValueError, match="FEASIBILITY_MAX_DECODED_MB"):
-        load_settings({"FEASIBILITY_DATA_DIR": str(tmp_path),
-                       "FEASIBILITY_MAX_DECODED_MB": "-5"})
+        load_settings({"FEASIBILITY_DATA_DIR": str(tmp_path), "FEASIBILITY_MAX_DECODED_MB": "-5"})

@@ -23,8 +23,11 @@ from engines.intake.scan import without_paths
 
 def test_absolute_zip_paths_never_become_classes(tmp_path) -> None:
     img = png_bytes(class_image(0, 0, 24))
-    members = [(f"{c}/{c}_{i}.png", img if c == "ok" else png_bytes(class_image(1, i, 24)))
-               for c in ("ok", "defect") for i in range(3)]
+    members = [
+        (f"{c}/{c}_{i}.png", img if c == "ok" else png_bytes(class_image(1, i, 24)))
+        for c in ("ok", "defect")
+        for i in range(3)
+    ]
     members += [("/tmp/x.png", img), ("C:\\Windows\\x.png", img), ("/home/me/d/y.png", img)]
     root = unpack_upload(zip_members(tmp_path / "abs.zip", members), tmp_path / "out")
     index = scan_dataset(root)
@@ -37,7 +40,8 @@ def test_absolute_zip_paths_never_become_classes(tmp_path) -> None:
 def test_a_table_whose_names_match_no_file_says_so(tmp_path) -> None:
     make_class_tree(tmp_path / "data", {"ok": 3, "defect": 3}, size=24)
     (tmp_path / "data" / "labels.csv").write_text(
-        "filename,label\nIMG_0001.jpg,ok\nIMG_0002.jpg,defect\n", encoding="utf-8")
+        "filename,label\nIMG_0001.jpg,ok\nIMG_0002.jpg,defect\n", encoding="utf-8"
+    )
     (tmp_path / "data" / "notes.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     index = scan_dataset(tmp_path / "data")
     reasons = {s.path: s.reason for s in index.skipped}
@@ -50,8 +54,12 @@ def test_garbage_dcm_is_not_a_dicom_file_and_stderr_stays_quiet(tmp_path, capfd)
     garbage = {
         "random.dcm": os.urandom(3000),
         "text.dcm": b"patient notes, not an image\n" * 20,
-        "elements.dcm": (b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100" + b"\x10\x00\x10\x00PN\xff\x7f"
-                         + b"abc" * 20 + b"\x28\x00\x10\x00US\x03\x00\x00\x01\x02"),
+        "elements.dcm": (
+            b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100"
+            + b"\x10\x00\x10\x00PN\xff\x7f"
+            + b"abc" * 20
+            + b"\x28\x00\x10\x00US\x03\x00\x00\x01\x02"
+        ),
         "empty-ish.dcm": b"\x00" * 10,
     }
     for name, data in garbage.items():
@@ -62,13 +70,15 @@ def test_garbage_dcm_is_not_a_dicom_file_and_stderr_stays_quiet(tmp_path, capfd)
         assert "not a DICOM file" in reasons[f"ok/{name}"], reasons[f"ok/{name}"]
     assert len(index.records) == 6
     captured = capfd.readouterr()
-    assert "pydicom" not in captured.err.lower() and "warn" not in captured.err.lower(), \
+    assert "pydicom" not in captured.err.lower() and "warn" not in captured.err.lower(), (
         captured.err
+    )
 
 
 def test_upload_limit_message_keeps_a_decimal(data_dir, monkeypatch) -> None:
     assert over_limit_message("'a.zip'", int(1.43 * 2**20), 2**20).startswith(
-        "'a.zip' is 1.4 MB, over the upload limit of 1 MB")
+        "'a.zip' is 1.4 MB, over the upload limit of 1 MB"
+    )
     assert "1.04 MB" in over_limit_message("x", int(1.04 * 2**20), 2**20)
     monkeypatch.setenv("FEASIBILITY_UPLOAD_LIMIT_MB", "1")
     ctx = app.create_context(load_settings())
@@ -85,17 +95,19 @@ def test_skip_reasons_show_no_internal_paths(tmp_path, monkeypatch) -> None:
 
     def failing(path, *args, **kwargs):
         if path.name == "ok_0.png":
-            raise ImageDecodeError(
-                f"cannot read the file ([Errno 13] Permission denied: '{path}')")
+            raise ImageDecodeError(f"cannot read the file ([Errno 13] Permission denied: '{path}')")
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(scan, "inspect_image", failing)
     index = scan_dataset(tmp_path / "data")
     (reason,) = [s.reason for s in index.skipped if s.path == "ok/ok_0.png"]
     assert str(tmp_path) not in reason and "'ok_0.png'" in reason
-    assert without_paths("could not be extracted (File name too long: "
-                         "'/tmp/fa-upload-1x/.incoming-9-a/c/z.png')") == \
-        "could not be extracted (File name too long: 'z.png')"
+    assert (
+        without_paths(
+            "could not be extracted (File name too long: '/tmp/fa-upload-1x/.incoming-9-a/c/z.png')"
+        )
+        == "could not be extracted (File name too long: 'z.png')"
+    )
     assert without_paths("C:\\Users\\me\\AppData\\Local\\Temp\\x.png is bad") == "x.png is bad"
     assert without_paths("ratio 1/2, not a path") == "ratio 1/2, not a path"
 

@@ -41,4 +41,5 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest 
         recall = tp / n_planted if n_planted else 1.0
         terminalreporter.write_line(
             f"{name:<46} planted {n_planted:>3}  flagged {n_found:>3}  "
-            f"precision {precision:.2f}  recall {recall:.2f}")
+            f"precision {precision:.2f}  recall {recall:.2f}"
+        )

@@ -17,8 +17,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-CLASS_COLOURS = [(200, 40, 40), (40, 160, 60), (50, 70, 200), (210, 180, 30),
-                 (150, 60, 170), (30, 170, 170), (240, 120, 20), (120, 120, 120)]
+CLASS_COLOURS = [
+    (200, 40, 40),
+    (40, 160, 60),
+    (50, 70, 200),
+    (210, 180, 30),
+    (150, 60, 170),
+    (30, 170, 170),
+    (240, 120, 20),
+    (120, 120, 120),
+]
 
 
 def class_image(class_idx: int, seed: int, size: int = 48) -> Image.Image:
@@ -28,8 +36,9 @@ def class_image(class_idx: int, seed: int, size: int = 48) -> Image.Image:
     angle = (class_idx * 37 % 180) * np.pi / 180
     freq = 0.25 + 0.05 * (class_idx % 4) + rng.uniform(-0.04, 0.04)
     angle += rng.uniform(-0.15, 0.15)
-    stripes = 0.5 + 0.5 * np.sin(freq * (xx * np.cos(angle) + yy * np.sin(angle))
-                                 + rng.uniform(0, 6.28))
+    stripes = 0.5 + 0.5 * np.sin(
+        freq * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 6.28)
+    )
     colour = np.asarray(CLASS_COLOURS[class_idx % len(CLASS_COLOURS)], dtype=np.float32)
     img = stripes[..., None] * colour[None, None, :] * 0.8 + 30
     img += rng.normal(0, 12, size=img.shape)
@@ -76,8 +85,9 @@ def zip_dir(folder: Path, zip_path: Path, prefix: str = "") -> Path:
     return zip_path
 
 
-def zip_members(zip_path: Path, members: Iterable[tuple[str, bytes]],
-                compression: int = zipfile.ZIP_DEFLATED) -> Path:
+def zip_members(
+    zip_path: Path, members: Iterable[tuple[str, bytes]], compression: int = zipfile.ZIP_DEFLATED
+) -> Path:
     """Write a zip with exactly these entry names and bytes (names may be hostile)."""
     with zipfile.ZipFile(zip_path, "w", compression) as zf:
         for name, data in members:
@@ -103,17 +113,26 @@ def png_header_only(width: int, height: int) -> bytes:
     """A PNG that claims a huge size but holds a tiny data stream (a pixel bomb)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def write_dicom(path: Path, size: int = 64, modality: str = "CT", bits: int = 16,
-                window: tuple[float, float] | None = (40.0, 400.0),
-                photometric: str = "MONOCHROME2") -> Path:
+def write_dicom(
+    path: Path,
+    size: int = 64,
+    modality: str = "CT",
+    bits: int = 16,
+    window: tuple[float, float] | None = (40.0, 400.0),
+    photometric: str = "MONOCHROME2",
+) -> Path:
     """Write a small uncompressed DICOM image with pydicom (synthetic CT-like values)."""
     pydicom = pytest.importorskip("pydicom")
     from pydicom.dataset import FileDataset, FileMetaDataset

@@ -28,8 +28,7 @@ from engines.intake import pick_samples, profile_dataset, scan_dataset
 # -- synthetic embeddings --------------------------------------------------------------
 
 
-def _clusters(n_per_class: int = 60, k: int = 4, d: int = 32, seed: int = 0,
-              spread: float = 2.2):
+def _clusters(n_per_class: int = 60, k: int = 4, d: int = 32, seed: int = 0, spread: float = 2.2):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 1, (k, d)) * spread
     y = np.repeat(np.arange(k), n_per_class)
@@ -46,8 +45,9 @@ def test_label_issues_on_planted_swaps(planted_score) -> None:
         noisy[i] = (y[i] + rng.integers(1, 4)) % 4
     labels = list(names[noisy])
     result = find_label_issues(x, labels, seed=0)
-    precision, recall = planted_score("label swaps (synthetic embeddings)",
-                                      set(swapped.tolist()), set(result.indices))
+    precision, recall = planted_score(
+        "label swaps (synthetic embeddings)", set(swapped.tolist()), set(result.indices)
+    )
     # Swapped images the model is only moderately sure about stay below the per-class
     # thresholds: confident learning trades that recall for precision.
     assert recall >= 0.7 and precision >= 0.8
@@ -63,8 +63,7 @@ def test_label_issues_on_planted_swaps(planted_score) -> None:
 def test_label_issues_skip_gracefully() -> None:
     x = np.zeros((5, 4), np.float32)
     assert find_label_issues(x, ["a"] * 5).skipped_reason.startswith("needs at least two")
-    r = find_label_issues(np.random.default_rng(0).normal(size=(5, 4)),
-                          ["a", "a", "b", "b", "c"])
+    r = find_label_issues(np.random.default_rng(0).normal(size=(5, 4)), ["a", "a", "b", "b", "c"])
     assert r.excluded_classes == ["c"]
     with pytest.raises(ValueError, match="one label per row"):
         find_label_issues(x, ["a"] * 4)
@@ -83,25 +82,29 @@ def test_near_duplicates_on_planted_copies(planted_score) -> None:
     cross_src = rng.choice(np.setdiff1d(np.arange(n), within_src), size=5, replace=False)
     cross = x[cross_src] + rng.normal(0, 0.05, (5, x.shape[1])).astype(np.float32)
     feats = np.vstack([x, copies, cross])
-    all_labels = labels + [labels[i] for i in within_src] + [
-        f"c{(y[i] + 1) % 4}" for i in cross_src]
+    all_labels = (
+        labels + [labels[i] for i in within_src] + [f"c{(y[i] + 1) % 4}" for i in cross_src]
+    )
     result = find_near_duplicates(feats, all_labels)
     assert result.method == "cosine-centred" and result.threshold == 0.90
     planted_within = {frozenset((int(s), n + j)) for j, s in enumerate(within_src)}
     planted_cross = {frozenset((int(s), n + 15 + j)) for j, s in enumerate(cross_src)}
     found_within = {frozenset(g.members) for g in result.within_class}
     found_cross = {frozenset(g.members) for g in result.across_classes}
-    p1, r1 = planted_score("near-duplicates within class (embeddings)",
-                           planted_within, found_within)
-    p2, r2 = planted_score("near-duplicates across classes (embeddings)",
-                           planted_cross, found_cross)
+    p1, r1 = planted_score(
+        "near-duplicates within class (embeddings)", planted_within, found_within
+    )
+    p2, r2 = planted_score(
+        "near-duplicates across classes (embeddings)", planted_cross, found_cross
+    )
     assert min(p1, r1, p2, r2) == 1.0
     assert result.n_redundant == 20
 
 
 def test_exact_duplicates_grouping() -> None:
-    result = find_exact_duplicates(["a", "b", "a", "c", "a", "b", None],
-                                   ["x", "x", "x", "y", "y", "x", "x"])
+    result = find_exact_duplicates(
+        ["a", "b", "a", "c", "a", "b", None], ["x", "x", "x", "y", "y", "x", "x"]
+    )
     groups = {tuple(g.members): g.cross_class for g in result.groups}
     assert groups == {(0, 2, 4): True, (1, 5): False}
     assert result.n_redundant == 3
@@ -117,9 +120,19 @@ def planted_upload(tmp_path_factory: pytest.TempPathFactory) -> dict:
     make_class_tree(root, classes, size=72, ext=".png", seed=1)
     rng = np.random.default_rng(5)
     names = list(classes)
-    planted: dict[str, set[str]] = {k: set() for k in (
-        "exact_within", "exact_across", "near_within", "swaps", "corrupt", "dark", "blurry",
-        "low_res")}
+    planted: dict[str, set[str]] = {
+        k: set()
+        for k in (
+            "exact_within",
+            "exact_across",
+            "near_within",
+            "swaps",
+            "corrupt",
+            "dark",
+            "blurry",
+            "low_res",
+        )
+    }
     # Label swaps: move images into another class folder.
     for k, label in enumerate(names):
         for i in rng.choice(range(4, 24), size=2, replace=False):
@@ -141,8 +154,7 @@ def planted_upload(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # Near duplicates: resized and re-encoded as JPEG.
     for label in names:
         src = Image.open(root / label / f"{label}_2.png").convert("RGB")
-        brighter = Image.fromarray(np.clip(np.asarray(src, np.int16) + 6, 0, 255).astype(
-            np.uint8))
+        brighter = Image.fromarray(np.clip(np.asarray(src, np.int16) + 6, 0, 255).astype(np.uint8))
         save(brighter, root / label / f"near_{label}_2.jpg", quality=85)
         planted["near_within"].add(f"{label}/near_{label}_2.jpg")
     # Corrupt files.
@@ -151,8 +163,12 @@ def planted_upload(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (root / "dent" / "zero.png").write_bytes(b"")
     (root / "stain" / "page.jpg").write_bytes(b"<html><body>404</body></html>")
     (root / "scratch" / "lying.png").write_bytes(b"GIF89a" + b"\x00" * 40)
-    planted["corrupt"] = {"ok/truncated.png", "dent/zero.png", "stain/page.jpg",
-                          "scratch/lying.png"}
+    planted["corrupt"] = {
+        "ok/truncated.png",
+        "dent/zero.png",
+        "stain/page.jpg",
+        "scratch/lying.png",
+    }
     # Quality problems.
     for j, label in enumerate(names):
         dark = np.asarray(class_image(j, 900 + j, 72), np.float32) * 0.07
@@ -207,8 +223,9 @@ def _paths_of_groups(index, groups) -> set[str]:
 def test_planted_corrupt_files(planted_upload, planted_score) -> None:
     index, planted = planted_upload["index"], planted_upload["planted"]
     found = {s.path for s in index.skipped}
-    precision, recall = planted_score("corrupt files (listed as skipped)",
-                                      planted["corrupt"], found)
+    precision, recall = planted_score(
+        "corrupt files (listed as skipped)", planted["corrupt"], found
+    )
     assert precision == 1.0 and recall == 1.0
     finding = _finding(planted_upload["report"], "unusable-files")
     assert finding["numbers"]["n_broken_images"] == 4
@@ -224,10 +241,12 @@ def test_planted_exact_duplicates(planted_upload, planted_score) -> None:
     within_originals = {f"{c}/{c}_0.png" for c in names}
     across_originals = {f"{c}/{c}_1.png" for c in names[:3]}
     assert within_originals <= within and across_originals <= across
-    p1, r1 = planted_score("exact duplicates within class",
-                           planted["exact_within"], within - within_originals)
-    p2, r2 = planted_score("exact duplicates across classes",
-                           planted["exact_across"], across - across_originals)
+    p1, r1 = planted_score(
+        "exact duplicates within class", planted["exact_within"], within - within_originals
+    )
+    p2, r2 = planted_score(
+        "exact duplicates across classes", planted["exact_across"], across - across_originals
+    )
     assert min(p1, r1, p2, r2) == 1.0
     assert _finding(report, "exact-duplicates-across-classes")["severity"] == "critical"
 
@@ -238,8 +257,9 @@ def test_planted_near_duplicates_pixels(planted_upload, planted_score) -> None:
     flagged = _paths_of_groups(index, groups)
     originals = {p.replace("near_", "").replace(".jpg", ".png") for p in planted["near_within"]}
     found_copies = {p for p in flagged if p not in originals}
-    precision, recall = planted_score("near-duplicates within class (pixel features)",
-                                      planted["near_within"], found_copies)
+    precision, recall = planted_score(
+        "near-duplicates within class (pixel features)", planted["near_within"], found_copies
+    )
     assert recall >= 0.75 and precision >= 0.75
 
 
@@ -253,8 +273,9 @@ def test_planted_label_swaps_pixels(planted_upload, planted_score) -> None:
     for copy in planted["exact_across"]:
         source = copy.split("/")[1].removeprefix("also_")
         conflicts |= {copy, f"{source.rsplit('_', 1)[0]}/{source}"}
-    precision, recall = planted_score("label swaps + conflicts (simple pixel features)",
-                                      planted["swaps"] | conflicts, found)
+    precision, recall = planted_score(
+        "label swaps + conflicts (simple pixel features)", planted["swaps"] | conflicts, found
+    )
     assert recall >= 0.8 and precision >= 0.6
     finding = _finding(report, "suspected-label-errors")
     assert finding["severity"] in {"warning", "critical"}
@@ -292,9 +313,14 @@ def test_report_shape_effective_amount_and_texts(planted_upload) -> None:
             assert en == finding[part]["en"] and ko and ko != en
             assert "{" not in en + ko
     ids = {f["id"] for f in report["findings"]}
-    assert {"exact-duplicates-within-class", "near-duplicates-within-class",
-            "dark-images", "blurry-images", "low-resolution-images",
-            "suspected-label-errors"} <= ids
+    assert {
+        "exact-duplicates-within-class",
+        "near-duplicates-within-class",
+        "dark-images",
+        "blurry-images",
+        "low-resolution-images",
+        "suspected-label-errors",
+    } <= ids
     json.dumps(report, ensure_ascii=False)  # JSON-ready
     profile = profile_dataset(index)
     profile.health = report
@@ -368,10 +394,20 @@ def test_weak_label_model_caveat() -> None:
     from engines.health.report import _label_findings
     from engines.intake.records import DatasetIndex, ImageRecord
 
-    index = DatasetIndex(Path("/r"), [ImageRecord(Path(f"/r/{i}.png")) for i in range(10)],
-                         [], "flat", "paired", None)
-    result = LabelIssueResult(issues=[LabelIssue(i, "a", "b", 0.1, 0.8) for i in range(5)],
-                              n_evaluated=10, oof_accuracy=0.55, estimated_noise_rate=0.4)
+    index = DatasetIndex(
+        Path("/r"),
+        [ImageRecord(Path(f"/r/{i}.png")) for i in range(10)],
+        [],
+        "flat",
+        "paired",
+        None,
+    )
+    result = LabelIssueResult(
+        issues=[LabelIssue(i, "a", "b", 0.1, 0.8) for i in range(5)],
+        n_evaluated=10,
+        oof_accuracy=0.55,
+        estimated_noise_rate=0.4,
+    )
     finding = _label_findings(index, result, None)[0]
     assert finding["severity"] == "warning"
     assert "Caution" in finding["meaning"]["en"]

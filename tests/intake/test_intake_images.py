@@ -20,8 +20,7 @@ def _rgb(path: Path, **kw: object) -> Image.Image:
 
 @pytest.mark.parametrize(
     ("name", "fmt"),
-    [("a.jpg", "JPEG"), ("a.png", "PNG"), ("a.bmp", "BMP"), ("a.tif", "TIFF"),
-     ("a.gif", "GIF")],
+    [("a.jpg", "JPEG"), ("a.png", "PNG"), ("a.bmp", "BMP"), ("a.tif", "TIFF"), ("a.gif", "GIF")],
 )
 def test_common_formats(tmp_path: Path, name: str, fmt: str) -> None:
     p = save(class_image(0, 1, 40), tmp_path / name)

@@ -24,7 +24,10 @@ from engines.profile import DatasetProfile
 def test_class_folders(two_class_tree: Path) -> None:
     index = scan_dataset(two_class_tree)
     assert (index.layout, index.data_type, index.task_hint) == (
-        "class_folders", "paired", "classification")
+        "class_folders",
+        "paired",
+        "classification",
+    )
     profile = profile_dataset(index)
     assert profile.n_images == 12 and profile.n_classes == 2
     assert profile.class_counts == {"cat": 6, "dog": 6}
@@ -36,12 +39,15 @@ def test_class_folders(two_class_tree: Path) -> None:
 
 @pytest.mark.parametrize(
     ("folders", "expected"),
-    [(("train", "val", "test"), {"train", "val", "test"}),
-     (("Training", "Validation"), {"train", "val"}),
-     (("TRAIN", "valid", "TEST"), {"train", "val", "test"})],
+    [
+        (("train", "val", "test"), {"train", "val", "test"}),
+        (("Training", "Validation"), {"train", "val"}),
+        (("TRAIN", "valid", "TEST"), {"train", "val", "test"}),
+    ],
 )
-def test_split_folders_any_case(tmp_path: Path, folders: tuple[str, ...],
-                                expected: set[str]) -> None:
+def test_split_folders_any_case(
+    tmp_path: Path, folders: tuple[str, ...], expected: set[str]
+) -> None:
     for i, f in enumerate(folders):
         make_class_tree(tmp_path / "d", {"a": 3, "b": 3}, split=f, seed=i)
     index = scan_dataset(tmp_path / "d")
@@ -191,7 +197,9 @@ def test_source_labeled_target_unlabeled(tmp_path: Path) -> None:
     index = scan_dataset(tmp_path / "da")
     assert index.data_type == "unpaired" and index.task_hint == "classification"
     assert {(r.domain, r.label is None) for r in index.records} == {
-        ("source", False), ("target", True)}
+        ("source", False),
+        ("target", True),
+    }
 
 
 def test_segmentation_masks_paired_by_name(tmp_path: Path) -> None:
@@ -207,7 +215,10 @@ def test_segmentation_masks_paired_by_name(tmp_path: Path) -> None:
     save(class_image(0, 9, 40), root / "images" / "crack" / "nomask.jpg")
     index = scan_dataset(root)
     assert (index.layout, index.task_hint, index.data_type) == (
-        "segmentation_masks", "segmentation", "paired")
+        "segmentation_masks",
+        "segmentation",
+        "paired",
+    )
     assert len(index.records) == 6 and index.classes == ["crack"]
     masks = index.annotations["masks"]
     assert masks["n_pairs"] == 5 and masks["n_images_without_mask"] == 1
@@ -236,9 +247,12 @@ def test_voc_detection_profile(tmp_path: Path) -> None:
         objects = "".join(
             f"<object><name>{name}</name><bndbox><xmin>{x}</xmin><ymin>5</ymin>"
             f"<xmax>{x + 20}</xmax><ymax>30</ymax></bndbox></object>"
-            for name, x in (("scratch", 2), ("dent", 30))[: 1 + i % 2])
-        xml = (f"<annotation><filename>{i:03d}.jpg</filename><size><width>64</width>"
-               f"<height>64</height></size>{objects}</annotation>")
+            for name, x in (("scratch", 2), ("dent", 30))[: 1 + i % 2]
+        )
+        xml = (
+            f"<annotation><filename>{i:03d}.jpg</filename><size><width>64</width>"
+            f"<height>64</height></size>{objects}</annotation>"
+        )
         (root / "Annotations").mkdir(parents=True, exist_ok=True)
         (root / "Annotations" / f"{i:03d}.xml").write_text(xml)
     index = scan_dataset(root)
@@ -254,12 +268,22 @@ def test_coco_detection_profile(tmp_path: Path) -> None:
     for i in range(3):
         save(class_image(1, i, 64), root / "images" / f"{i}.jpg")
         images.append({"id": i + 1, "file_name": f"{i}.jpg", "width": 64, "height": 64})
-        anns.append({"id": i + 1, "image_id": i + 1, "category_id": 7,
-                     "bbox": [1, 1, 50, 40], "segmentation": [[1, 1, 50, 1, 50, 40]]})
+        anns.append(
+            {
+                "id": i + 1,
+                "image_id": i + 1,
+                "category_id": 7,
+                "bbox": [1, 1, 50, 40],
+                "segmentation": [[1, 1, 50, 1, 50, 40]],
+            }
+        )
     anns.append({"id": 9, "image_id": 1, "category_id": 8, "bbox": [0, 0, 10, 10]})
     images.append({"id": 99, "file_name": "gone.jpg"})
-    coco = {"images": images, "annotations": anns,
-            "categories": [{"id": 7, "name": "person"}, {"id": 8, "name": "helmet"}]}
+    coco = {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": 7, "name": "person"}, {"id": 8, "name": "helmet"}],
+    }
     (root / "annotations").mkdir()
     (root / "annotations" / "instances_train.json").write_text(json.dumps(coco))
     index = scan_dataset(root)

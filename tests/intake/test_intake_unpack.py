@@ -75,14 +75,17 @@ def test_encrypted_zip_refused(tmp_path: Path) -> None:
 
 def test_path_traversal_and_absolute_paths_stay_inside(tmp_path: Path) -> None:
     good = png_bytes(class_image(0, 0, 16))
-    z = zip_members(tmp_path / "evil.zip", [
-        ("../../escaped.png", good),
-        ("a/../../escaped2.png", good),
-        ("/etc/abs_evil.png", good),
-        ("C:\\windows\\win_evil.png", good),
-        ("cls/ok.png", good),
-        ("cls/ok2.png", good),
-    ])
+    z = zip_members(
+        tmp_path / "evil.zip",
+        [
+            ("../../escaped.png", good),
+            ("a/../../escaped2.png", good),
+            ("/etc/abs_evil.png", good),
+            ("C:\\windows\\win_evil.png", good),
+            ("cls/ok.png", good),
+            ("cls/ok2.png", good),
+        ],
+    )
     dest = tmp_path / "sandbox" / "out"
     root = unpack_upload(z, dest)
     outside = {p.name for p in tmp_path.rglob("*") if not p.is_relative_to(dest)}
@@ -119,7 +122,7 @@ def test_entry_larger_than_declared_is_stopped(tmp_path: Path) -> None:
     data = bytearray(z.read_bytes())
     # Shrink the declared uncompressed size in the central directory of the first entry.
     i = data.find(b"PK\x01\x02")
-    data[i + 24:i + 28] = (1000).to_bytes(4, "little")
+    data[i + 24 : i + 28] = (1000).to_bytes(4, "little")
     z.write_bytes(bytes(data))
     try:
         root = unpack_upload(z, tmp_path / "out")
@@ -174,19 +177,27 @@ def test_nfd_names_from_macos_become_nfc(tmp_path: Path) -> None:
     import unicodedata
 
     nfd = unicodedata.normalize("NFD", "양품/a.png")
-    z = zip_members(tmp_path / "mac.zip", [(nfd, png_bytes(class_image(0, 0, 16))),
-                                           ("불량/b.png", png_bytes(class_image(1, 0, 16)))])
+    z = zip_members(
+        tmp_path / "mac.zip",
+        [(nfd, png_bytes(class_image(0, 0, 16))), ("불량/b.png", png_bytes(class_image(1, 0, 16)))],
+    )
     index = scan_dataset(unpack_upload(z, tmp_path / "out"))
     assert "양품" in index.classes
 
 
 def test_nested_archive_and_non_images_listed(tmp_path: Path) -> None:
     good = jpeg_bytes(class_image(0, 0, 24))
-    z = zip_members(tmp_path / "mix.zip", [
-        ("a/1.jpg", good), ("a/2.jpg", good), ("b/3.jpg", jpeg_bytes(class_image(1, 0, 24))),
-        ("b/inner.zip", b"PK\x05\x06" + b"\x00" * 18), ("b/notes.docx", b"PK..."),
-        ("a/readme.txt", b"hello"),
-    ])
+    z = zip_members(
+        tmp_path / "mix.zip",
+        [
+            ("a/1.jpg", good),
+            ("a/2.jpg", good),
+            ("b/3.jpg", jpeg_bytes(class_image(1, 0, 24))),
+            ("b/inner.zip", b"PK\x05\x06" + b"\x00" * 18),
+            ("b/notes.docx", b"PK..."),
+            ("a/readme.txt", b"hello"),
+        ],
+    )
     index = scan_dataset(unpack_upload(z, tmp_path / "out"))
     reasons = {s.path: s.reason for s in index.skipped}
     assert "archive inside the upload" in reasons["b/inner.zip"]

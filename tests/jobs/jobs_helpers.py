@@ -106,7 +106,10 @@ def write_two_class_images(root: Path, per_class: int = 8, size: int = 48) -> di
     """
     rng = np.random.default_rng(0)
     split: dict = {
-        "train_paths": [], "train_labels": [], "val_paths": [], "val_labels": [],
+        "train_paths": [],
+        "train_labels": [],
+        "val_paths": [],
+        "val_labels": [],
         "class_names": ["red", "blue"],
     }
     for label, name in enumerate(split["class_names"]):

@@ -154,8 +154,13 @@ def test_a_stuck_job_does_not_block_shutdown_beyond_its_timeout():
 
 def test_the_job_reads_its_payload_in_place(runner, tmp_path):
     points = write_points(tmp_path / "sample" / "points.npz")
-    runner.submit("p", train_tiny, {"steps": 30, "data_file": str(points)},
-                  payload_dir=tmp_path / "sample", needs_gpu=True)
+    runner.submit(
+        "p",
+        train_tiny,
+        {"steps": 30, "data_file": str(points)},
+        payload_dir=tmp_path / "sample",
+        needs_gpu=True,
+    )
     state = wait_finished(runner, "p")
     assert state.status == "done" and state.result["data_file"] == str(points)
 
@@ -164,15 +169,27 @@ def test_a_real_validation_runs_in_the_background(runner, tmp_path):
     from engines.validation import LabeledSplit, ValidationConfig, run_validation
 
     split = LabeledSplit(**write_two_class_images(tmp_path / "sample"))
-    config = ValidationConfig(backbone="test_efficientnet", device="cpu", budget_seconds=60,
-                              batch_size=8, strategies=("linear_probe",),
-                              compare_backbones=())
-    runner.submit("validation", run_validation, {"split": split, "config": config},
-                  payload_dir=tmp_path / "sample")
+    config = ValidationConfig(
+        backbone="test_efficientnet",
+        device="cpu",
+        budget_seconds=60,
+        batch_size=8,
+        strategies=("linear_probe",),
+        compare_backbones=(),
+    )
+    runner.submit(
+        "validation",
+        run_validation,
+        {"split": split, "config": config},
+        payload_dir=tmp_path / "sample",
+    )
     stages = set()
-    state = wait_for(runner, "validation",
-                     lambda s: (stages.add(s.progress and s.progress.stage), s.finished)[1],
-                     timeout=90)
+    state = wait_for(
+        runner,
+        "validation",
+        lambda s: (stages.add(s.progress and s.progress.stage), s.finished)[1],
+        timeout=90,
+    )
     assert state.status == "done", state.error
     (experiment,) = state.result["experiments"]
     assert experiment["strategy"] == "linear_probe" and experiment["n_val"] == 4

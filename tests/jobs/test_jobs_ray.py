@@ -90,7 +90,10 @@ def ray_head():
         ),
     }
     cmd = [
-        cli, "start", "--head", "--block",
+        cli,
+        "start",
+        "--head",
+        "--block",
         "--node-ip-address=127.0.0.1",
         f"--port={gcs_port}",
         f"--ray-client-server-port={client_port}",
@@ -103,7 +106,11 @@ def ray_head():
         f"--temp-dir={temp}",
     ]
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     lines: list[str] = []
@@ -178,8 +185,7 @@ def test_a_small_training_job_runs_on_a_worker_with_its_payload(runner, tmp_path
 
     monkeypatch.setattr(ray_runner, "read_chunks", partial(read_chunks, chunk_bytes=1000))
     seen = []
-    runner.submit("train", train_tiny, {"steps": 60, "data_file": str(points)},
-                  payload_dir=sample)
+    runner.submit("train", train_tiny, {"steps": 60, "data_file": str(points)}, payload_dir=sample)
     state = wait_for(runner, "train", lambda s: (seen.append(s), s.finished)[1], timeout=60)
     assert state.status == "done", state.error
     result = state.result
@@ -269,11 +275,17 @@ def test_a_real_validation_runs_on_a_worker(runner, tmp_path):
 
     sample = tmp_path / "sample"
     split = LabeledSplit(**write_two_class_images(sample))
-    config = ValidationConfig(backbone="test_efficientnet", device="cpu", budget_seconds=60,
-                              batch_size=8, strategies=("linear_probe",),
-                              compare_backbones=())
-    runner.submit("validation", run_validation, {"split": split, "config": config},
-                  payload_dir=sample)
+    config = ValidationConfig(
+        backbone="test_efficientnet",
+        device="cpu",
+        budget_seconds=60,
+        batch_size=8,
+        strategies=("linear_probe",),
+        compare_backbones=(),
+    )
+    runner.submit(
+        "validation", run_validation, {"split": split, "config": config}, payload_dir=sample
+    )
     state = wait_finished(runner, "validation", timeout=90)
     assert state.status == "done", state.error
     result = state.result
@@ -332,8 +344,10 @@ def test_lost_reasons_are_one_readable_line(runner):
         def actor_init_failed(self) -> bool:
             return self._init_failed
 
-    node = ("The actor died unexpectedly before finishing this task.\n\tpid: 1\n"
-            "The actor died because its node has died. Node Id: abc\n\tmore")
+    node = (
+        "The actor died unexpectedly before finishing this task.\n\tpid: 1\n"
+        "The actor died because its node has died. Node Id: abc\n\tmore"
+    )
     assert lost_reason(Died(node)) == "the worker running it was lost (its node has died)"
     worker = "The actor is dead because its worker process has died. Worker exit type: X"
     assert lost_reason(Died(worker)) == (

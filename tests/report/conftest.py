@@ -22,9 +22,16 @@ def result() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("upload")
-    make_images(root, ["val/crack/crack_003.png", "val/scratch/scratch_011.png",
-                       "train/crack/crack_000.png", "train/normal/normal_000.png",
-                       "train/scratch/scratch_000.png"])
+    make_images(
+        root,
+        [
+            "val/crack/crack_003.png",
+            "val/scratch/scratch_011.png",
+            "train/crack/crack_000.png",
+            "train/normal/normal_000.png",
+            "train/scratch/scratch_000.png",
+        ],
+    )
     return root
 
 

@@ -29,8 +29,17 @@ def test_default_labeling_rate_scales_with_the_classes(result):
 def test_scenarios_price_the_predictions_and_the_target():
     result = make_result(target=0.8)
     fit = result["validation"]["learning_curve"]["fit"]
-    fit["images_needed"] = [{"target": 0.8, "status": "reachable", "n": 400, "ci_low": 250,
-                             "ci_high": None, "p_reachable": 0.9, "a_ci_high": 0.97}]
+    fit["images_needed"] = [
+        {
+            "target": 0.8,
+            "status": "reachable",
+            "n": 400,
+            "ci_low": 250,
+            "ci_high": None,
+            "p_reachable": 0.9,
+            "a_ci_high": 0.97,
+        }
+    ]
     ctx = context(result, label_unit_cost=0.5, currency="EUR")
     rows = {s.key: s for s in scenarios(ctx, rates(ctx))}
     assert set(rows) == {"2x", "10x", "target"}
@@ -42,8 +51,10 @@ def test_scenarios_price_the_predictions_and_the_target():
     assert ten.label_cost.value.unit == "EUR"
     assert ten.predicted.value.value == fit["predictions"][1]["value"]
     target = rows["target"]
-    assert (target.additional.value.value, target.additional.low.value) == (400 - n_max,
-                                                                            250 - n_max)
+    assert (target.additional.value.value, target.additional.low.value) == (
+        400 - n_max,
+        250 - n_max,
+    )
     assert target.additional.high is None and target.label_cost.high is None
 
 

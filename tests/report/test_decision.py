@@ -15,8 +15,9 @@ def verdict(result, language="en"):
 
 
 def test_whole_interval_above_target_without_red_flags_is_go():
-    result = make_result(accuracies={"linear_probe": 0.976}, target=0.8, red_flags=False,
-                         similarity="similar")
+    result = make_result(
+        accuracies={"linear_probe": 0.976}, target=0.8, red_flags=False, similarity="similar"
+    )
     result["recommendation"]["red_flags"] = []
     d = verdict(result)
     assert d.verdict == "go"
@@ -44,8 +45,10 @@ def test_target_inside_the_interval_needs_more_held_out_images():
     # The interval's half-width must shrink to the gap between estimate and target.
     assert needed.value > n_val
     assert needed.value == pytest.approx(1.96**2 * p * (1 - p) / (p - 0.8) ** 2, rel=0.01)
-    assert set(needed.inputs) == {"/validation/experiments/0/metrics/accuracy/value",
-                                  "/intake/target_value"}
+    assert set(needed.inputs) == {
+        "/validation/experiments/0/metrics/accuracy/value",
+        "/intake/target_value",
+    }
 
 
 def test_chance_level_is_no_go():
@@ -57,8 +60,17 @@ def test_chance_level_is_no_go():
 def test_target_above_interval_and_reachable_with_more_data():
     result = make_result(accuracies={"linear_probe": 0.62}, target=0.95)
     fit = result["validation"]["learning_curve"]["fit"]
-    fit["images_needed"] = [{"target": 0.95, "status": "reachable", "n": 900, "ci_low": 420,
-                             "ci_high": 2600, "p_reachable": 0.9, "a_ci_high": 0.99}]
+    fit["images_needed"] = [
+        {
+            "target": 0.95,
+            "status": "reachable",
+            "n": 900,
+            "ci_low": 420,
+            "ci_high": 2600,
+            "p_reachable": 0.9,
+            "a_ci_high": 0.99,
+        }
+    ]
     d = verdict(result)
     assert d.verdict == "go_with_conditions"
     more = [c for c in d.conditions if getattr(c, "template", "").startswith("Collect")]
@@ -68,8 +80,16 @@ def test_target_above_interval_and_reachable_with_more_data():
 def test_target_above_interval_and_unreachable_is_no_go():
     result = make_result(accuracies={"linear_probe": 0.62}, target=0.95)
     result["validation"]["learning_curve"]["fit"]["images_needed"] = [
-        {"target": 0.95, "status": "not_reachable", "n": None, "ci_low": None,
-         "ci_high": None, "p_reachable": 0.0, "a_ci_high": 0.9}]
+        {
+            "target": 0.95,
+            "status": "not_reachable",
+            "n": None,
+            "ci_low": None,
+            "ci_high": None,
+            "p_reachable": 0.0,
+            "a_ci_high": 0.9,
+        }
+    ]
     d = verdict(result)
     assert d.verdict == "no_go"
     assert any("unlimited data" in getattr(r, "template", "") for r in d.reasons)
@@ -103,10 +123,12 @@ def test_at_most_three_reasons_and_localized_labels():
     assert d_en.label != d_ko.label and "조건부" in d_ko.label
 
 
-@pytest.mark.parametrize(("low", "high", "expected"),
-                         [(0.90, 0.98, "high"), (0.80, 0.98, "medium"), (0.6, 0.95, "low")])
+@pytest.mark.parametrize(
+    ("low", "high", "expected"), [(0.90, 0.98, "high"), (0.80, 0.98, "medium"), (0.6, 0.95, "low")]
+)
 def test_confidence_follows_the_interval_width(low, high, expected):
-    est = Estimate(Num(0.94, "percent", "/v"), Num(low, "percent", "/l"),
-                   Num(high, "percent", "/h"))
+    est = Estimate(
+        Num(0.94, "percent", "/v"), Num(low, "percent", "/l"), Num(high, "percent", "/h")
+    )
     assert confidence_of(est) == expected
     assert half_width(est).inputs == ("/h", "/l")

@@ -67,8 +67,19 @@ def test_client_strings_are_escaped(page_html, result):
 
 def test_every_section_is_there_in_order(page_html):
     ids = [a.get("id") for tag, a in parse(page_html).tags if tag == "section"]
-    assert ids == ["summary", "goal", "data", "advice", "evidence", "more_data", "deployment",
-                   "risks", "next_steps", "appendix", "references"]
+    assert ids == [
+        "summary",
+        "goal",
+        "data",
+        "advice",
+        "evidence",
+        "more_data",
+        "deployment",
+        "risks",
+        "next_steps",
+        "appendix",
+        "references",
+    ]
 
 
 def test_misclassified_images_are_embedded_only_where_the_files_exist(result, image_root):
@@ -76,12 +87,13 @@ def test_misclassified_images_are_embedded_only_where_the_files_exist(result, im
     model = build_report_model(result, "en", options)
     galleries = [b for b in model.section("evidence").blocks if b.kind == "gallery"]
     assert len(galleries) == 1
-    assert [t.path for t in galleries[0].thumbnails] == ["val/crack/crack_003.png",
-                                                         "val/scratch/scratch_011.png"]
+    assert [t.path for t in galleries[0].thumbnails] == [
+        "val/crack/crack_003.png",
+        "val/scratch/scratch_011.png",
+    ]
     assert galleries[0].missing == 1
     samples = [b for b in model.section("data").blocks if b.kind == "gallery"]
-    assert samples and {t.caption for t in samples[0].thumbnails} == {"crack", "normal",
-                                                                       "scratch"}
+    assert samples and {t.caption for t in samples[0].thumbnails} == {"crack", "normal", "scratch"}
 
 
 def test_without_the_upload_the_report_says_images_are_not_embedded(result):
@@ -93,8 +105,7 @@ def test_without_the_upload_the_report_says_images_are_not_embedded(result):
 
 def test_missing_sections_say_not_measured():
     result = make_result()
-    for key in ("learning_curve", "deployment", "similarity", "backbone_ranking",
-                "misclassified"):
+    for key in ("learning_curve", "deployment", "similarity", "backbone_ranking", "misclassified"):
         result["validation"][key] = None
     result["profile"]["health"] = {}
     model = build_report_model(result, "en")

@@ -61,8 +61,10 @@ def _english_sentences(result: dict[str, Any]) -> set[str]:
 def coded_result() -> dict[str, Any]:
     result = make_result()
     validation = result["validation"]
-    validation["warnings"] = ["No other backbone was compared: the time budget was used up "
-                              "by the first look; give the validation more time."]
+    validation["warnings"] = [
+        "No other backbone was compared: the time budget was used up "
+        "by the first look; give the validation more time."
+    ]
     validation["warning_codes"] = [{"code": "no_backbone_comparison_budget", "params": {}}]
     parse_result(result)  # the codes are valid result.json 1.x
     return result
@@ -72,13 +74,19 @@ def test_the_crafted_result_carries_the_engine_codes(coded_result):
     codes = {m["code"] for m in _messages(coded_result)}
     # written by classification_metrics and fit_learning_curve themselves
     assert "interval_too_wide" in codes
-    assert {"finetune_skipped_budget", "curve_linear_probe_floor",
-            "similarity_uncalibrated"} <= codes
+    assert {
+        "finetune_skipped_budget",
+        "curve_linear_probe_floor",
+        "similarity_uncalibrated",
+    } <= codes
     assert all(known(code) for code in codes)
 
 
-@pytest.mark.parametrize("make", [lambda: None, lambda: make_unlabeled_result("unlabeled")],
-                         ids=["classification", "unlabeled"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: None, lambda: make_unlabeled_result("unlabeled")],
+    ids=["classification", "unlabeled"],
+)
 def test_korean_report_has_no_english_engine_sentence(coded_result, make):
     result = make() or coded_result
     page = html.unescape(render_html(build_report_model(result, "ko")))
@@ -95,8 +103,11 @@ def test_korean_report_shows_the_engine_sentences_in_korean(coded_result):
     shown = [
         render(skip["reason_code"]["code"], skip["reason_code"]["params"], "ko"),
         render("curve_linear_probe_floor", {}, "ko"),
-        render("similarity_uncalibrated",
-               validation["similarity"]["thresholds_note_code"]["params"], "ko"),
+        render(
+            "similarity_uncalibrated",
+            validation["similarity"]["thresholds_note_code"]["params"],
+            "ko",
+        ),
         render("signal_msp_median", {}, "ko"),
         finding_text(coded_result["profile"]["health"]["findings"][0], "meaning", "ko"),
     ]

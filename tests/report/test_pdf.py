@@ -29,10 +29,11 @@ def embedded_fonts(data: bytes) -> dict[str, bool]:
             font = font.get_object()
             descendants = font.get("/DescendantFonts")
             target = descendants[0].get_object() if descendants else font
-            descriptor = (target.get("/FontDescriptor") or {})
+            descriptor = target.get("/FontDescriptor") or {}
             descriptor = descriptor.get_object() if descriptor else {}
             fonts[str(font.get("/BaseFont"))] = any(
-                k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+                k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")
+            )
     return fonts
 
 
@@ -62,8 +63,15 @@ def test_korean_pdf_has_korean_text_and_embedded_font(korean_run, result):
     data = (korean_run[1] / "report.pdf").read_bytes()
     text = pdf_text(data)
     assert len(HANGUL.findall(text)) > 500
-    for key in ("title", "section.summary", "section.evidence", "section.more_data",
-                "section.risks", "section.appendix", "verdicts.go_with_conditions"):
+    for key in (
+        "title",
+        "section.summary",
+        "section.evidence",
+        "section.more_data",
+        "section.risks",
+        "section.appendix",
+        "verdicts.go_with_conditions",
+    ):
         assert t(f"report.{key}", "ko").split(" (")[0] in text, key
     best = result["validation"]["experiments"][1]["metrics"]["accuracy"]
     assert format_value(best["value"], "percent") in text
@@ -99,6 +107,7 @@ def test_rendering_a_pdf_leaves_truncated_images_refused(korean_font):
         "render_pdf(build_report_model(make_result(), 'ko'))\n"
         "print(ImageFile.LOAD_TRUNCATED_IMAGES)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
     assert out.stdout.strip().splitlines()[-1] == "False"

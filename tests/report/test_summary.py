@@ -60,10 +60,11 @@ def test_the_numbers_are_those_of_the_result(written, result):
     assert format_value(score, "float") in pdf
     assert 'data-src="/validation/similarity/score"' in html
     # The images-needed entry of the fit: the target 80% is already reached there.
-    assert result["validation"]["learning_curve"]["fit"]["images_needed"][0]["status"] == \
-        "already_reached"
-    assert 'data-src="/config/target_accuracy"' in html or \
-        'data-src="/intake/target_value"' in html
+    assert (
+        result["validation"]["learning_curve"]["fit"]["images_needed"][0]["status"]
+        == "already_reached"
+    )
+    assert 'data-src="/config/target_accuracy"' in html or 'data-src="/intake/target_value"' in html
     assert 'data-verdict="go_with_conditions"' in html
     assert "<script>" not in html  # the client's file name is escaped
 

@@ -38,8 +38,9 @@ def known_texts(result) -> str:
     for root in (Path(knowledge.__file__).parent, Path(advisor.__file__).parents[1] / "engines"):
         parts += [p.read_text("utf-8") for p in root.rglob("*.yaml")]
         parts += [p.read_text("utf-8") for p in root.rglob("*.py")]
-    parts += [p.read_text("utf-8") for p in (Path(advisor.__file__).parent / "report").rglob(
-        "*.py")]
+    parts += [
+        p.read_text("utf-8") for p in (Path(advisor.__file__).parent / "report").rglob("*.py")
+    ]
     return "\n".join(parts)
 
 
@@ -83,8 +84,7 @@ def test_every_number_shown_in_the_html_traces_to_the_result(case):
     # A measurement-looking token outside a number span must be quoted text (a rule's
     # sentence stored in the result, a glossary entry), never a figure of the report's own.
     corpus = known_texts(result)
-    stray = {tok for text in page.free_text for tok in MEASURE.findall(text)
-             if tok not in corpus}
+    stray = {tok for text in page.free_text for tok in MEASURE.findall(text) if tok not in corpus}
     assert not stray
 
 

@@ -20,8 +20,7 @@ def test_unknown_formats_are_refused(result, tmp_path, formats):
         write_report(result, tmp_path, "en", formats=formats)
 
 
-def test_a_missing_configured_font_fails_the_pdf_with_what_to_do(result, tmp_path,
-                                                               monkeypatch):
+def test_a_missing_configured_font_fails_the_pdf_with_what_to_do(result, tmp_path, monkeypatch):
     monkeypatch.setenv(FONT_ENV, str(tmp_path / "nope.ttf"))
     with pytest.raises(FontNotFound, match=FONT_ENV):
         write_report(result, tmp_path, "ko", formats=("pdf",))
@@ -39,9 +38,13 @@ def test_font_from_the_environment_wins(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"currency": "dollars"}, "currency"), ({"label_unit_cost": -1.0}, "label_unit_cost"),
-     ({"gpu_hourly_rate": 0}, "gpu_hourly_rate"), ({"training_epochs": 0}, "training_epochs"),
-     ({"seconds_per_label": float("nan")}, "seconds_per_label")],
+    [
+        ({"currency": "dollars"}, "currency"),
+        ({"label_unit_cost": -1.0}, "label_unit_cost"),
+        ({"gpu_hourly_rate": 0}, "gpu_hourly_rate"),
+        ({"training_epochs": 0}, "training_epochs"),
+        ({"seconds_per_label": float("nan")}, "seconds_per_label"),
+    ],
 )
 def test_bad_options_say_what_is_wrong(kwargs, message):
     with pytest.raises(ValueError, match=message):

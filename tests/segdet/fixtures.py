@@ -20,7 +20,11 @@ def textured_background(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def square_sample(
-    root: Path, n: int = 24, size: int = 64, seed: int = 0, palette: bool = False,
+    root: Path,
+    n: int = 24,
+    size: int = 64,
+    seed: int = 0,
+    palette: bool = False,
     groups: tuple[str, ...] = (),
 ) -> Path:
     """Write images/*.png with bright squares on texture and masks/*.png marking them.
@@ -52,8 +56,9 @@ def square_sample(
     return root
 
 
-def shapes_detection_sample(root: Path, n: int = 16, size: int = 96, seed: int = 0,
-                            fmt: str = "voc") -> Path:
+def shapes_detection_sample(
+    root: Path, n: int = 16, size: int = 96, seed: int = 0, fmt: str = "voc"
+) -> Path:
     """Write images with red squares ("square") and blue discs ("disc") and boxes.
 
     ``fmt`` is "voc" (one XML per image) or "coco" (one annotations.json).
@@ -61,8 +66,11 @@ def shapes_detection_sample(root: Path, n: int = 16, size: int = 96, seed: int =
     rng = np.random.default_rng(seed)
     img_dir = root / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
-    coco: dict = {"images": [], "annotations": [],
-                  "categories": [{"id": 1, "name": "square"}, {"id": 2, "name": "disc"}]}
+    coco: dict = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": 1, "name": "square"}, {"id": 2, "name": "disc"}],
+    }
     yy, xx = np.mgrid[0:size, 0:size]
     for i in range(n):
         img = np.clip(textured_background(size, rng), 0, 255)
@@ -70,8 +78,11 @@ def shapes_detection_sample(root: Path, n: int = 16, size: int = 96, seed: int =
         for j, label in enumerate(("square", "disc")[: 1 + i % 2] if i % 3 else ("square",)):
             side = int(rng.integers(14, 24))
             x = int(rng.integers(0, size - side)) if j == 0 else int(rng.integers(0, size - side))
-            y = int(rng.integers(0, size // 2 - side)) if j == 0 else int(
-                rng.integers(size // 2, size - side))
+            y = (
+                int(rng.integers(0, size // 2 - side))
+                if j == 0
+                else int(rng.integers(size // 2, size - side))
+            )
             if label == "square":
                 img[y : y + side, x : x + side] = (220, 40, 40)
             else:
@@ -85,17 +96,25 @@ def shapes_detection_sample(root: Path, n: int = 16, size: int = 96, seed: int =
             objs = "".join(
                 f"<object><name>{lab}</name><bndbox><xmin>{x}</xmin><ymin>{y}</ymin>"
                 f"<xmax>{x + w}</xmax><ymax>{y + h}</ymax></bndbox></object>"
-                for lab, x, y, w, h in boxes)
+                for lab, x, y, w, h in boxes
+            )
             (img_dir / f"d{i:03d}.xml").write_text(
                 f"<annotation><filename>{name}</filename><size><width>{size}</width>"
-                f"<height>{size}</height><depth>3</depth></size>{objs}</annotation>")
+                f"<height>{size}</height><depth>3</depth></size>{objs}</annotation>"
+            )
         else:
             coco["images"].append({"id": i, "file_name": name, "width": size, "height": size})
             for lab, x, y, w, h in boxes:
-                coco["annotations"].append({
-                    "id": len(coco["annotations"]) + 1, "image_id": i,
-                    "category_id": 1 if lab == "square" else 2, "bbox": [x, y, w, h],
-                    "area": w * h, "iscrowd": 0})
+                coco["annotations"].append(
+                    {
+                        "id": len(coco["annotations"]) + 1,
+                        "image_id": i,
+                        "category_id": 1 if lab == "square" else 2,
+                        "bbox": [x, y, w, h],
+                        "area": w * h,
+                        "iscrowd": 0,
+                    }
+                )
     if fmt == "coco":
         (root / "annotations.json").write_text(json.dumps(coco))
     return root

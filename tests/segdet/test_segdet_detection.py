@@ -80,8 +80,8 @@ def test_class_balance_by_hand():
     records = [
         rec("a", [Box("car", 0, 0, 5, 5), Box("car", 9, 9, 5, 5), Box("bike", 1, 1, 3, 3)]),
         rec("b", [Box("car", 0, 0, 5, 5)]),
-        rec("c", []),      # annotated, no object
-        rec("d", None),    # not annotated
+        rec("c", []),  # annotated, no object
+        rec("d", None),  # not annotated
     ]
     b = class_balance(records)
     assert b["n_images_annotated"] == 3 and b["n_images_not_annotated"] == 1
@@ -116,8 +116,9 @@ def test_evidence_on_real_annotation_formats(tmp_path, fmt):
     root = shapes_detection_sample(tmp_path / fmt, n=18, fmt=fmt)
     index = scan_dataset(root)
     assert index.layout == fmt
-    cfg = DetectionConfig(crop_size=64, device="cpu", separability=fmt == "voc",
-                          input_sizes=(320, 640))
+    cfg = DetectionConfig(
+        crop_size=64, device="cpu", separability=fmt == "voc", input_sizes=(320, 640)
+    )
     res = run_detection_evidence(index.records, cfg)
     json.dumps(res)
     assert res["n_images_annotated"] == 18
@@ -129,8 +130,11 @@ def test_evidence_on_real_annotation_formats(tmp_path, fmt):
         assert res["separability"] is None
         return
     sep = res["separability"]
-    assert sep["available"] and sep["crops_per_class"] == {"background": 18, "disc": 6,
-                                                           "square": 18}
+    assert sep["available"] and sep["crops_per_class"] == {
+        "background": 18,
+        "disc": 6,
+        "square": 18,
+    }
     acc = sep["object_classes"]["metrics"]["accuracy"]
     assert acc["value"] >= 0.9 and acc["ci_low"] < acc["value"] <= acc["ci_high"]
     assert sep["all_classes"]["validation"].endswith("grouped by image")
@@ -151,6 +155,8 @@ def test_detection_evidence_can_be_cancelled(tmp_path):
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        run_detection_evidence(scan_dataset(root).records,
-                               DetectionConfig(backbone="test_efficientnet", device="cpu"),
-                               cancel=token)
+        run_detection_evidence(
+            scan_dataset(root).records,
+            DetectionConfig(backbone="test_efficientnet", device="cpu"),
+            cancel=token,
+        )

@@ -31,8 +31,10 @@ def p(boxes, scores, labels):
 
 # Two images, one class. Ranked detections: 0.9 TP, 0.8 FP, 0.7 TP (IoU 0.64 with its box).
 TRUTH = [t([[0, 0, 10, 10]], [0]), t([[20, 20, 30, 30]], [0])]
-PRED = [p([[0, 0, 10, 10], [50, 50, 60, 60]], [0.9, 0.8], [0, 0]),
-        p([[20, 20, 30, 26.4]], [0.7], [0])]
+PRED = [
+    p([[0, 0, 10, 10], [50, 50, 60, 60]], [0.9, 0.8], [0, 0]),
+    p([[20, 20, 30, 26.4]], [0.7], [0]),
+]
 
 
 def test_map_against_a_hand_computed_case():
@@ -131,7 +133,8 @@ def test_real_format_voc_file_reaches_the_detector_truth(tmp_path):
     order = np.argsort(truths[0]["labels"])
     assert truths[0]["labels"][order].tolist() == [0, 1]
     assert truths[0]["boxes"][order] == pytest.approx(
-        np.array([[80.5, 10, 100, 55.5], [26, 19, 61, 70]]))
+        np.array([[80.5, 10, 100, 55.5], [26, 19, 61, 70]])
+    )
     # letterboxed: the longer side (120 px) becomes 64 px, boxes scale alike
     assert inputs.source[0][3] == pytest.approx(64 / 120)
     assert inputs.boxes[0][order][1] == pytest.approx(np.array([26, 19, 61, 70]) * 64 / 120)
@@ -144,17 +147,34 @@ def test_real_format_coco_file_reaches_the_detector_truth(tmp_path):
     coco = {
         "info": {"description": "sample", "version": "1.0", "year": 2024},
         "licenses": [{"id": 1, "name": "CC BY 4.0", "url": "https://creativecommons.org"}],
-        "images": [{"id": 10, "file_name": "a.jpg", "width": 120, "height": 90, "license": 1},
-                   {"id": 11, "file_name": "b.jpg", "width": 120, "height": 90, "license": 1}],
-        "annotations": [
-            {"id": 1, "image_id": 10, "category_id": 3, "bbox": [10.0, 20.0, 30.0, 40.0],
-             "area": 1200.0, "iscrowd": 0,
-             "segmentation": [[10, 20, 40, 20, 40, 60, 10, 60]]},
-            {"id": 2, "image_id": 10, "category_id": 5, "bbox": [60, 5, 20, 10],
-             "area": 200, "iscrowd": 0, "segmentation": []},
+        "images": [
+            {"id": 10, "file_name": "a.jpg", "width": 120, "height": 90, "license": 1},
+            {"id": 11, "file_name": "b.jpg", "width": 120, "height": 90, "license": 1},
         ],
-        "categories": [{"id": 3, "name": "car", "supercategory": "vehicle"},
-                       {"id": 5, "name": "person", "supercategory": "person"}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 10,
+                "category_id": 3,
+                "bbox": [10.0, 20.0, 30.0, 40.0],
+                "area": 1200.0,
+                "iscrowd": 0,
+                "segmentation": [[10, 20, 40, 20, 40, 60, 10, 60]],
+            },
+            {
+                "id": 2,
+                "image_id": 10,
+                "category_id": 5,
+                "bbox": [60, 5, 20, 10],
+                "area": 200,
+                "iscrowd": 0,
+                "segmentation": [],
+            },
+        ],
+        "categories": [
+            {"id": 3, "name": "car", "supercategory": "vehicle"},
+            {"id": 5, "name": "person", "supercategory": "person"},
+        ],
     }
     (root / "annotations").mkdir()
     (root / "annotations" / "instances_val.json").write_text(json.dumps(coco))
@@ -162,8 +182,7 @@ def test_real_format_coco_file_reaches_the_detector_truth(tmp_path):
     assert records["b.jpg"].boxes == []  # listed in the file, no object: annotated empty
     _, truths = _whole_frames([records["a.jpg"], records["b.jpg"]], {"car": 0, "person": 1}, 64)
     order = np.argsort(truths[0]["labels"])
-    assert truths[0]["boxes"][order] == pytest.approx(
-        np.array([[10, 20, 40, 60], [60, 5, 80, 15]]))
+    assert truths[0]["boxes"][order] == pytest.approx(np.array([[10, 20, 40, 60], [60, 5, 80, 15]]))
     assert truths[1]["boxes"].shape == (0, 4)
 
 
@@ -176,8 +195,11 @@ def test_tiles_keep_boxes_they_hold_and_merge_back():
     assert lb.tolist() == [1]
     # the same object seen by two overlapping tiles is one detection after the merge
     inp = Inputs(np.zeros((2, 8, 8, 3), np.uint8), [], [], [(0, 0, 0, 1.0), (0, 40, 0, 1.0)])
-    same = {"boxes": np.array([[50.0, 0, 70, 20]]), "scores": np.array([0.9]),
-            "labels": np.array([1])}
+    same = {
+        "boxes": np.array([[50.0, 0, 70, 20]]),
+        "scores": np.array([0.9]),
+        "labels": np.array([1]),
+    }
     merged = merge_per_image([same, {**same, "scores": np.array([0.8])}], inp, 1)
     assert merged[0]["scores"].tolist() == [0.9]
 
@@ -196,16 +218,25 @@ def _random_predictions(truths, n_classes, size, seed=0):
     for _ in truths:
         xy = rng.uniform(0, size - 24, (10, 2))
         wh = rng.uniform(14, 24, (10, 2))
-        out.append(p(np.hstack([xy, xy + wh]), rng.uniform(0, 1, 10),
-                     rng.integers(0, n_classes, 10)))
+        out.append(
+            p(np.hstack([xy, xy + wh]), rng.uniform(0, 1, 10), rng.integers(0, n_classes, 10))
+        )
     return out
 
 
 def test_detector_finds_planted_shapes(tmp_path):
     root = shapes_detection_sample(tmp_path / "shapes", n=24, size=96)
     records = [r for r in scan_dataset(root).records if r.boxes is not None]
-    config = DetectorConfig(input_size=96, start_stage=7, budget_seconds=None, max_epochs=30,
-                            min_epochs=1, tiling="off", n_boot=100, n_overlays=2)
+    config = DetectorConfig(
+        input_size=96,
+        start_stage=7,
+        budget_seconds=None,
+        max_epochs=30,
+        min_epochs=1,
+        tiling="off",
+        n_boot=100,
+        n_overlays=2,
+    )
     res = run_detector_finetune(records, config)
     run = res["runs"][0]
     m = run["metrics"]
@@ -216,8 +247,9 @@ def test_detector_finds_planted_shapes(tmp_path):
     _, held = stratified_split(records, config.val_fraction, seed=config.seed)
     _, truths = _whole_frames(held, {"disc": 0, "square": 1}, 96)
     assert len(truths) == m["n_images"] == res["split"]["n_val"]
-    chance = detection_scores(truths, _random_predictions(truths, 2, 96), res["classes"],
-                              n_boot=0)["map50"]["value"]
+    chance = detection_scores(truths, _random_predictions(truths, 2, 96), res["classes"], n_boot=0)[
+        "map50"
+    ]["value"]
     assert chance < 0.2
     assert m["map50"]["ci_low"] > chance + 0.3
     assert m["map"]["value"] > 0.2
@@ -233,8 +265,9 @@ def test_detector_finds_planted_shapes(tmp_path):
 def test_a_budget_too_small_lists_the_detector_as_skipped(tmp_path):
     root = shapes_detection_sample(tmp_path / "shapes", n=12, size=96)
     records = [r for r in scan_dataset(root).records if r.boxes is not None]
-    config = DetectorConfig(input_size=96, start_stage=7, budget_seconds=0.5, min_epochs=50,
-                            tiling="off", n_overlays=0)
+    config = DetectorConfig(
+        input_size=96, start_stage=7, budget_seconds=0.5, min_epochs=50, tiling="off", n_overlays=0
+    )
     res = run_detector_finetune(records, config)
     assert res["runs"] == [] and res["best_run"] is None
     skipped = res["skipped"]

@@ -27,8 +27,12 @@ def test_palette_mask_keeps_indices_and_void(tmp_path):
     arr[0, :] = 255  # VOC void border
     path = save_palette(tmp_path / "m.png", arr)
     spec = resolve_mask_encoding([path])
-    assert spec == {"encoding": "index", "n_classes": 3, "values": [0, 1, 2, 255],
-                    "ignore_index": 255}
+    assert spec == {
+        "encoding": "index",
+        "n_classes": 3,
+        "values": [0, 1, 2, 255],
+        "ignore_index": 255,
+    }
     out = load_mask(path, "index", 3, ignore_index=255)
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out, arr)
@@ -110,5 +114,6 @@ def test_a_few_soft_edge_values_still_read_as_binary(tmp_path):
     Image.fromarray(arr).save(tmp_path / "m.png")
     spec = resolve_mask_encoding([tmp_path / "m.png"])
     assert spec["encoding"] == "binary"
-    np.testing.assert_array_equal(load_mask(tmp_path / "m.png", "binary", 2),
-                                  [[0, 0, 1], [1, 1, 1]])
+    np.testing.assert_array_equal(
+        load_mask(tmp_path / "m.png", "binary", 2), [[0, 0, 1], [1, 1, 1]]
+    )

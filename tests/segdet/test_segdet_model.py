@@ -21,8 +21,9 @@ def test_bundled_lite0_weights_load_into_the_features_only_encoder(lite0_encoder
     assert len(target) == 288
     for key, tensor in target.items():
         assert torch.equal(tensor, source[key]), key
-    random = timm.create_model("efficientnet_lite0", pretrained=False, features_only=True,
-                               out_indices=(1, 2, 3, 4))
+    random = timm.create_model(
+        "efficientnet_lite0", pretrained=False, features_only=True, out_indices=(1, 2, 3, 4)
+    )
     assert not torch.equal(random.conv_stem.weight, encoder.conv_stem.weight)
     assert cfg["mean"] == (0.5, 0.5, 0.5)  # the bundled port's preprocessing
     assert "bundled" in encoder.pretrained_cfg["source"]

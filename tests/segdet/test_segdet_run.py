@@ -26,25 +26,36 @@ from tests.segdet.fixtures import square_sample
 
 @pytest.fixture(scope="module")
 def squares(tmp_path_factory):
-    root = square_sample(tmp_path_factory.mktemp("seg") / "squares", n=24, size=64,
-                         groups=("left", "right"))
+    root = square_sample(
+        tmp_path_factory.mktemp("seg") / "squares", n=24, size=64, groups=("left", "right")
+    )
     index = scan_dataset(root)
     assert index.layout == "segmentation_masks"
     return index.records
 
 
 def tiny(**kw):
-    base = dict(backbone="test_efficientnet", image_size=64, max_epochs=8, batch_size=8,
-                decoder_channels=16, budget_seconds=None, curve_fractions=(0.25, 0.5, 1.0),
-                curve_repeats=1, n_boot=200, device="cpu", n_overlays=3)
+    base = dict(
+        backbone="test_efficientnet",
+        image_size=64,
+        max_epochs=8,
+        batch_size=8,
+        decoder_channels=16,
+        budget_seconds=None,
+        curve_fractions=(0.25, 0.5, 1.0),
+        curve_repeats=1,
+        n_boot=200,
+        device="cpu",
+        n_overlays=3,
+    )
     return SegmentationConfig(**{**base, **kw})
 
 
 def test_tiny_run_learns_the_planted_squares(squares):
     seen = []
     res = run_segmentation_validation(
-        squares, None, tiny(strategies=("frozen_encoder", "full_finetune")),
-        progress=seen.append)
+        squares, None, tiny(strategies=("frozen_encoder", "full_finetune")), progress=seen.append
+    )
     json.dumps(res)  # JSON-ready as it is
     assert res["classes"] == ["background", "foreground"]
     assert res["mask_encoding"]["encoding"] == "binary"
@@ -75,8 +86,13 @@ def test_tiny_run_learns_the_planted_squares(squares):
 def test_palette_masks_with_named_classes_and_overlay_files(tmp_path):
     root = square_sample(tmp_path / "pal", n=12, size=64, palette=True, seed=3)
     records = scan_dataset(root).records
-    cfg = tiny(strategies=("frozen_encoder",), learning_curve=False, max_epochs=4,
-               output_dir=str(tmp_path / "out"), n_overlays=2)
+    cfg = tiny(
+        strategies=("frozen_encoder",),
+        learning_curve=False,
+        max_epochs=4,
+        output_dir=str(tmp_path / "out"),
+        n_overlays=2,
+    )
     res = run_segmentation_validation(records, ["background", "square"], cfg)
     assert res["mask_encoding"]["encoding"] == "index"
     assert res["classes"] == ["background", "square"]
@@ -86,8 +102,7 @@ def test_palette_masks_with_named_classes_and_overlay_files(tmp_path):
 
 
 def test_same_seed_same_scores(squares):
-    cfg = tiny(strategies=("frozen_encoder",), learning_curve=False, max_epochs=3,
-               n_overlays=0)
+    cfg = tiny(strategies=("frozen_encoder",), learning_curve=False, max_epochs=3, n_overlays=0)
     a = run_segmentation_validation(squares, None, cfg)["experiments"][0]["metrics"]
     b = run_segmentation_validation(squares, None, cfg)["experiments"][0]["metrics"]
     assert a["dice"] == b["dice"]
@@ -104,8 +119,17 @@ def prepared(squares):
 def test_training_stops_at_the_budget(prepared):
     encoder, cfg, pairs = prepared
     trained = train_segmentation(
-        encoder, cfg, pairs, np.arange(10), np.array([], int), 2, "full_finetune",
-        tiny(batch_size=2), device=torch.device("cpu"), budget_seconds=1e-3)
+        encoder,
+        cfg,
+        pairs,
+        np.arange(10),
+        np.array([], int),
+        2,
+        "full_finetune",
+        tiny(batch_size=2),
+        device=torch.device("cpu"),
+        budget_seconds=1e-3,
+    )
     assert trained.epochs == 1 and trained.stopped_by == "budget"
 
 
@@ -114,9 +138,19 @@ def test_training_can_be_cancelled(prepared):
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        train_segmentation(encoder, cfg, pairs, np.arange(10), np.array([], int), 2,
-                           "partial_finetune", tiny(), device=torch.device("cpu"),
-                           budget_seconds=None, cancel=token)
+        train_segmentation(
+            encoder,
+            cfg,
+            pairs,
+            np.arange(10),
+            np.array([], int),
+            2,
+            "partial_finetune",
+            tiny(),
+            device=torch.device("cpu"),
+            budget_seconds=None,
+            cancel=token,
+        )
 
 
 def test_partial_finetune_reuses_the_frozen_pyramid(prepared):
@@ -147,16 +181,33 @@ def test_other_encoders_freeze_by_module_without_a_cache(squares):
     pairs = decode_pairs(squares[:8], 64, spec)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     trained = train_segmentation(
-        encoder, cfg, pairs, np.arange(8), np.array([], int), 2, "partial_finetune",
-        tiny(max_epochs=1, freeze_stages=2), device=torch.device("cpu"), budget_seconds=None)
+        encoder,
+        cfg,
+        pairs,
+        np.arange(8),
+        np.array([], int),
+        2,
+        "partial_finetune",
+        tiny(max_epochs=1, freeze_stages=2),
+        device=torch.device("cpu"),
+        budget_seconds=None,
+    )
     assert trained.cached_frozen_part is False
     assert trained.frozen_stages == 6  # conv1, bn1, act1, maxpool, layer1, layer2
     after = trained.net.encoder.state_dict()
     changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
     assert changed == {"layer3", "layer4"}  # frozen parts keep weights and BN statistics
     frozen = train_segmentation(
-        encoder, cfg, pairs, np.arange(8), np.array([], int), 2, "frozen_encoder",
-        tiny(max_epochs=1), device=torch.device("cpu"), budget_seconds=None)
+        encoder,
+        cfg,
+        pairs,
+        np.arange(8),
+        np.array([], int),
+        2,
+        "frozen_encoder",
+        tiny(max_epochs=1),
+        device=torch.device("cpu"),
+        budget_seconds=None,
+    )
     assert frozen.cached_frozen_part is True
-    assert frozen.trainable_parameters == sum(
-        p.numel() for p in frozen.net.decoder.parameters())
+    assert frozen.trainable_parameters == sum(p.numel() for p in frozen.net.decoder.parameters())

@@ -17,8 +17,9 @@ def square(size, top, left, side):
 
 def score(pairs, **kw):
     rows = [image_counts(p, t, 2) for p, t in pairs]
-    return segmentation_scores(np.stack([r[0] for r in rows]), [r[1] for r in rows], NAMES,
-                               **{"n_boot": 300, **kw})
+    return segmentation_scores(
+        np.stack([r[0] for r in rows]), [r[1] for r in rows], NAMES, **{"n_boot": 300, **kw}
+    )
 
 
 def test_counts_of_one_image_by_hand():

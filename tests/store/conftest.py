@@ -79,8 +79,14 @@ def _apt_install_postgres() -> None:
     ):
         left = deadline - time.monotonic()
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True,
-                                  timeout=max(left, 1), stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                command,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=max(left, 1),
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             raise _Unavailable(f"{' '.join(command)} took over {APT_TIMEOUT_S} s") from None
         if done.returncode != 0:
@@ -105,15 +111,26 @@ def _as_server_user(command: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *command]
     if shutil.which("setpriv"):
         entry = pwd.getpwnam("postgres")
-        return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}",
-                "--init-groups", *command]
+        return [
+            "setpriv",
+            f"--reuid={entry.pw_uid}",
+            f"--regid={entry.pw_gid}",
+            "--init-groups",
+            *command,
+        ]
     raise _Unavailable("running as root and neither runuser nor setpriv is available")
 
 
 def _run(command: list[str], timeout: float) -> None:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd="/")
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+        )
     except subprocess.TimeoutExpired:
         raise _Unavailable(f"{Path(command[-1]).name}... took over {timeout} s") from None
     except OSError as exc:
@@ -153,19 +170,49 @@ def postgres_server() -> Iterator[PostgresServer]:
             entry = pwd.getpwnam("postgres")
             os.chown(root, entry.pw_uid, entry.pw_gid)
         data = root / "data"
-        _run(_as_server_user([str(initdb), "-D", str(data), "-U", "postgres",
-                              "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"]),
-             timeout=120)
+        _run(
+            _as_server_user(
+                [
+                    str(initdb),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                ]
+            ),
+            timeout=120,
+        )
         last_error: _Unavailable | None = None
         for _ in range(3):
             port = _free_port()
-            options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
-                       f"-c unix_socket_directories={root} -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off")
+            options = (
+                f"-c listen_addresses=127.0.0.1 -c port={port} "
+                f"-c unix_socket_directories={root} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off"
+            )
             try:
-                _run(_as_server_user([str(pg_ctl), "-D", str(data), "-l",
-                                      str(root / "server.log"), "-w", "-t", "60",
-                                      "-o", options, "start"]), timeout=90)
+                _run(
+                    _as_server_user(
+                        [
+                            str(pg_ctl),
+                            "-D",
+                            str(data),
+                            "-l",
+                            str(root / "server.log"),
+                            "-w",
+                            "-t",
+                            "60",
+                            "-o",
+                            options,
+                            "start",
+                        ]
+                    ),
+                    timeout=90,
+                )
                 break
             except _Unavailable as exc:
                 last_error = exc
@@ -196,9 +243,13 @@ def postgres_server() -> Iterator[PostgresServer]:
 def _stop(pg_ctl: Path | None, data: Path | None, root: Path | None) -> None:
     if pg_ctl is not None and data is not None and (data / "postmaster.pid").exists():
         with contextlib.suppress(subprocess.TimeoutExpired, _Unavailable, OSError):
-            subprocess.run(_as_server_user([str(pg_ctl), "-D", str(data), "-m", "immediate",
-                                            "-w", "stop"]),
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd="/")
+            subprocess.run(
+                _as_server_user([str(pg_ctl), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+                capture_output=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                cwd="/",
+            )
     if root is not None:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -18,9 +18,7 @@ def make_class_folder(root: Path, classes: dict[str, int], seed: int = 0) -> Pat
     for label, count in classes.items():
         (root / label).mkdir(exist_ok=True)
         for i in range(count):
-            (root / label / f"img_{i:03d}.png").write_bytes(
-                f"{label}:{i}:{seed}".encode() * 50
-            )
+            (root / label / f"img_{i:03d}.png").write_bytes(f"{label}:{i}:{seed}".encode() * 50)
     return root
 
 
@@ -29,8 +27,9 @@ def zip_folder(folder: Path, dest: Path) -> Path:
     with zipfile.ZipFile(dest, "w") as zf:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(),
-                                       date_time=(2026, 1, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(
+                    path.relative_to(folder).as_posix(), date_time=(2026, 1, 1, 0, 0, 0)
+                )
                 zf.writestr(info, path.read_bytes())
     return dest
 
@@ -38,9 +37,7 @@ def zip_folder(folder: Path, dest: Path) -> Path:
 def subprocess_env() -> dict[str, str]:
     """Environment for helper subprocesses: the repository importable."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 

@@ -56,8 +56,12 @@ def write(url: str, data_dir: str, tag: str, n: int, go: str) -> None:
             store.update_run_progress(session, run.id, "train", (i + 1) / n, f"{tag} {i}")
         store.finish_run(session, run.id, {"metrics": {"accuracy": 0.5}, "tag": tag}, 1.0)
     ended = time.time()
-    print(json.dumps({"engagement": engagement.id, "run": run.id, "started": started,
-                      "ended": ended}), flush=True)
+    print(
+        json.dumps(
+            {"engagement": engagement.id, "run": run.id, "started": started, "ended": ended}
+        ),
+        flush=True,
+    )
 
 
 def main(argv: list[str]) -> None:

@@ -21,13 +21,30 @@ def _build(engine: Engine, data_dir: Path, tmp_path: Path) -> int:
     with store.open_session(engine) as s:
         other = store.create_engagement(s, store.EngagementCreate(client="Other", project="x"))
         store.store_sample(s, other.id, make_class_folder(tmp_path / "o", {"z": 1}), data_dir)
-        e = store.create_engagement(s, store.EngagementCreate(
-            client="한빛 타일", project="Surface defects", goal="결함 검출",
-            deployment_target="cpu", language="ko",
-            answers={"task": "classification", "target_metric": "macro_f1"}))
-        store.update_engagement(s, e.id, store.EngagementUpdate(answers={
-            "task": "classification", "target_metric": "macro_f1", "target_value": 0.9,
-            "label_quality": "noisy", "high_stakes": True}))
+        e = store.create_engagement(
+            s,
+            store.EngagementCreate(
+                client="한빛 타일",
+                project="Surface defects",
+                goal="결함 검출",
+                deployment_target="cpu",
+                language="ko",
+                answers={"task": "classification", "target_metric": "macro_f1"},
+            ),
+        )
+        store.update_engagement(
+            s,
+            e.id,
+            store.EngagementUpdate(
+                answers={
+                    "task": "classification",
+                    "target_metric": "macro_f1",
+                    "target_value": 0.9,
+                    "label_quality": "noisy",
+                    "high_stakes": True,
+                }
+            ),
+        )
         folder = make_class_folder(tmp_path / "tiles", {"crack": 3, "free": 4})
         zipped = tmp_path / "tiles.zip"
         with zipfile.ZipFile(zipped, "w") as zf:
@@ -36,8 +53,12 @@ def _build(engine: Engine, data_dir: Path, tmp_path: Path) -> int:
             ds = store.store_sample(s, e.id, source, data_dir)
             store.set_dataset_profile(s, ds.id, {"n_images": 7, "class_counts": {"crack": 3}})
             rec = store.record_recommendation(
-                s, ds.id, {"intake": {"task": "classification"}},
-                {"task": "classification", "fired_rule_ids": ["DA-003", "TL-007"]}, "kb-1")
+                s,
+                ds.id,
+                {"intake": {"task": "classification"}},
+                {"task": "classification", "fired_rule_ids": ["DA-003", "TL-007"]},
+                "kb-1",
+            )
             done = store.start_run(s, ds.id, {"budget_seconds": 180}, recommendation_id=rec.id)
             store.mark_run_running(s, done.id, device="cpu", library_versions={"torch": "2"})
             store.update_run_progress(s, done.id, "curve", 0.9, "learning curve")
@@ -75,23 +96,41 @@ def _describe(engine: Engine, engagement_id: int, data_dir: Path) -> dict:
             return {k: v for k, v in row.model_dump().items() if k not in IDS | {"path"}}
 
         def files(folder: Path) -> dict[str, bytes]:
-            return {p.relative_to(folder).as_posix(): p.read_bytes()
-                    for p in sorted(folder.rglob("*")) if p.is_file()}
+            return {
+                p.relative_to(folder).as_posix(): p.read_bytes()
+                for p in sorted(folder.rglob("*"))
+                if p.is_file()
+            }
 
         return {
             "engagement": plain(e),
-            "datasets": [plain(d) | {"files": files(store.dataset_location(d, data_dir))
-                                     if store.dataset_location(d, data_dir).is_dir() else
-                                     store.dataset_location(d, data_dir).read_bytes()}
-                         for d in datasets],
+            "datasets": [
+                plain(d)
+                | {
+                    "files": files(store.dataset_location(d, data_dir))
+                    if store.dataset_location(d, data_dir).is_dir()
+                    else store.dataset_location(d, data_dir).read_bytes()
+                }
+                for d in datasets
+            ],
             "recommendations": [plain(r) | {"dataset": ds_pos[r.dataset_id]} for r in recs],
-            "runs": [plain(r) | {"dataset": ds_pos[r.dataset_id],
-                                 "rec": rec_pos.get(r.recommendation_id),
-                                 "files": files(store.run_dir(data_dir, r.id))}
-                     for r in runs],
-            "reports": [plain(r) | {"run": run_pos.get(r.run_id),
-                                    "bytes": store.report_location(r, data_dir).read_bytes()}
-                        for r in store.list_reports(s, engagement_id)],
+            "runs": [
+                plain(r)
+                | {
+                    "dataset": ds_pos[r.dataset_id],
+                    "rec": rec_pos.get(r.recommendation_id),
+                    "files": files(store.run_dir(data_dir, r.id)),
+                }
+                for r in runs
+            ],
+            "reports": [
+                plain(r)
+                | {
+                    "run": run_pos.get(r.run_id),
+                    "bytes": store.report_location(r, data_dir).read_bytes(),
+                }
+                for r in store.list_reports(s, engagement_id)
+            ],
         }
 
 
@@ -118,8 +157,12 @@ def test_round_trip_into_a_fresh_store(db_url: str, tmp_path: Path) -> None:
         assert arrived["error"] == "the run had not ended when the engagement was exported"
         assert copy == original
         assert copy["engagement"]["answers"] == {  # the consultant's answers travel too
-            "task": "classification", "target_metric": "macro_f1", "target_value": 0.9,
-            "label_quality": "noisy", "high_stakes": True}
+            "task": "classification",
+            "target_metric": "macro_f1",
+            "target_value": 0.9,
+            "label_quality": "noisy",
+            "high_stakes": True,
+        }
         assert len(list((target_dir / "samples").iterdir())) == 2  # not the other engagement's
 
         with store.open_session(target) as s:  # importing twice makes a second copy
@@ -159,19 +202,26 @@ def test_damaged_or_foreign_archives_are_refused(sqlite_url: str, tmp_path: Path
         zf.writestr("manifest.json", json.dumps({"format": "something else"}))
     newer = tmp_path / "newer.zip"
     with zipfile.ZipFile(newer, "w") as zf:
-        zf.writestr("manifest.json", json.dumps(
-            {"format": "feasibility-advisor/engagement", "format_version": 99}))
+        zf.writestr(
+            "manifest.json",
+            json.dumps({"format": "feasibility-advisor/engagement", "format_version": 99}),
+        )
 
     target_dir = tmp_path / "target"
     with store.open_session(engine) as s:
-        for bad, message in ((damaged, "checksum"), (escaping, "Unsafe path"),
-                             (not_ours, "not an engagement archive"), (newer, "Update the app"),
-                             (tmp_path / "tiles.zip", "not an engagement archive")):
+        for bad, message in (
+            (damaged, "checksum"),
+            (escaping, "Unsafe path"),
+            (not_ours, "not an engagement archive"),
+            (newer, "Update the app"),
+            (tmp_path / "tiles.zip", "not an engagement archive"),
+        ):
             with pytest.raises(store.ArchiveError, match=message):
                 store.import_engagement(s, bad, target_dir)
         assert len(store.list_engagements(s)) == before
     assert not (tmp_path / "evil.txt").exists()
-    assert not list((target_dir / "samples").glob("*")) if (target_dir / "samples").exists() \
-        else True
+    assert (
+        not list((target_dir / "samples").glob("*")) if (target_dir / "samples").exists() else True
+    )
     assert not [p for p in target_dir.iterdir() if p.name.startswith(".import-")]
     engine.dispose()

@@ -22,8 +22,12 @@ from advisor.store.database import create_db_engine
 BOMB_BYTES = 64 * 1024**2
 
 
-def _rewrite(archive: Path, dest: Path, change: Callable[[dict], None],
-             extra: Callable[[zipfile.ZipFile, dict], None] | None = None) -> Path:
+def _rewrite(
+    archive: Path,
+    dest: Path,
+    change: Callable[[dict], None],
+    extra: Callable[[zipfile.ZipFile, dict], None] | None = None,
+) -> Path:
     with zipfile.ZipFile(archive) as src, zipfile.ZipFile(dest, "w") as dst:
         manifest = json.loads(src.read("manifest.json"))
         change(manifest)
@@ -65,12 +69,14 @@ def _set_report_path(path: str) -> Callable[[dict], None]:
     def change(manifest: dict) -> None:
         manifest["reports"][0]["archive_member"] = None
         manifest["reports"][0]["path"] = path
+
     return change
 
 
 def _set_engagement(key: str, value: str) -> Callable[[dict], None]:
     def change(manifest: dict) -> None:
         manifest["engagement"][key] = value
+
     return change
 
 
@@ -78,15 +84,19 @@ def _compressed_zeros(manifest: dict) -> None:
     """Nothing to change in the rows: the bomb is the extra member."""
 
 
-@pytest.mark.parametrize(("change", "extra", "message"), [
-    (_set_report_path("/etc/passwd"), None, "points outside its folder"),
-    (_set_report_path("../../../home/me/.ssh/id_rsa"), None, "points outside its folder"),
-    (_set_report_path("C:\\Windows\\win.ini"), None, "points outside its folder"),
-    (_set_report_path("samples/x/sample.zip"), None, "points outside its folder"),
-    (_set_engagement("language", "xx"), None, "language 'xx'"),
-    (_set_engagement("deployment_target", "toaster"), None, "deployment target"),
-    (_compressed_zeros, _zeros_member, "zip bomb"),
-], ids=["absolute", "dotdot", "windows", "not-reports", "language", "target", "bomb"])
+@pytest.mark.parametrize(
+    ("change", "extra", "message"),
+    [
+        (_set_report_path("/etc/passwd"), None, "points outside its folder"),
+        (_set_report_path("../../../home/me/.ssh/id_rsa"), None, "points outside its folder"),
+        (_set_report_path("C:\\Windows\\win.ini"), None, "points outside its folder"),
+        (_set_report_path("samples/x/sample.zip"), None, "points outside its folder"),
+        (_set_engagement("language", "xx"), None, "language 'xx'"),
+        (_set_engagement("deployment_target", "toaster"), None, "deployment target"),
+        (_compressed_zeros, _zeros_member, "zip bomb"),
+    ],
+    ids=["absolute", "dotdot", "windows", "not-reports", "language", "target", "bomb"],
+)
 def test_hostile_archives_are_refused_and_leave_nothing(
     exported, sqlite_url, change, extra, message
 ) -> None:

@@ -33,9 +33,9 @@ def test_concurrent_threads_lose_nothing(db_url: str, data_dir: Path, sample_zip
             with store.open_session(engine) as s:
                 for i in range(PER_THREAD):
                     own = store.create_engagement(
-                        s, store.EngagementCreate(client=f"c{n}-{i}", project="p"))
-                    store.update_engagement(
-                        s, own.id, store.EngagementUpdate(goal=f"goal {n}-{i}"))
+                        s, store.EngagementCreate(client=f"c{n}-{i}", project="p")
+                    )
+                    store.update_engagement(s, own.id, store.EngagementUpdate(goal=f"goal {n}-{i}"))
                     store.record_recommendation(s, ds.id, {"n": n, "i": i}, {}, "k")
                     # One active run per engagement: each thread runs on its own one.
                     own_ds = store.store_sample(s, own.id, sample_zip, data_dir)
@@ -57,11 +57,15 @@ def test_concurrent_threads_lose_nothing(db_url: str, data_dir: Path, sample_zip
             total = THREADS * PER_THREAD
             goals = {e.client: e.goal for e in store.list_engagements(s)}
             assert len(goals) == total + 1
-            assert all(goals[f"c{n}-{i}"] == f"goal {n}-{i}"
-                       for n in range(THREADS) for i in range(PER_THREAD))
+            assert all(
+                goals[f"c{n}-{i}"] == f"goal {n}-{i}"
+                for n in range(THREADS)
+                for i in range(PER_THREAD)
+            )
             recs = store.list_recommendations(s, ds.id)
             assert sorted((r.inputs["n"], r.inputs["i"]) for r in recs) == sorted(
-                (n, i) for n in range(THREADS) for i in range(PER_THREAD))
+                (n, i) for n in range(THREADS) for i in range(PER_THREAD)
+            )
             runs = [r for r in store.list_runs(s) if r.id != shared_run.id]
             assert len(runs) == total
             assert all(r.status == "done" and r.result == r.config for r in runs)
@@ -75,8 +79,9 @@ def test_two_processes_writing_at_once_lose_nothing(sqlite_url: str, data_dir: P
     tags = ["alpha", "beta"]
     updates = 60
     go = data_dir.parent / "go"
-    workers = [start_worker("write", sqlite_url, str(data_dir), tag, str(updates), str(go))
-               for tag in tags]
+    workers = [
+        start_worker("write", sqlite_url, str(data_dir), tag, str(updates), str(go)) for tag in tags
+    ]
     for worker in workers:  # both engines are open before either writes
         assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
     go.touch()
@@ -89,11 +94,16 @@ def test_two_processes_writing_at_once_lose_nothing(sqlite_url: str, data_dir: P
     assert max(o["started"] for o in outputs) < min(o["ended"] for o in outputs)
     try:
         with store.open_session(engine) as s:
+
             def count(model: type) -> int:
                 return s.exec(select(func.count()).select_from(model)).one()
 
-            assert (count(Engagement), count(Dataset), count(RecommendationRecord),
-                    count(Run)) == (2, 2, 2, 2)
+            assert (count(Engagement), count(Dataset), count(RecommendationRecord), count(Run)) == (
+                2,
+                2,
+                2,
+                2,
+            )
             for tag, out in zip(tags, outputs, strict=True):
                 engagement = store.get_engagement(s, out["engagement"])
                 assert engagement.client == f"client {tag}"
@@ -102,7 +112,10 @@ def test_two_processes_writing_at_once_lose_nothing(sqlite_url: str, data_dir: P
                 assert store.dataset_location(dataset, data_dir).is_dir()
                 run = store.get_run(s, out["run"])
                 assert (run.status, run.message, run.config) == (
-                    "done", f"{tag} {updates - 1}", {"tag": tag})
+                    "done",
+                    f"{tag} {updates - 1}",
+                    {"tag": tag},
+                )
                 assert run.result == {"metrics": {"accuracy": 0.5}, "tag": tag}
     finally:
         engine.dispose()

@@ -67,8 +67,9 @@ def test_v1_database_from_the_frozen_ddl_opens_with_current_code(tmp_path: Path)
         assert {"heartbeat_at", "process_token"} <= columns
         after = _dump_sqlite(path)
         for table, rows in before.items():  # every old value is still there
-            assert [{k: r[k] for k in old} for r, old in zip(after[table], rows, strict=True)] \
-                == rows, table
+            assert [
+                {k: r[k] for k in old} for r, old in zip(after[table], rows, strict=True)
+            ] == rows, table
         with store.open_session(engine) as s:
             eng = store.get_engagement(s, 1)
             assert eng.client == "한빛 타일"
@@ -97,17 +98,21 @@ def test_frozen_v1_ddl_is_what_revision_0001_creates(tmp_path: Path) -> None:
     frozen = tmp_path / "frozen.db"
     with sqlite3.connect(frozen) as conn:
         conn.executescript((DATA / "schema_v1_sqlite.sql").read_text(encoding="utf-8"))
-    migrated = create_db_engine(f"sqlite:///{tmp_path / 'migrated.db'}", migrate=False,
-                                recover=False)
+    migrated = create_db_engine(
+        f"sqlite:///{tmp_path / 'migrated.db'}", migrate=False, recover=False
+    )
     upgrade_schema(migrated, "0001")
     frozen_engine = create_engine(f"sqlite:///{frozen}")
     try:
         for table in STORE_TABLES:
+
             def shape(eng, table=table):  # noqa: ANN001, ANN202
                 insp = inspect(eng)
-                return ([(c["name"], str(c["type"]), c["nullable"])
-                         for c in insp.get_columns(table)],
-                        sorted(i["name"] for i in insp.get_indexes(table)))
+                return (
+                    [(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)],
+                    sorted(i["name"] for i in insp.get_indexes(table)),
+                )
+
             assert shape(migrated) == shape(frozen_engine), table
     finally:
         migrated.dispose()
@@ -156,18 +161,21 @@ def test_v2_to_v3_keeps_engagements_and_gives_them_no_answers(db_url: str) -> No
         assert upgrade_schema(engine, "0002") == "0002"
         assert "answers" not in {c["name"] for c in inspect(engine).get_columns("engagement")}
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO engagement (client, project, goal, deployment_target, language,"
-                " created_at, updated_at) VALUES ('ACME', 'Tiles', '', 'cpu', 'en',"
-                " '2026-02-01 10:00:00', '2026-02-01 10:00:00')"
-            ))
+            conn.execute(
+                text(
+                    "INSERT INTO engagement (client, project, goal, deployment_target, language,"
+                    " created_at, updated_at) VALUES ('ACME', 'Tiles', '', 'cpu', 'en',"
+                    " '2026-02-01 10:00:00', '2026-02-01 10:00:00')"
+                )
+            )
         engine.dispose()
         engine = create_db_engine(db_url)
         assert store.current_revision(engine) == "0004"
         if engine.dialect.name == "sqlite":  # the table was not rewritten without it
             with engine.connect() as conn:
                 ddl = conn.exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE name = 'engagement'").scalar()
+                    "SELECT sql FROM sqlite_master WHERE name = 'engagement'"
+                ).scalar()
             assert "AUTOINCREMENT" in ddl and "answers" in ddl
         with store.open_session(engine) as s:
             (old,) = store.list_engagements(s)

@@ -36,7 +36,8 @@ def test_a_second_active_run_is_refused_until_the_first_ends(
     engine = create_db_engine(db_url)
     try:
         engagement_id, first, second = _engagement_with_two_samples(
-            engine, data_dir, sample_zip, tmp_path)
+            engine, data_dir, sample_zip, tmp_path
+        )
         with store.open_session(engine) as s:
             run = store.start_run(s, first, {})
             # On the engagement's other sample too: the rule is per engagement.
@@ -100,26 +101,35 @@ def test_upgrade_keeps_the_newest_of_duplicate_active_runs(db_url: str) -> None:
     try:
         assert upgrade_schema(engine, "0003") == "0003"
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO engagement (id, client, project, goal, deployment_target, "
-                "language, answers, created_at, updated_at) VALUES (1, 'A', 'B', '', 'cpu', "
-                "'en', '{}', '2026-02-01 10:00:00', '2026-02-01 10:00:00')"))
-            conn.execute(text(
-                "INSERT INTO dataset (id, engagement_id, content_hash, original_name, kind, "
-                "stored_path, size_bytes, file_count, created_at) VALUES (1, 1, :h, 'a.zip', "
-                "'file', 'samples/x/sample.zip', 1, 1, '2026-02-01 10:00:00')"
-            ), {"h": "a" * 64})
+            conn.execute(
+                text(
+                    "INSERT INTO engagement (id, client, project, goal, deployment_target, "
+                    "language, answers, created_at, updated_at) VALUES (1, 'A', 'B', '', 'cpu', "
+                    "'en', '{}', '2026-02-01 10:00:00', '2026-02-01 10:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO dataset (id, engagement_id, content_hash, original_name, kind, "
+                    "stored_path, size_bytes, file_count, created_at) VALUES (1, 1, :h, 'a.zip', "
+                    "'file', 'samples/x/sample.zip', 1, 1, '2026-02-01 10:00:00')"
+                ),
+                {"h": "a" * 64},
+            )
             for run_id, status in ((1, "done"), (2, "queued"), (3, "running")):
-                conn.execute(text(
-                    "INSERT INTO run (id, dataset_id, config, status, stage, progress, "
-                    "message, created_at) VALUES (:id, 1, '{}', :status, '', 0, '', "
-                    "'2026-02-01 10:00:00')"), {"id": run_id, "status": status})
+                conn.execute(
+                    text(
+                        "INSERT INTO run (id, dataset_id, config, status, stage, progress, "
+                        "message, created_at) VALUES (:id, 1, '{}', :status, '', 0, '', "
+                        "'2026-02-01 10:00:00')"
+                    ),
+                    {"id": run_id, "status": status},
+                )
         engine.dispose()
         engine = create_db_engine(db_url, recover=False)
         with store.open_session(engine) as s:
             runs = {r.id: r for r in store.list_runs(s)}
-            assert {i: r.status for i, r in runs.items()} == {1: "done", 2: "failed",
-                                                               3: "running"}
+            assert {i: r.status for i, r in runs.items()} == {1: "done", 2: "failed", 3: "running"}
             assert "only the newest was kept" in runs[2].error
             assert {r.engagement_id for r in runs.values()} == {1}
     finally:

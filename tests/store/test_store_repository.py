@@ -91,12 +91,19 @@ def test_store_sample_is_content_addressed_and_idempotent(
 def test_profile_and_recommendation_round_trip(
     engine: Engine, data_dir: Path, sample_zip: Path
 ) -> None:
-    profile = DatasetProfile(n_images=10, n_classes=2, class_counts={"crack": 4, "free": 6},
-                             image_stats={"width": {"min": 32.0, "max": float("nan")}})
+    profile = DatasetProfile(
+        n_images=10,
+        n_classes=2,
+        class_counts={"crack": 4, "free": 6},
+        image_stats={"width": {"min": 32.0, "max": float("nan")}},
+    )
     rec = Recommendation(
-        task="classification", strategy_id="linear_probe",
-        trail=[RuleFiring("DA-003", "very-few", {"en": "few", "ko": "적음"}, "seed.txt"),
-               RuleFiring("TL-007", "small-similar", {"en": "probe", "ko": "선형"}, "p.pdf")],
+        task="classification",
+        strategy_id="linear_probe",
+        trail=[
+            RuleFiring("DA-003", "very-few", {"en": "few", "ko": "적음"}, "seed.txt"),
+            RuleFiring("TL-007", "small-similar", {"en": "probe", "ko": "선형"}, "p.pdf"),
+        ],
     )
     with store.open_session(engine) as s:
         e = _engagement(s)
@@ -126,19 +133,24 @@ def test_run_lifecycle(engine: Engine, data_dir: Path, sample_zip: Path) -> None
         e = _engagement(s)
         ds = store.store_sample(s, e.id, sample_zip, data_dir)
         rec = store.record_recommendation(s, ds.id, {}, {"fired_rule_ids": ["X-1"]}, "k")
-        run = store.start_run(s, ds.id, {"backbones": ["efficientnet_lite0"], "budget": 180},
-                              recommendation_id=rec.id)
+        run = store.start_run(
+            s, ds.id, {"backbones": ["efficientnet_lite0"], "budget": 180}, recommendation_id=rec.id
+        )
         assert run.status == "queued" and run.pid and run.hostname
-        run = store.mark_run_running(s, run.id, device="cpu",
-                                     library_versions={"torch": "2.14.1", "timm": "1.0"})
+        run = store.mark_run_running(
+            s, run.id, device="cpu", library_versions={"torch": "2.14.1", "timm": "1.0"}
+        )
         assert run.status == "running" and run.started_at is not None
         run = store.update_run_progress(s, run.id, "probe", 0.5, "linear probe 3/6")
         assert (run.stage, run.progress, run.message) == ("probe", 0.5, "linear probe 3/6")
         assert run.heartbeat_at is not None
         with pytest.raises(ValueError, match="between 0 and 1"):
             store.update_run_progress(s, run.id, "probe", 1.5)
-        result = {"metrics": {"accuracy": 0.9, "ci": [0.8, math.inf]}, "device": "cuda",
-                  "experiments": [{"strategy": "linear_probe", "seconds": 12.5}]}
+        result = {
+            "metrics": {"accuracy": 0.9, "ci": [0.8, math.inf]},
+            "device": "cuda",
+            "experiments": [{"strategy": "linear_probe", "seconds": 12.5}],
+        }
         run = store.finish_run(s, run.id, result, 42.0)
         run_id = run.id
     with store.open_session(engine) as s:
@@ -191,7 +203,9 @@ def test_reports(engine: Engine, data_dir: Path, tmp_path: Path) -> None:
         assert r1.path == f"reports/{e.id}/feasibility.html"
         assert Path(r2.path).is_absolute()
         assert [store.report_location(r, data_dir) for r in store.list_reports(s, e.id)] == [
-            inside, outside.resolve()]
+            inside,
+            outside.resolve(),
+        ]
         with pytest.raises(ValueError, match="report format"):
             store.record_report(s, e.id, "docx", inside, data_dir)
         with pytest.raises(FileNotFoundError):
@@ -258,8 +272,9 @@ def test_delete_engagement_removes_its_things_and_nothing_else(
             assert (store.run_dir(data_dir, run_id) / "result.json").exists()
         removed_roots = [data_dir / "samples" / own_hash, store.reports_dir(data_dir, gone)]
         removed_roots += [store.run_dir(data_dir, r) for r in gone_runs]
-        expected = [f for f in files_before
-                    if not any(f.is_relative_to(root) for root in removed_roots)]
+        expected = [
+            f for f in files_before if not any(f.is_relative_to(root) for root in removed_roots)
+        ]
         assert sorted(p for p in data_dir.rglob("*") if p.is_file()) == expected
         with pytest.raises(store.NotFoundError):
             store.delete_engagement(s, gone, data_dir)
@@ -277,8 +292,9 @@ def _rows_of(snapshot: dict[str, list[dict]], engagement_id: int) -> dict[str, l
     }
 
 
-def test_foreign_keys_cascade_in_the_database(engine: Engine, data_dir: Path,
-                                              sample_zip: Path) -> None:
+def test_foreign_keys_cascade_in_the_database(
+    engine: Engine, data_dir: Path, sample_zip: Path
+) -> None:
     """Even a raw DELETE (another tool, a DBA) leaves no orphans."""
     with store.open_session(engine) as s:
         e = _engagement(s)

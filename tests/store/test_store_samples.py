@@ -48,7 +48,10 @@ def test_store_folder_and_file(tmp_path: Path) -> None:
     root = resolve_stored_path(data, stored.stored_path)
     assert root == sample_dir(data, stored.content_hash) / "sample"
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
-        "a/img_000.png", "b/img_000.png", "b/img_001.png"]
+        "a/img_000.png",
+        "b/img_000.png",
+        "b/img_001.png",
+    ]
     assert not (root / "link").exists()  # links are neither followed nor stored
     assert hash_sample(root) == stored.content_hash
 

@@ -21,9 +21,11 @@ def test_defaults_follow_xdg(tmp_path: Path) -> None:
 
 def test_default_without_xdg(tmp_path: Path) -> None:
     assert default_data_dir({"HOME": str(tmp_path)}) == (
-        tmp_path / ".local" / "share" / "feasibility-advisor")
+        tmp_path / ".local" / "share" / "feasibility-advisor"
+    )
     assert default_data_dir({"HOME": str(tmp_path), "XDG_DATA_HOME": "relative"}) == (
-        tmp_path / ".local" / "share" / "feasibility-advisor")
+        tmp_path / ".local" / "share" / "feasibility-advisor"
+    )
 
 
 def test_config_file_in_data_dir_then_env_wins(tmp_path: Path) -> None:
@@ -36,9 +38,15 @@ def test_config_file_in_data_dir_then_env_wins(tmp_path: Path) -> None:
     s = load_settings(env)
     assert (s.upload_limit_mb, s.budget_seconds, s.device) == (100, 60.0, "cpu")
     assert s.config_file == data / "config.toml"
-    s = load_settings(env | {"FEASIBILITY_DEVICE": "CUDA", "FEASIBILITY_BUDGET_SECONDS": "90.5",
-                             "FEASIBILITY_UPLOAD_LIMIT_MB": "", "DATABASE_URL":
-                             "postgresql+psycopg://fa:pw@db.internal/fa"})
+    s = load_settings(
+        env
+        | {
+            "FEASIBILITY_DEVICE": "CUDA",
+            "FEASIBILITY_BUDGET_SECONDS": "90.5",
+            "FEASIBILITY_UPLOAD_LIMIT_MB": "",
+            "DATABASE_URL": "postgresql+psycopg://fa:pw@db.internal/fa",
+        }
+    )
     assert (s.upload_limit_mb, s.budget_seconds, s.device) == (100, 90.5, "cuda")
     assert s.database_url.startswith("postgresql+psycopg://") and not s.uses_sqlite
 

@@ -12,9 +12,16 @@ from advisor.pipeline import NotValidatable, check_task_validatable
 
 
 def test_answers_round_trip_through_result_json_keys():
-    answers = Intake(task="super_resolution", data_type="input_only", claimed_n_images=800,
-                     pairs_can_be_synthesised="yes", wants_reinforcement_learning=True,
-                     target_value=1.0, language="ko", domain_tags=["video"])
+    answers = Intake(
+        task="super_resolution",
+        data_type="input_only",
+        claimed_n_images=800,
+        pairs_can_be_synthesised="yes",
+        wants_reinforcement_learning=True,
+        target_value=1.0,
+        language="ko",
+        domain_tags=["video"],
+    )
     assert Intake.from_mapping(answers.to_dict()) == answers
 
 
@@ -44,8 +51,9 @@ def test_a_perfect_target_is_an_answer_not_an_input_error():
     assert args.target_accuracy == 1.0
 
 
-@pytest.mark.parametrize("task", ["super_resolution", "lip_sync", "image_to_image",
-                                  "generation", "landmarks_3d"])
+@pytest.mark.parametrize(
+    "task", ["super_resolution", "lip_sync", "image_to_image", "generation", "landmarks_3d"]
+)
 def test_quick_validation_says_plainly_it_cannot_validate_generative_or_3d_tasks(task):
     with pytest.raises(NotValidatable, match="cannot validate .* yet"):
         check_task_validatable(task)
@@ -58,9 +66,17 @@ def test_quick_validation_accepts_the_tasks_it_measures(task):
 
 def test_cli_recommend_reads_the_answers(tmp_path, two_class_folder, capsys):
     answers = tmp_path / "answers.json"
-    answers.write_text(json.dumps({"task": "classification", "data_type": "paired",
-                                   "wants_reinforcement_learning": True,
-                                   "domain_similarity": "similar", "target_value": 1.0}))
+    answers.write_text(
+        json.dumps(
+            {
+                "task": "classification",
+                "data_type": "paired",
+                "wants_reinforcement_learning": True,
+                "domain_similarity": "similar",
+                "target_value": 1.0,
+            }
+        )
+    )
     assert main(["recommend", str(two_class_folder), "--intake", str(answers)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"UL-005", "LM-006", "TL-006"} <= set(out["fired_rule_ids"])
@@ -81,12 +97,15 @@ def test_cli_recommend_without_answers_uses_the_defaults(two_class_folder, capsy
         ("{not json", "error: answers.json is not valid JSON"),
     ],
 )
-def test_cli_bad_answers_exit_2_with_one_line(tmp_path, two_class_folder, capsys, content,
-                                             expected):
+def test_cli_bad_answers_exit_2_with_one_line(
+    tmp_path, two_class_folder, capsys, content, expected
+):
     answers = tmp_path / "answers.json"
     answers.write_text(content)
-    for command in (["recommend", str(two_class_folder)],
-                    ["validate", str(two_class_folder), "--out", str(tmp_path / "o")]):
+    for command in (
+        ["recommend", str(two_class_folder)],
+        ["validate", str(two_class_folder), "--out", str(tmp_path / "o")],
+    ):
         assert main([*command, "--intake", str(answers)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(expected) and "\n" not in err

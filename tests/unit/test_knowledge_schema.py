@@ -20,8 +20,17 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 REQUIRED_TOPICS = {
-    "data_type", "data_amount", "data_quality", "situation", "transfer", "architecture",
-    "domain", "deployment", "limitation", "evidence", "intake",
+    "data_type",
+    "data_amount",
+    "data_quality",
+    "situation",
+    "transfer",
+    "architecture",
+    "domain",
+    "deployment",
+    "limitation",
+    "evidence",
+    "intake",
 }
 
 
@@ -93,9 +102,13 @@ def test_every_rule_has_why_limits_confidence_source_and_examples(kb):
 
 
 def test_korean_texts_are_korean(kb):
-    not_korean = [where for where, text in all_texts(kb)
-                  if text is not None and not HANGUL.search(text.ko)
-                  and not where.startswith(("ui ", "term ", "task "))]
+    not_korean = [
+        where
+        for where, text in all_texts(kb)
+        if text is not None
+        and not HANGUL.search(text.ko)
+        and not where.startswith(("ui ", "term ", "task "))
+    ]
     assert not_korean == []
 
 
@@ -125,8 +138,10 @@ def test_cited_slides_and_quotes_appear_in_the_seed_decks(kb):
     sources += [(f"constant {c.name}", c.source) for c in kb.constants.values()]
     missing = [
         (where, s.seed, text)
-        for where, s in sources if s.seed
-        for text in (s.slide, s.quote) if text and squash(text) not in decks[s.seed]
+        for where, s in sources
+        if s.seed
+        for text in (s.slide, s.quote)
+        if text and squash(text) not in decks[s.seed]
     ]
     assert missing == []
 
@@ -137,8 +152,12 @@ def test_every_paper_is_cited_and_methods_have_their_papers(kb):
     cited |= {s.paper for c in kb.cases for s in c.sources if s.paper}
     cited |= {s.paper for x in kb.strategies.values() for s in x.sources if s.paper}
     assert set(kb.papers) == cited
-    for paper in ("yosinski2014transferable", "ganin2016dann", "bousmalis2016dsn",
-                  "howard2018ulmfit"):
+    for paper in (
+        "yosinski2014transferable",
+        "ganin2016dann",
+        "bousmalis2016dsn",
+        "howard2018ulmfit",
+    ):
         assert paper in kb.papers
 
 
@@ -162,17 +181,31 @@ def test_facts_match_what_the_advisor_derives(kb):
     from advisor.facts import derive_evidence_facts, derive_facts
     from engines.profile import DatasetProfile
 
-    profile = DatasetProfile(n_images=100, n_classes=2, class_counts={"a": 60, "b": 40},
-                             health={"near_duplicate_fraction": 0.1,
-                                     "label_issue_fraction": 0.05})
-    intake = Intake(task="classification", data_type="paired", claimed_n_images=500,
-                    target_value=0.9,
-                    can_relabel=True, deployment_domain_differs=False, min_object_px=40,
-                    goal="x", domain_similarity="similar")
-    evidence = Evidence(measured_similarity="different", similarity_score=0.3,
-                        strategies=[StrategyResult("linear_probe", "b", 0.8, 0.75, 0.85, 1.0)],
-                        predicted_accuracy_10x=0.9, images_for_target=900,
-                        skipped=[SkippedStrategy("full_finetune", 120.0)])
+    profile = DatasetProfile(
+        n_images=100,
+        n_classes=2,
+        class_counts={"a": 60, "b": 40},
+        health={"near_duplicate_fraction": 0.1, "label_issue_fraction": 0.05},
+    )
+    intake = Intake(
+        task="classification",
+        data_type="paired",
+        claimed_n_images=500,
+        target_value=0.9,
+        can_relabel=True,
+        deployment_domain_differs=False,
+        min_object_px=40,
+        goal="x",
+        domain_similarity="similar",
+    )
+    evidence = Evidence(
+        measured_similarity="different",
+        similarity_score=0.3,
+        strategies=[StrategyResult("linear_probe", "b", 0.8, 0.75, 0.85, 1.0)],
+        predicted_accuracy_10x=0.9,
+        images_for_target=900,
+        skipped=[SkippedStrategy("full_finetune", 120.0)],
+    )
     profile.image_stats = {"formats": {"JPEG": 60, "PNG": 40}, "bit_depths": {"8": 100}}
     derived = set(derive_facts(intake, profile, evidence, kb=kb))
     derived |= set(derive_evidence_facts(evidence, "linear_probe"))
@@ -195,8 +228,9 @@ def broken_copy(tmp_path):
         path = root / name
         data = yaml.load(path.read_text("utf-8"), Loader=LOADER)
         change(data)
-        path.write_text(yaml.dump(data, Dumper=DUMPER, allow_unicode=True, sort_keys=False),
-                        "utf-8")
+        path.write_text(
+            yaml.dump(data, Dumper=DUMPER, allow_unicode=True, sort_keys=False), "utf-8"
+        )
         return root
 
     return edit
@@ -211,25 +245,56 @@ def test_a_copy_of_the_knowledge_loads(broken_copy):
     ("file", "change", "message"),
     [
         ("rules/data.yaml", lambda d: d["rules"][0]["why"].pop("ko"), "'ko' is a required"),
-        ("rules/data.yaml", lambda d: d["rules"][1].update(id=d["rules"][0]["id"]),
-         "duplicate rule id"),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][1].update(id=d["rules"][0]["id"]),
+            "duplicate rule id",
+        ),
         ("rules/data.yaml", lambda d: d["rules"][1]["when"].update(op="=~"), "(top)|when"),
-        ("rules/data.yaml", lambda d: d["rules"][1]["when"].update(value="pairs"),
-         "'pairs' is not a value of data_type"),
-        ("rules/data.yaml", lambda d: d["rules"][1]["when"].update(fact="colour"),
-         "unknown fact 'colour'"),
-        ("rules/data.yaml", lambda d: d["rules"][0]["sources"].append({"paper": "nobody2099"}),
-         "unknown paper 'nobody2099'"),
-        ("rules/data.yaml", lambda d: d["rules"][0]["examples"].update(must_not_fire=[]),
-         "should be non-empty"),
-        ("rules/data.yaml", lambda d: d["rules"][0]["then"]["diagnosis"].update(
-            en="Paired: {nonsense}"), "placeholder {nonsense}"),
-        ("rules/data.yaml", lambda d: d["rules"][5]["then"].update(set={"n_images": 3}),
-         "sets 'n_images', which comes from derived"),
-        ("rules/transfer.yaml", lambda d: d["rules"][2]["when"]["all"][0].update(
-            fact="strategy_2x2", value="linear_probe"), "reads a fact it derives"),
-        ("rules/data.yaml", lambda d: d["rules"][5].update(
-            when={"fact": "quadrant", "op": "==", "value": "large_similar"}), "cycle"),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][1]["when"].update(value="pairs"),
+            "'pairs' is not a value of data_type",
+        ),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][1]["when"].update(fact="colour"),
+            "unknown fact 'colour'",
+        ),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][0]["sources"].append({"paper": "nobody2099"}),
+            "unknown paper 'nobody2099'",
+        ),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][0]["examples"].update(must_not_fire=[]),
+            "should be non-empty",
+        ),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][0]["then"]["diagnosis"].update(en="Paired: {nonsense}"),
+            "placeholder {nonsense}",
+        ),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][5]["then"].update(set={"n_images": 3}),
+            "sets 'n_images', which comes from derived",
+        ),
+        (
+            "rules/transfer.yaml",
+            lambda d: d["rules"][2]["when"]["all"][0].update(
+                fact="strategy_2x2", value="linear_probe"
+            ),
+            "reads a fact it derives",
+        ),
+        (
+            "rules/data.yaml",
+            lambda d: d["rules"][5].update(
+                when={"fact": "quadrant", "op": "==", "value": "large_similar"}
+            ),
+            "cycle",
+        ),
         ("cases.yaml", lambda d: d["cases"][0].update(task="juggling"), "unknown task"),
         ("tasks.yaml", lambda d: d["tasks"][0]["metrics"].append("vibes"), "unknown metric"),
     ],

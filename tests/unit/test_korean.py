@@ -17,13 +17,22 @@ _RAW_ID = re.compile(r"\b[a-z]+_[a-z_]+\b")
 @pytest.mark.parametrize(
     ("word", "marker", "expected"),
     [
-        ("모델", "은(는)", "은"), ("데이터", "은(는)", "는"), ("서울", "(으)로", "로"),
-        ("파인튜닝", "(으)로", "으로"), ("분류기", "(으)로", "로"), ("정확도", "을(를)", "를"),
-        ("CNN", "이(가)", "이"), ("FID", "와(과)", "와"), ("35%", "이(가)", "가"),
-        ("3", "이(가)", "이"), ("10", "을(를)", "을"),
+        ("모델", "은(는)", "은"),
+        ("데이터", "은(는)", "는"),
+        ("서울", "(으)로", "로"),
+        ("파인튜닝", "(으)로", "으로"),
+        ("분류기", "(으)로", "로"),
+        ("정확도", "을(를)", "를"),
+        ("CNN", "이(가)", "이"),
+        ("FID", "와(과)", "와"),
+        ("35%", "이(가)", "가"),
+        ("3", "이(가)", "이"),
+        ("10", "을(를)", "을"),
         ("Unpaired Data (쌍이 없는 데이터)", "(이)", ""),
-        ("Paired Data (쌍 데이터)", "은(는)", "는"), ("Detection", "은(는)", "은"),
-        ("'유사함'", "(으)로", "으로"), ("accuracy", "을(를)", "를"),
+        ("Paired Data (쌍 데이터)", "은(는)", "는"),
+        ("Detection", "은(는)", "은"),
+        ("'유사함'", "(으)로", "으로"),
+        ("accuracy", "을(를)", "를"),
     ],
 )
 def test_particle_follows_the_last_sound(word, marker, expected):
@@ -31,10 +40,14 @@ def test_particle_follows_the_last_sound(word, marker, expected):
 
 
 def test_resolve_particles_replaces_every_marker():
-    text = resolve_particles("데이터 형태를 Only Input Data (입력만 있는 데이터)(이)라고 하셨지만 "
-                             "태스크를 세그멘테이션(으)로 해야 하나요? 목표 95%은(는) 높음.")
-    assert text == ("데이터 형태를 Only Input Data (입력만 있는 데이터)라고 하셨지만 "
-                    "태스크를 세그멘테이션으로 해야 하나요? 목표 95%는 높음.")
+    text = resolve_particles(
+        "데이터 형태를 Only Input Data (입력만 있는 데이터)(이)라고 하셨지만 "
+        "태스크를 세그멘테이션(으)로 해야 하나요? 목표 95%은(는) 높음."
+    )
+    assert text == (
+        "데이터 형태를 Only Input Data (입력만 있는 데이터)라고 하셨지만 "
+        "태스크를 세그멘테이션으로 해야 하나요? 목표 95%는 높음."
+    )
     assert not has_marker(text)
 
 

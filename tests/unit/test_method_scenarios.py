@@ -43,15 +43,19 @@ def sample(data: dict[str, Any]) -> DatasetProfile:
     if "bit_depth" in data:
         stats["bit_depths"] = {str(data["bit_depth"]): n}
     return DatasetProfile(
-        n_images=n, n_classes=len(counts), class_counts=counts, data_type=kind,
-        task_hint=data.get("hint", "classification"), health=health, image_stats=stats,
+        n_images=n,
+        n_classes=len(counts),
+        class_counts=counts,
+        data_type=kind,
+        task_hint=data.get("hint", "classification"),
+        health=health,
+        image_stats=stats,
     )
 
 
 def run(scenario: dict[str, Any]) -> Recommendation:
     evidence = Evidence(**scenario["evidence"]) if "evidence" in scenario else None
-    return recommend(Intake.from_mapping(scenario["answers"]), sample(scenario["data"]),
-                     evidence)
+    return recommend(Intake.from_mapping(scenario["answers"]), sample(scenario["data"]), evidence)
 
 
 @pytest.mark.parametrize("scenario", TABLE, ids=[s["id"] for s in TABLE])
@@ -60,7 +64,8 @@ def test_scenario(scenario):
     fired = set(rec.fired_rule_ids)
     assert set(scenario["fires"]) <= fired, f"missing: {set(scenario['fires']) - fired}"
     assert not set(scenario["not_fires"]) & fired, (
-        f"fired but must not: {set(scenario['not_fires']) & fired}")
+        f"fired but must not: {set(scenario['not_fires']) & fired}"
+    )
     assert rec.strategy_id == scenario["strategy"]
     assert rec.path == scenario["path"]
     if "freeze" in scenario:
@@ -78,18 +83,29 @@ def test_the_table_names_only_rules_that_exist():
 def test_every_deck_situation_and_issue_scenario_is_in_the_table():
     ids = {s["id"] for s in TABLE}
     assert {
-        "lots-paired", "lots-unpaired", "few-paired", "few-unpaired",  # the four situations
-        "rl-with-paired-data", "vsr-800-clips-synthesised", "lip-sync",
-        "face-to-anime-unpaired", "bracket-positioning-3d", "target-100-percent",
-        "target-beyond-best-reported", "messy-labels-no-rule", "new-classes-need-data",
+        "lots-paired",
+        "lots-unpaired",
+        "few-paired",
+        "few-unpaired",  # the four situations
+        "rl-with-paired-data",
+        "vsr-800-clips-synthesised",
+        "lip-sync",
+        "face-to-anime-unpaired",
+        "bracket-positioning-3d",
+        "target-100-percent",
+        "target-beyond-best-reported",
+        "messy-labels-no-rule",
+        "new-classes-need-data",
     } <= ids
 
 
 def markdown_table() -> str:
     """The scenario table as Markdown, as README.md shows it."""
     kb = knowledge_base()
-    rows = ["| Scenario | Answers and sample | Rules that fire | Must not fire | Strategy |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| Scenario | Answers and sample | Rules that fire | Must not fire | Strategy |",
+        "|---|---|---|---|---|",
+    ]
     for s in TABLE:
         answers = ", ".join(f"{k}={v}" for k, v in s["answers"].items())
         data = s["data"]
@@ -110,7 +126,8 @@ def test_readme_shows_the_scenario_table():
     shown = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert shown == markdown_table(), (
         "README.md's scenario table is stale: print the new one with "
-        "`PYTHONPATH=. python tests/unit/test_method_scenarios.py`")
+        "`PYTHONPATH=. python tests/unit/test_method_scenarios.py`"
+    )
 
 
 # --- the Korean a consultant signs ----------------------------------------------------
@@ -122,8 +139,16 @@ _RAW_ID = re.compile(r"\b[a-z]+_[a-z_]+\b")
 @pytest.mark.parametrize("scenario", TABLE, ids=[s["id"] for s in TABLE])
 def test_korean_advice_reads_as_written_by_hand(scenario):
     rec = run(scenario)
-    for field in ("diagnosis", "strategy_notes", "data_strategy", "red_flags", "risks",
-                  "questions", "assumptions", "evidence_findings"):
+    for field in (
+        "diagnosis",
+        "strategy_notes",
+        "data_strategy",
+        "red_flags",
+        "risks",
+        "questions",
+        "assumptions",
+        "evidence_findings",
+    ):
         items = [i["ko"] for i in getattr(rec, field)]
         for text in items:
             assert not has_marker(text), text  # no "(이)라고", "(으)로", "은(는)"

@@ -19,12 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 LOTS, FEW, VERY_FEW = 20_000, 3_000, 400
 
 
-def profile(n: int = FEW, *, data_type: str = "paired", hint: str | None = "classification",
-            classes: int = 4, **kwargs) -> DatasetProfile:
+def profile(
+    n: int = FEW,
+    *,
+    data_type: str = "paired",
+    hint: str | None = "classification",
+    classes: int = 4,
+    **kwargs,
+) -> DatasetProfile:
     """A sample profile; labeled samples spread evenly over ``classes``."""
     counts = {f"c{i}": n // classes for i in range(classes)} if data_type == "paired" else {}
-    return DatasetProfile(n_images=n, n_classes=len(counts), class_counts=counts,
-                          data_type=data_type, task_hint=hint, **kwargs)
+    return DatasetProfile(
+        n_images=n,
+        n_classes=len(counts),
+        class_counts=counts,
+        data_type=data_type,
+        task_hint=hint,
+        **kwargs,
+    )
 
 
 def texts(items) -> str:
@@ -83,12 +95,15 @@ def test_unknown_similarity_is_an_assumption_and_a_question_not_a_fact():
 @pytest.mark.parametrize(("n", "amount"), [(LOTS, "a_lot"), (FEW, "few"), (VERY_FEW, "very_few")])
 def test_every_data_type_and_amount_situation(data_type, n, amount):
     hint = "classification" if data_type == "paired" else None
-    rec = recommend(Intake(task="classification", domain_similarity="similar"),
-                    profile(n, data_type=data_type, hint=hint))
+    rec = recommend(
+        Intake(task="classification", domain_similarity="similar"),
+        profile(n, data_type=data_type, hint=hint),
+    )
     fired = set(rec.fired_rule_ids)
     assert rec.facts["amount"] == amount
     assert {"DA-001": "a_lot", "DA-002": "few", "DA-003": "very_few"}[
-        next(r for r in fired if r in ("DA-001", "DA-002", "DA-003"))] == amount
+        next(r for r in fired if r in ("DA-001", "DA-002", "DA-003"))
+    ] == amount
     assert ("DA-004" in fired) is (amount == "very_few")  # no synthesis: not from this alone
     expected_situation = {
         ("paired", True): "SI-001",
@@ -120,8 +135,10 @@ def test_few_paired_looks_for_public_data_and_synthesis():
 
 
 def test_few_unpaired_client_who_wants_everything_is_a_red_flag():
-    rec = recommend(Intake(task="image_to_image", client_expects_everything=True),
-                    profile(VERY_FEW, data_type="unpaired", hint=None))
+    rec = recommend(
+        Intake(task="image_to_image", client_expects_everything=True),
+        profile(VERY_FEW, data_type="unpaired", hint=None),
+    )
     flags = texts(rec.red_flags)
     assert "wants everything done" in flags
     assert "without providing labels or pairs" in flags
@@ -130,8 +147,15 @@ def test_few_unpaired_client_who_wants_everything_is_a_red_flag():
 
 def test_is_it_really_a_lot_duplicates_and_broken_labels():
     sample = profile(2_000, health={"near_duplicate_fraction": 0.6, "label_issue_fraction": 0.3})
-    rec = recommend(Intake(task="classification", claimed_n_images=LOTS, can_relabel=False,
-                           domain_similarity="similar"), sample)
+    rec = recommend(
+        Intake(
+            task="classification",
+            claimed_n_images=LOTS,
+            can_relabel=False,
+            domain_similarity="similar",
+        ),
+        sample,
+    )
     assert rec.facts["effective_n_images"] == 8_000
     assert rec.facts["amount"] == "few"  # 20,000 files, 8,000 distinct: not a lot
     fired = set(rec.fired_rule_ids)
@@ -155,8 +179,15 @@ def test_imbalanced_classes_call_for_sensitivity_specificity_auc():
 
 # --- task families (decks 001, 002, 003) ------------------------------------------------
 
-DECODER_TASKS = {"segmentation", "pose", "generation", "image_to_image", "super_resolution",
-                 "lip_sync", "landmarks_3d"}
+DECODER_TASKS = {
+    "segmentation",
+    "pose",
+    "generation",
+    "image_to_image",
+    "super_resolution",
+    "lip_sync",
+    "landmarks_3d",
+}
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -197,23 +228,29 @@ def test_task_architectures_say_what_the_decks_say(task, shape, words):
 def test_segmentation_and_pose_are_butterflies_that_generate_nothing():
     for task in ("segmentation", "pose"):
         assert "AR-015" in recommend(Intake(task=task), profile(FEW, hint=None)).fired_rule_ids
-    assert "AR-015" not in recommend(Intake(task="generation"),
-                                     profile(FEW, hint=None)).fired_rule_ids
+    assert (
+        "AR-015" not in recommend(Intake(task="generation"), profile(FEW, hint=None)).fired_rule_ids
+    )
 
 
 def test_metrics_fit_their_tasks():
     assert {"dice", "iou"} <= set(KB.tasks["segmentation"].metrics)
     assert {"accuracy", "sensitivity", "specificity", "auc"} <= set(
-        KB.tasks["classification"].metrics)
-    rec = recommend(Intake(task="segmentation", target_metric="accuracy"),
-                    profile(FEW, hint="segmentation"))
+        KB.tasks["classification"].metrics
+    )
+    rec = recommend(
+        Intake(task="segmentation", target_metric="accuracy"), profile(FEW, hint="segmentation")
+    )
     assert "QA-007" in rec.fired_rule_ids
 
 
 @pytest.mark.parametrize(
     ("deployment", "backbone", "rule"),
-    [("server_gpu", "convnext_small", None), ("cpu", "efficientnet_lite0", "DP-002"),
-     ("mobile", "mobilenetv3_large_100", "DP-001")],
+    [
+        ("server_gpu", "convnext_small", None),
+        ("cpu", "efficientnet_lite0", "DP-002"),
+        ("mobile", "mobilenetv3_large_100", "DP-001"),
+    ],
 )
 def test_backbones_follow_the_deployment_target(deployment, backbone, rule):
     rec = recommend(Intake(task="classification", deployment=deployment), profile(FEW))
@@ -228,8 +265,10 @@ def test_small_objects_in_4k_keep_the_resolution():
 
 
 def test_domain_adaptation_when_labeled_source_and_unlabeled_target():
-    rec = recommend(Intake(task="classification", labeled_source_available=True),
-                    profile(LOTS, data_type="input_only", hint=None))
+    rec = recommend(
+        Intake(task="classification", labeled_source_available=True),
+        profile(LOTS, data_type="input_only", hint=None),
+    )
     assert "DS-002" in rec.fired_rule_ids
     assert "DANN" in texts(rec.data_strategy)
     sim = recommend(Intake(task="classification", source_is_simulation=True), profile(FEW))
@@ -238,8 +277,9 @@ def test_domain_adaptation_when_labeled_source_and_unlabeled_target():
 
 
 def test_limitations_are_disclosed_as_risks():
-    rec = recommend(Intake(task="classification", high_stakes=True, deployment="mobile"),
-                    profile(FEW))
+    rec = recommend(
+        Intake(task="classification", high_stakes=True, deployment="mobile"), profile(FEW)
+    )
     risks = texts(rec.risks)
     assert {"LM-001", "LM-002", "LM-003", "LM-004", "LM-005"} <= set(rec.fired_rule_ids)
     assert "fooled" in risks and "cannot explain" in risks and "energy" in risks
@@ -293,14 +333,17 @@ def test_recommending_loads_no_torch_timm_or_streamlit():
         " class_counts={'a': 10}))\n"
         "print(sorted({'torch', 'timm', 'streamlit'} & set(sys.modules)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
 def test_case_keywords_match_words_not_fragments():
-    rec = recommend(Intake(task="segmentation", goal="Find surface defects on magnetic tiles"),
-                    profile(FEW, hint="segmentation"))
+    rec = recommend(
+        Intake(task="segmentation", goal="Find surface defects on magnetic tiles"),
+        profile(FEW, hint="segmentation"),
+    )
     reasons = " ".join(r["en"] for m in rec.case_matches for r in m["reasons"])
     assert "goal mentions: defect" in reasons
     assert "ct" not in [w.strip() for w in reasons.replace(":", ",").split(",")]
@@ -313,8 +356,12 @@ def test_every_combination_gives_one_strategy_without_conflicting_rules(task):
         for n in (LOTS, FEW, VERY_FEW):
             for similarity in ("similar", "different", "unknown"):
                 rec = recommend(
-                    Intake(task=task, domain_similarity=similarity, deployment="mobile",
-                           client_expects_everything=data_type != "paired"),
+                    Intake(
+                        task=task,
+                        domain_similarity=similarity,
+                        deployment="mobile",
+                        client_expects_everything=data_type != "paired",
+                    ),
                     profile(n, data_type=data_type, hint=None),
                 )
                 assert rec.strategy_id in ("linear_probe", "partial_finetune", "full_finetune")
@@ -329,8 +376,11 @@ def test_every_combination_gives_one_strategy_without_conflicting_rules(task):
 
 def test_the_health_check_report_feeds_is_it_really_a_lot():
     """The health check's own report (effective count, label check) is read as well."""
-    sample = profile(2_000, effective_n_images=1_200,
-                     health={"label_issues": {"n_evaluated": 2_000, "issues": [{}] * 400}})
+    sample = profile(
+        2_000,
+        effective_n_images=1_200,
+        health={"label_issues": {"n_evaluated": 2_000, "issues": [{}] * 400}},
+    )
     rec = recommend(Intake(task="classification", claimed_n_images=LOTS), sample)
     assert rec.facts["duplicate_fraction"] == pytest.approx(0.4)
     assert rec.facts["label_issue_fraction"] == pytest.approx(0.2)

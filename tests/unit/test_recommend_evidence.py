@@ -23,8 +23,9 @@ def sample(n: int = 2_000, **kwargs) -> DatasetProfile:
 
 
 def result(strategy: str, accuracy: float, half_width: float = 0.02) -> StrategyResult:
-    return StrategyResult(strategy, "efficientnet_lite0", accuracy,
-                          accuracy - half_width, accuracy + half_width, 12.0)
+    return StrategyResult(
+        strategy, "efficientnet_lite0", accuracy, accuracy - half_width, accuracy + half_width, 12.0
+    )
 
 
 def test_prior_advice_has_no_verdict():
@@ -79,8 +80,9 @@ def test_a_planted_near_chance_probe_against_a_fine_tune_that_learns_is_revised(
 @pytest.mark.parametrize("tuned_accuracy", [0.97, 0.99, 1.0])
 def test_a_probe_at_ceiling_is_never_revised_toward_a_worse_strategy(tuned_accuracy):
     probe = StrategyResult("linear_probe", "m", 0.99, 0.95, 1.0, 1.0)
-    tuned = StrategyResult("full_finetune", "m", tuned_accuracy, max(tuned_accuracy - 0.05, 0),
-                           1.0, 30.0)
+    tuned = StrategyResult(
+        "full_finetune", "m", tuned_accuracy, max(tuned_accuracy - 0.05, 0), 1.0, 30.0
+    )
     rec = recommend(SMALL_SIMILAR, sample(), Evidence(strategies=[probe, tuned]))
     assert rec.verdict in ("validated", "inconclusive")
     assert rec.strategy_id == "linear_probe"
@@ -89,19 +91,23 @@ def test_a_probe_at_ceiling_is_never_revised_toward_a_worse_strategy(tuned_accur
 def test_a_strategy_that_did_not_fit_makes_the_verdict_inconclusive_with_the_time():
     from advisor.evidence import SkippedStrategy
 
-    evidence = Evidence(strategies=[result("linear_probe", 0.85)],
-                        skipped=[SkippedStrategy("full_finetune", 412.4)])
+    evidence = Evidence(
+        strategies=[result("linear_probe", 0.85)], skipped=[SkippedStrategy("full_finetune", 412.4)]
+    )
     rec = recommend(SMALL_SIMILAR, sample(), evidence)
     assert rec.verdict == "inconclusive" and "EV-013" in rec.fired_rule_ids
     assert "needs about 412 s" in rec.verdict_reason["en"]
     assert "412초" in rec.verdict_reason["ko"]
-    used_up = Evidence(strategies=[result("linear_probe", 0.85)],
-                       skipped=[SkippedStrategy("full_finetune", None)])
+    used_up = Evidence(
+        strategies=[result("linear_probe", 0.85)], skipped=[SkippedStrategy("full_finetune", None)]
+    )
     rec = recommend(SMALL_SIMILAR, sample(), used_up)
     assert rec.verdict == "inconclusive" and "EV-014" in rec.fired_rule_ids
     # a measured strategy that clears the advice revises it even when another was skipped
-    clear = Evidence(strategies=[result("linear_probe", 0.70), result("partial_finetune", 0.9)],
-                     skipped=[SkippedStrategy("full_finetune", 400.0)])
+    clear = Evidence(
+        strategies=[result("linear_probe", 0.70), result("partial_finetune", 0.9)],
+        skipped=[SkippedStrategy("full_finetune", 400.0)],
+    )
     assert recommend(SMALL_SIMILAR, sample(), clear).verdict == "revised"
 
 
@@ -133,16 +139,18 @@ def test_measured_similarity_replaces_the_cautious_assumption():
     intake = Intake(task="classification")
     prior = recommend(intake, sample())
     assert prior.assumptions and prior.strategy_id == "partial_finetune"
-    rec = recommend(intake, sample(), Evidence(measured_similarity="similar",
-                                               similarity_score=0.7))
+    rec = recommend(intake, sample(), Evidence(measured_similarity="similar", similarity_score=0.7))
     assert rec.assumptions == []
     assert rec.strategy_id == "linear_probe" and rec.verdict == "revised"
     assert "EV-003" in rec.fired_rule_ids
 
 
 def test_the_ab_outranks_the_similarity_proxy():
-    evidence = Evidence(measured_similarity="different", similarity_score=0.3,
-                        strategies=[result("linear_probe", 0.82), result("partial_finetune", 0.83)])
+    evidence = Evidence(
+        measured_similarity="different",
+        similarity_score=0.3,
+        strategies=[result("linear_probe", 0.82), result("partial_finetune", 0.83)],
+    )
     rec = recommend(SMALL_SIMILAR, sample(), evidence)
     assert rec.verdict == "inconclusive" and rec.strategy_id == "linear_probe"
     assert "EV-008" not in rec.fired_rule_ids
@@ -188,8 +196,10 @@ def test_unknown_task_is_a_question_not_a_guess():
 
 
 def test_paired_answer_but_no_labels_in_the_data():
-    rec = recommend(Intake(task="classification", data_type="paired"),
-                    sample(n_classes=0, class_counts={}, data_type="input_only", task_hint=None))
+    rec = recommend(
+        Intake(task="classification", data_type="paired"),
+        sample(n_classes=0, class_counts={}, data_type="input_only", task_hint=None),
+    )
     assert "QA-002" in rec.fired_rule_ids
     assert "data_type" not in rec.facts  # not picked: asked
     assert "Where are the labels" in questions(rec)
@@ -227,15 +237,23 @@ def test_wrong_argument_types_are_refused():
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 def test_present_renders_every_section_in_one_language(language):
-    evidence = Evidence(measured_similarity="similar", similarity_score=0.8,
-                        strategies=[result("linear_probe", 0.80), result("full_finetune", 0.86)])
-    rec = recommend(Intake(task="ocr", domain_tags=["document"], goal="read invoices",
-                           domain_similarity="similar"),
-                    sample(task_hint="detection"), evidence)
+    evidence = Evidence(
+        measured_similarity="similar",
+        similarity_score=0.8,
+        strategies=[result("linear_probe", 0.80), result("full_finetune", 0.86)],
+    )
+    rec = recommend(
+        Intake(
+            task="ocr", domain_tags=["document"], goal="read invoices", domain_similarity="similar"
+        ),
+        sample(task_hint="detection"),
+        evidence,
+    )
     view = present(rec, language)
     assert view["language"] == language
-    assert view["architecture"]["name"] == ("Text detection and recognition (OCR)"
-                                            if language == "en" else "문자 검출 및 인식 (OCR)")
+    assert view["architecture"]["name"] == (
+        "Text detection and recognition (OCR)" if language == "en" else "문자 검출 및 인식 (OCR)"
+    )
     assert view["verdict"]["status"] == "revised" and view["verdict"]["reason"]
     assert view["strategy"]["prior_id"] == "linear_probe"
     assert view["cases"][0]["id"] == "document_ocr_classification"

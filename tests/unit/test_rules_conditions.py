@@ -42,10 +42,24 @@ FACTS = {"n": 1500, "kind": "paired", "tags": ["face", "video"], "ok": True, "ra
         ({"fact": "absent", "op": "missing"}, True),
         ({"fact": "n", "op": ">=", "value_const": "few"}, True),
         ({"fact": "ratio", "op": "<", "value_fact": "n"}, True),
-        ({"all": [{"fact": "ok", "op": "==", "value": True},
-                  {"fact": "n", "op": ">", "value": 10}]}, True),
-        ({"any": [{"fact": "ok", "op": "==", "value": False},
-                  {"fact": "n", "op": ">", "value": 10}]}, True),
+        (
+            {
+                "all": [
+                    {"fact": "ok", "op": "==", "value": True},
+                    {"fact": "n", "op": ">", "value": 10},
+                ]
+            },
+            True,
+        ),
+        (
+            {
+                "any": [
+                    {"fact": "ok", "op": "==", "value": False},
+                    {"fact": "n", "op": ">", "value": 10},
+                ]
+            },
+            True,
+        ),
         ({"not": {"fact": "ok", "op": "==", "value": True}}, False),
     ],
 )
@@ -90,8 +104,12 @@ def test_strings_are_data_not_code():
 
 
 def test_references_and_placeholders():
-    condition = {"all": [{"fact": "n", "op": ">=", "value_const": "few"},
-                         {"not": {"fact": "a", "op": "<", "value_fact": "b"}}]}
+    condition = {
+        "all": [
+            {"fact": "n", "op": ">=", "value_const": "few"},
+            {"not": {"fact": "a", "op": "<", "value_fact": "b"}},
+        ]
+    }
     assert referenced_facts(condition) == {"n", "a", "b"}
     assert referenced_constants(condition) == {"few"}
     assert placeholders("{n} of {kind} ({n})") == ["n", "kind", "n"]
@@ -112,9 +130,17 @@ def test_describe_reads_like_a_sentence():
         constant_label=lambda f, c: "1,000 (few)",
         value_label=lambda f, v: str(v),
     )
-    condition = {"all": [{"fact": "n", "op": ">=", "value_const": "few"},
-                         {"any": [{"fact": "kind", "op": "==", "value": "paired"},
-                                  {"fact": "kind", "op": "in", "value": ["a", "b"]}]}]}
+    condition = {
+        "all": [
+            {"fact": "n", "op": ">=", "value_const": "few"},
+            {
+                "any": [
+                    {"fact": "kind", "op": "==", "value": "paired"},
+                    {"fact": "kind", "op": "in", "value": ["a", "b"]},
+                ]
+            },
+        ]
+    }
     assert describe(condition, words) == (
         "images >= 1,000 (few) and (data type == paired or data type in a, b)"
     )
@@ -130,8 +156,9 @@ class FakeRule:
 def test_fire_derives_facts_for_later_rules():
     rules = [
         FakeRule("A", {"fact": "n", "op": ">=", "value": 1000}, {"size": "large"}),
-        FakeRule("B", {"fact": "size", "op": "==", "value": "large"},
-                 {"copy": {"from_fact": "kind"}}),
+        FakeRule(
+            "B", {"fact": "size", "op": "==", "value": "large"}, {"copy": {"from_fact": "kind"}}
+        ),
         FakeRule("C", {"fact": "size", "op": "==", "value": "small"}, {"x": 1}),
     ]
     result = fire(rules, FACTS)
@@ -142,19 +169,24 @@ def test_fire_derives_facts_for_later_rules():
 
 
 def test_fire_refuses_two_rules_deriving_different_values():
-    rules = [FakeRule("A", {"fact": "ok", "op": "==", "value": True}, {"size": "large"}),
-             FakeRule("B", {"fact": "ok", "op": "==", "value": True}, {"size": "small"})]
+    rules = [
+        FakeRule("A", {"fact": "ok", "op": "==", "value": True}, {"size": "large"}),
+        FakeRule("B", {"fact": "ok", "op": "==", "value": True}, {"size": "small"}),
+    ]
     with pytest.raises(RuleConflictError, match="A and B"):
         fire(rules, FACTS)
 
 
 def _order(rules):
-    return [r.id for r in order_rules(
-        rules,
-        reads=lambda r: referenced_facts(r.when),
-        writes=lambda r: frozenset(r.derives),
-        name=lambda r: r.id,
-    )]
+    return [
+        r.id
+        for r in order_rules(
+            rules,
+            reads=lambda r: referenced_facts(r.when),
+            writes=lambda r: frozenset(r.derives),
+            name=lambda r: r.id,
+        )
+    ]
 
 
 def test_order_rules_puts_readers_after_writers_and_is_stable():
@@ -167,8 +199,10 @@ def test_order_rules_puts_readers_after_writers_and_is_stable():
 
 
 def test_order_rules_rejects_cycles():
-    rules = [FakeRule("A", {"fact": "x", "op": "exists"}, {"y": 1}),
-             FakeRule("B", {"fact": "y", "op": "exists"}, {"x": 1})]
+    rules = [
+        FakeRule("A", {"fact": "x", "op": "exists"}, {"y": 1}),
+        FakeRule("B", {"fact": "y", "op": "exists"}, {"x": 1}),
+    ]
     with pytest.raises(ConditionError, match="cycle: A, B"):
         _order(rules)
     with pytest.raises(ConditionError, match="reads a fact it derives"):

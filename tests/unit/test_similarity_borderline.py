@@ -20,9 +20,11 @@ def test_borderline_is_read_as_different_in_the_2x2():
     assert facts["similarity"] == "different" and facts["similarity_source"] == "measured"
     assert facts["similarity_measured"] == "borderline" and facts["similarity_score"] == 0.48
     rec = recommend(intake, sample(), evidence)
-    different = recommend(intake, sample(), Evidence(measured_similarity="different",
-                                                     similarity_score=0.3))
-    similar = recommend(intake, sample(), Evidence(measured_similarity="similar",
-                                                   similarity_score=0.8))
+    different = recommend(
+        intake, sample(), Evidence(measured_similarity="different", similarity_score=0.3)
+    )
+    similar = recommend(
+        intake, sample(), Evidence(measured_similarity="similar", similarity_score=0.8)
+    )
     assert rec.facts["similarity_2x2"] == "different"
     assert rec.strategy_id == different.strategy_id != similar.strategy_id

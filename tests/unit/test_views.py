@@ -12,14 +12,21 @@ from engines.profile import DatasetProfile
 
 def sample(n: int, kind: str = "paired") -> DatasetProfile:
     counts = {"a": n // 2, "b": n - n // 2} if kind == "paired" else {}
-    return DatasetProfile(n_images=n, n_classes=len(counts), class_counts=counts,
-                          data_type=kind, task_hint="classification" if counts else None)
+    return DatasetProfile(
+        n_images=n,
+        n_classes=len(counts),
+        class_counts=counts,
+        data_type=kind,
+        task_hint="classification" if counts else None,
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 def test_generative_advice_has_no_freeze_table_and_names_the_model_family(language):
-    rec = recommend(Intake(task="super_resolution", data_type="input_only",
-                           pairs_can_be_synthesised="yes"), sample(800, "input_only"))
+    rec = recommend(
+        Intake(task="super_resolution", data_type="input_only", pairs_can_be_synthesised="yes"),
+        sample(800, "input_only"),
+    )
     card = present(rec, language)
     assert rec.path == "generative" and rec.freeze_stages is None
     assert card["strategy"]["path"] == "generative" and card["strategy"]["freeze_stages"] is None
@@ -29,8 +36,9 @@ def test_generative_advice_has_no_freeze_table_and_names_the_model_family(langua
 
 
 def test_recognition_advice_keeps_the_freeze_table():
-    card = present(recommend(Intake(task="classification", domain_similarity="similar"),
-                             sample(3000)), "en")
+    card = present(
+        recommend(Intake(task="classification", domain_similarity="similar"), sample(3000)), "en"
+    )
     assert card["strategy"]["path"] == "recognition" and card["strategy"]["path_label"] == ""
     assert card["strategy"]["freeze_stages"] == 5
 
@@ -45,5 +53,6 @@ def test_catalogue_shows_new_tasks_the_generative_path_and_inference_sources(lan
     assert [s["id"] for s in view["strategies"]][-1] == "generative"
     tl002 = next(r for r in view["rules"] if r["id"] == "TL-002")
     assert any(src.startswith(view["labels"]["inference"]) for src in tl002["sources"])
-    assert not any("(으)" in line or "은(는)" in line
-                   for r in view["rules"] for line in r["recommends"])
+    assert not any(
+        "(으)" in line or "은(는)" in line for r in view["rules"] for line in r["recommends"]
+    )

@@ -24,8 +24,12 @@ def build(ctx: BuildContext) -> list[Block]:
     frozen = reader.num("/recommendation/freeze_stages", "count")
     total = reader.num("/recommendation/total_stages", "count")
     if frozen is not None and total is not None:
-        rows.append((ctx.text("advice.frozen"), ctx.phrase("advice.frozen_value",
-                                                           frozen=frozen, total=total)))
+        rows.append(
+            (
+                ctx.text("advice.frozen"),
+                ctx.phrase("advice.frozen_value", frozen=frozen, total=total),
+            )
+        )
     lr_plan = ctx.pick(reader.get("/recommendation/lr_plan"))
     if lr_plan:
         rows.append((ctx.text("advice.lr_plan"), lr_plan))
@@ -46,11 +50,19 @@ def build(ctx: BuildContext) -> list[Block]:
     cases = presented.get("cases") or []
     if cases:
         blocks.append(Heading(ctx.text("advice.cases")))
-        blocks.append(ItemList([
-            Item(text=f"{c['title']} — {c['goal']}", why="; ".join(c.get("reasons", [])),
-                 sources=list(c.get("sources", [])), action=c.get("ultimately_needed", ""))
-            for c in cases
-        ]))
+        blocks.append(
+            ItemList(
+                [
+                    Item(
+                        text=f"{c['title']} — {c['goal']}",
+                        why="; ".join(c.get("reasons", [])),
+                        sources=list(c.get("sources", [])),
+                        action=c.get("ultimately_needed", ""),
+                    )
+                    for c in cases
+                ]
+            )
+        )
     return blocks
 
 
@@ -60,14 +72,18 @@ def _verdict(ctx: BuildContext, final_id: str) -> Paragraph:
     verdict = reader.get("/recommendation/verdict")
     reason = ctx.pick(reader.get("/recommendation/verdict_reason"))
     prior_id = reader.get("/recommendation/prior_strategy_id") or reader.get(
-        "/recommendation/prior/strategy_id")
+        "/recommendation/prior/strategy_id"
+    )
     if verdict == "revised" or (prior_id and prior_id != final_id):
-        return Paragraph(ctx.phrase(
-            "advice.revised",
-            prior=strategy_name(ctx, str(prior_id)) if prior_id else ctx.text("unknown"),
-            final=strategy_name(ctx, final_id),
-            reason=reason,
-        ), "warning")
+        return Paragraph(
+            ctx.phrase(
+                "advice.revised",
+                prior=strategy_name(ctx, str(prior_id)) if prior_id else ctx.text("unknown"),
+                final=strategy_name(ctx, final_id),
+                reason=reason,
+            ),
+            "warning",
+        )
     if verdict == "validated":
         return Paragraph(ctx.phrase("advice.validated", reason=reason), "lead")
     if verdict == "inconclusive":

@@ -16,9 +16,13 @@ def build(ctx: BuildContext) -> list[Block]:
     reader = ctx.reader
     blocks: list[Block] = [Heading(ctx.text("appendix.run"))]
     run: list[tuple[str, Cell]] = []
-    for label, ref in (("schema", "/schema_version"), ("created", "/created_at"),
-                       ("created", "/created"), ("source", "/source"),
-                       ("knowledge", "/recommendation/knowledge_version")):
+    for label, ref in (
+        ("schema", "/schema_version"),
+        ("created", "/created_at"),
+        ("created", "/created"),
+        ("source", "/source"),
+        ("knowledge", "/recommendation/knowledge_version"),
+    ):
         value = reader.get(ref)
         if value is not None:
             run.append((ctx.text(f"appendix.{label}"), str(value)))
@@ -78,9 +82,18 @@ def _trail(ctx: BuildContext) -> list[Block]:
             return []
         return [Heading(ctx.text("appendix.rules")), Paragraph(", ".join(map(str, ids)))]
     rows = [[t["rule_id"], t["title"], t["matched"], "; ".join(t["sources"])] for t in trail]
-    return [Heading(ctx.text("appendix.rules")),
-            Table([ctx.text("appendix.rule"), ctx.text("appendix.rule_title"),
-                   ctx.text("appendix.matched"), ctx.text("appendix.rule_source")], rows)]
+    return [
+        Heading(ctx.text("appendix.rules")),
+        Table(
+            [
+                ctx.text("appendix.rule"),
+                ctx.text("appendix.rule_title"),
+                ctx.text("appendix.matched"),
+                ctx.text("appendix.rule_source"),
+            ],
+            rows,
+        ),
+    ]
 
 
 def _inputs(ctx: BuildContext) -> list[Block]:
@@ -93,10 +106,20 @@ def _inputs(ctx: BuildContext) -> list[Block]:
             rows.append((key, Num(value, kind, source=f"options/{key}")))
         else:
             rows.append((key, "–" if value is None else str(value)))
-    rows.append((ctx.text("appendix.confidence_bands"), ctx.phrase(
-        "appendix.confidence_bands_value",
-        high=Num(HIGH_CONFIDENCE_HALF_WIDTH, "points", formula="report decision threshold"),
-        medium=Num(MEDIUM_CONFIDENCE_HALF_WIDTH, "points", formula="report decision threshold"),
-    )))
-    return [Heading(ctx.text("appendix.inputs")), KeyValues(rows),
-            Paragraph(ctx.text("appendix.inputs_note"), "note")]
+    rows.append(
+        (
+            ctx.text("appendix.confidence_bands"),
+            ctx.phrase(
+                "appendix.confidence_bands_value",
+                high=Num(HIGH_CONFIDENCE_HALF_WIDTH, "points", formula="report decision threshold"),
+                medium=Num(
+                    MEDIUM_CONFIDENCE_HALF_WIDTH, "points", formula="report decision threshold"
+                ),
+            ),
+        )
+    )
+    return [
+        Heading(ctx.text("appendix.inputs")),
+        KeyValues(rows),
+        Paragraph(ctx.text("appendix.inputs_note"), "note"),
+    ]

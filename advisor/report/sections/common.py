@@ -46,9 +46,19 @@ def advice_items(
     """
     presented = ctx.presented
     if presented is not None and isinstance(presented.get(name), list):
-        return [Item(text=i["text"], rule_id=i.get("rule_id", ""), why=i.get("why", ""),
-                     sources=list(i.get("sources", [])), tag=i.get("outcome_label", tag))
-                for i in presented[name]]
+        return [
+            Item(
+                text=i["text"],
+                rule_id=i.get("rule_id", ""),
+                why=i.get("why", ""),
+                sources=list(i.get("sources", [])),
+                tag=i.get("outcome_label", tag),
+            )
+            for i in presented[name]
+        ]
     stored = ctx.reader.get(f"/recommendation/{stored_name or name}", [])
-    return [Item(text=ctx.pick(i), rule_id=str(i.get("rule_id", "")), tag=tag)
-            for i in stored if isinstance(i, dict)]
+    return [
+        Item(text=ctx.pick(i), rule_id=str(i.get("rule_id", "")), tag=tag)
+        for i in stored
+        if isinstance(i, dict)
+    ]

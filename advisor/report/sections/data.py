@@ -32,8 +32,9 @@ def build(ctx: BuildContext) -> list[Block]:
     n_images = reader.num("/profile/n_images", "count")
     rows: list[tuple[str, Cell]] = [(ctx.text("data.n_images"), n_images)]
     _, eff_ref = reader.find("/profile/effective_n_images", "/profile/health/effective_n_images")
-    rows.append((ctx.text("data.effective"), reader.num(eff_ref, "count")
-                 or ctx.text("not_measured")))
+    rows.append(
+        (ctx.text("data.effective"), reader.num(eff_ref, "count") or ctx.text("not_measured"))
+    )
     claimed = reader.num("/intake/claimed_n_images", "count")
     if claimed is not None:
         rows.append((ctx.text("data.claimed"), claimed))
@@ -70,15 +71,26 @@ def _balance(ctx: BuildContext, n_images: Num | None) -> list[Block]:
         num = reader.num(pointer("profile", "class_counts", name), "count")
         if num is None:
             continue
-        share = derive(num.value / total, "percent", "class images / sum of class images",
-                       num) if total else None
+        share = (
+            derive(num.value / total, "percent", "class images / sum of class images", num)
+            if total
+            else None
+        )
         bars.append(Bar(str(name), num))
         rows.append([str(name), num, share])
-    chart = BarChart("class-balance", ctx.text("data.balance"), ctx.text("data.images_axis"),
-                     bars, value_kind="count", horizontal=True)
-    return [Heading(ctx.text("data.balance")), ChartBlock(chart),
-            Table([ctx.text("data.class"), ctx.text("data.images"), ctx.text("data.share")],
-                  rows)]
+    chart = BarChart(
+        "class-balance",
+        ctx.text("data.balance"),
+        ctx.text("data.images_axis"),
+        bars,
+        value_kind="count",
+        horizontal=True,
+    )
+    return [
+        Heading(ctx.text("data.balance")),
+        ChartBlock(chart),
+        Table([ctx.text("data.class"), ctx.text("data.images"), ctx.text("data.share")], rows),
+    ]
 
 
 def _splits(ctx: BuildContext) -> list[Block]:
@@ -86,8 +98,7 @@ def _splits(ctx: BuildContext) -> list[Block]:
     if not isinstance(splits, dict) or not splits:
         return []
     rows: list[tuple[str, Cell]] = [
-        (str(k), ctx.reader.num(pointer("profile", "split_counts", k), "count"))
-        for k in splits
+        (str(k), ctx.reader.num(pointer("profile", "split_counts", k), "count")) for k in splits
     ]
     return [Paragraph(ctx.text("data.splits_note"), "note"), KeyValues(rows)]
 
@@ -105,9 +116,14 @@ def _image_stats(ctx: BuildContext) -> list[Block]:
     for key in ("formats", "modes"):
         value = stats.get(key)
         if isinstance(value, dict) and value:
-            rows.append((ctx.text(f"data.{key}"),
-                         ", ".join(f"{k} ({v:,})" if isinstance(v, int) else str(k)
-                                   for k, v in value.items())))
+            rows.append(
+                (
+                    ctx.text(f"data.{key}"),
+                    ", ".join(
+                        f"{k} ({v:,})" if isinstance(v, int) else str(k) for k, v in value.items()
+                    ),
+                )
+            )
     if not rows:
         return []
     return [Heading(ctx.text("data.images_heading")), KeyValues(rows)]
@@ -119,14 +135,18 @@ def _findings(ctx: BuildContext) -> list[Block]:
     if not isinstance(findings, list):
         return [heading, not_measured(ctx, "data.findings", ctx.text("data.no_health"))]
     items = []
-    for f in sorted((f for f in findings if isinstance(f, dict)),
-                    key=lambda f: SEVERITY_ORDER.get(f.get("severity", "info"), 3)):
+    for f in sorted(
+        (f for f in findings if isinstance(f, dict)),
+        key=lambda f: SEVERITY_ORDER.get(f.get("severity", "info"), 3),
+    ):
         severity = str(f.get("severity", "info"))
-        items.append(Item(
-            text=f"{ctx.finding(f, 'title')}: {ctx.finding(f, 'meaning')}",
-            tag=ctx.text(f"severity.{severity}") if severity in SEVERITY_ORDER else severity,
-            action=ctx.finding(f, "action"),
-        ))
+        items.append(
+            Item(
+                text=f"{ctx.finding(f, 'title')}: {ctx.finding(f, 'meaning')}",
+                tag=ctx.text(f"severity.{severity}") if severity in SEVERITY_ORDER else severity,
+                action=ctx.finding(f, "action"),
+            )
+        )
     if not items:
         return [heading, Paragraph(ctx.text("data.no_findings"))]
     return [heading, ItemList(items, show_sources=False)]
@@ -159,7 +179,8 @@ def _samples(ctx: BuildContext) -> list[Block]:
                 continue
             thumbs.append(Thumbnail(rel, label, uri))
     if not thumbs:
-        reason = (ctx.text("images.no_root") if opts.image_root is None
-                  else ctx.text("images.not_found"))
+        reason = (
+            ctx.text("images.no_root") if opts.image_root is None else ctx.text("images.not_found")
+        )
         return [heading, Paragraph(reason, "note")]
     return [heading, Gallery(thumbs, missing=missing)]

@@ -19,29 +19,53 @@ def build(ctx: BuildContext) -> list[Block]:
     rows = []
     for run, p in reader.items(join(dref, "runs")):
         if isinstance(run, dict):
-            rows.append([str(run.get("id", "")), str(run.get("encoder", "")),
-                         reader.num(join(p, "epochs"), "float"),
-                         reader.estimate(join(p, "metrics", "map50"), "float"),
-                         reader.estimate(join(p, "metrics", "map"), "float")])
+            rows.append(
+                [
+                    str(run.get("id", "")),
+                    str(run.get("encoder", "")),
+                    reader.num(join(p, "epochs"), "float"),
+                    reader.estimate(join(p, "metrics", "map50"), "float"),
+                    reader.estimate(join(p, "metrics", "map"), "float"),
+                ]
+            )
     if rows:
         blocks.append(Table(["run", "encoder", "epochs", "mAP@0.5", "mAP@[.5:.95]"], rows))
-    best = next(((r, p) for r, p in reader.items(join(dref, "runs"))
-                 if isinstance(r, dict) and r.get("id") == det.get("best_run")), None)
+    best = next(
+        (
+            (r, p)
+            for r, p in reader.items(join(dref, "runs"))
+            if isinstance(r, dict) and r.get("id") == det.get("best_run")
+        ),
+        None,
+    )
     if best is not None:
         _, bp = best
-        per = [[str(c.get("class", "")), reader.num(join(cp, "n_boxes"), "count"),
+        per = [
+            [
+                str(c.get("class", "")),
+                reader.num(join(cp, "n_boxes"), "count"),
                 reader.estimate(join(cp, "ap50"), "float"),
-                reader.estimate(join(cp, "ap"), "float")]
-               for c, cp in reader.items(join(bp, "metrics", "per_class")) if isinstance(c, dict)]
+                reader.estimate(join(cp, "ap"), "float"),
+            ]
+            for c, cp in reader.items(join(bp, "metrics", "per_class"))
+            if isinstance(c, dict)
+        ]
         if per:
             blocks.append(Table(["class", "boxes", "AP@0.5", "AP@[.5:.95]"], per))
     for s in det.get("skipped") or []:
         if isinstance(s, dict):
-            blocks.append(Paragraph(f"{s.get('run')} ({s.get('encoder')}): {s.get('reason')}",
-                                    "note"))
-    thumbs = [Thumbnail(str(o.get("image", "")), str(o.get("image", "")),
-                        "data:image/png;base64," + o["png_base64"])
-              for o in det.get("overlays") or [] if isinstance(o, dict) and o.get("png_base64")]
+            blocks.append(
+                Paragraph(f"{s.get('run')} ({s.get('encoder')}): {s.get('reason')}", "note")
+            )
+    thumbs = [
+        Thumbnail(
+            str(o.get("image", "")),
+            str(o.get("image", "")),
+            "data:image/png;base64," + o["png_base64"],
+        )
+        for o in det.get("overlays") or []
+        if isinstance(o, dict) and o.get("png_base64")
+    ]
     if thumbs:
         blocks.append(Gallery(thumbs, note="left: true boxes; right: predicted boxes"))
     return blocks

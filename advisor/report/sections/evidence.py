@@ -40,13 +40,18 @@ def build(ctx: BuildContext) -> list[Block]:
 
 def _similarity(ctx: BuildContext) -> list[Block]:
     sim, ref = ctx.reader.section("similarity")
-    if isinstance(sim, dict) and sim and all(isinstance(v, dict) for v in sim.values()) \
-            and "score" not in sim:
+    if (
+        isinstance(sim, dict)
+        and sim
+        and all(isinstance(v, dict) for v in sim.values())
+        and "score" not in sim
+    ):
         # Unpaired data: one similarity per collection.
         blocks: list[Block] = []
         for name in sim:
-            blocks += _one_similarity(ctx, join(ref or "", name),
-                                      ctx.phrase("ev.similarity_of", collection=str(name)))
+            blocks += _one_similarity(
+                ctx, join(ref or "", name), ctx.phrase("ev.similarity_of", collection=str(name))
+            )
         return blocks
     return _one_similarity(ctx, ref, ctx.text("ev.similarity"))
 
@@ -56,19 +61,29 @@ def _one_similarity(ctx: BuildContext, ref: str | None, title: Any) -> list[Bloc
     blocks: list[Block] = [Heading(title)]
     sim = reader.get(ref) if ref else None
     if not ref or not isinstance(sim, dict) or not is_number(sim.get("score")):
-        reason = (ctx.engine(sim.get("reason_code"), sim.get("reason") or "")
-                  if isinstance(sim, dict) else "")
+        reason = (
+            ctx.engine(sim.get("reason_code"), sim.get("reason") or "")
+            if isinstance(sim, dict)
+            else ""
+        )
         return blocks + [not_measured(ctx, "ev.similarity", reason)]
     call = sim.get("call")
     rows: list[tuple[str, Cell]] = [
-        (ctx.text("ev.similarity_call"),
-         kb.format_value("similarity_measured", call, ctx.language) if call else None),
+        (
+            ctx.text("ev.similarity_call"),
+            kb.format_value("similarity_measured", call, ctx.language) if call else None,
+        ),
         (ctx.text("ev.similarity_score"), reader.num(join(ref, "score"), "percent")),
     ]
     if sim.get("confidence"):
-        rows.append((ctx.text("ev.similarity_confidence"),
-                     kb.label(sim["confidence"], ctx.language)
-                     if sim["confidence"] in kb.ui else str(sim["confidence"])))
+        rows.append(
+            (
+                ctx.text("ev.similarity_confidence"),
+                kb.label(sim["confidence"], ctx.language)
+                if sim["confidence"] in kb.ui
+                else str(sim["confidence"]),
+            )
+        )
     if sim.get("backbone"):
         rows.append((ctx.text("ev.backbone"), str(sim["backbone"])))
     blocks.append(KeyValues(rows))
@@ -79,20 +94,35 @@ def _one_similarity(ctx: BuildContext, ref: str | None, title: Any) -> list[Bloc
             if not isinstance(sig, dict):
                 continue
             points = sig.get("points_to")
-            table_rows.append([
-                # a signal's name is its code: engine.signal_<name>
-                ctx.engine({"code": f"signal_{sig.get('name')}"},
-                           sig.get("description") or sig.get("name", "")),
-                reader.num(join(p, "value"), "float"),
-                reader.num(join(p, "threshold"), "float"),
-                kb.format_value("similarity_measured", points, ctx.language) if points else None,
-            ])
-        blocks.append(Table([ctx.text("ev.signal"), ctx.text("ev.value"),
-                             ctx.text("ev.threshold"), ctx.text("ev.points_to")],
-                            table_rows))
+            table_rows.append(
+                [
+                    # a signal's name is its code: engine.signal_<name>
+                    ctx.engine(
+                        {"code": f"signal_{sig.get('name')}"},
+                        sig.get("description") or sig.get("name", ""),
+                    ),
+                    reader.num(join(p, "value"), "float"),
+                    reader.num(join(p, "threshold"), "float"),
+                    kb.format_value("similarity_measured", points, ctx.language)
+                    if points
+                    else None,
+                ]
+            )
+        blocks.append(
+            Table(
+                [
+                    ctx.text("ev.signal"),
+                    ctx.text("ev.value"),
+                    ctx.text("ev.threshold"),
+                    ctx.text("ev.points_to"),
+                ],
+                table_rows,
+            )
+        )
     if sim.get("thresholds_note"):
-        blocks.append(Paragraph(ctx.engine(sim.get("thresholds_note_code"),
-                                           sim["thresholds_note"]), "note"))
+        blocks.append(
+            Paragraph(ctx.engine(sim.get("thresholds_note_code"), sim["thresholds_note"]), "note")
+        )
     return blocks
 
 
@@ -126,23 +156,43 @@ def _clusters(ctx: BuildContext) -> list[Block]:
     for c, p in reader.items(join(ref, "clusters")):
         if isinstance(c, dict):
             reps = c.get("representatives") or []
-            table.append([reader.num(join(p, "cluster"), "count"),
-                          reader.num(join(p, "size"), "count"),
-                          ", ".join(str(r) for r in reps[:3])])
+            table.append(
+                [
+                    reader.num(join(p, "cluster"), "count"),
+                    reader.num(join(p, "size"), "count"),
+                    ", ".join(str(r) for r in reps[:3]),
+                ]
+            )
     if table:
-        blocks.append(Table([ctx.text("ev.group"), ctx.text("ev.size"),
-                             ctx.text("ev.representatives")], table))
+        blocks.append(
+            Table(
+                [ctx.text("ev.group"), ctx.text("ev.size"), ctx.text("ev.representatives")], table
+            )
+        )
     lab = join(ref, "labeling")
     if isinstance(reader.get(lab), dict):
-        blocks.append(KeyValues([
-            (ctx.text("ev.labels_total"), reader.num(join(lab, "labels_total"), "count")),
-            (ctx.text("ev.minutes_verify"), reader.num(join(lab, "minutes_verify"), "float")),
-            (ctx.text("ev.minutes_label_all"),
-             reader.num(join(lab, "minutes_label_all"), "float")),
-        ]))
+        blocks.append(
+            KeyValues(
+                [
+                    (ctx.text("ev.labels_total"), reader.num(join(lab, "labels_total"), "count")),
+                    (
+                        ctx.text("ev.minutes_verify"),
+                        reader.num(join(lab, "minutes_verify"), "float"),
+                    ),
+                    (
+                        ctx.text("ev.minutes_label_all"),
+                        reader.num(join(lab, "minutes_label_all"), "float"),
+                    ),
+                ]
+            )
+        )
         if reader.get(join(lab, "note")):
-            blocks.append(Paragraph(ctx.engine(reader.get(join(lab, "note_code")),
-                                               reader.get(join(lab, "note"))), "note"))
+            blocks.append(
+                Paragraph(
+                    ctx.engine(reader.get(join(lab, "note_code")), reader.get(join(lab, "note"))),
+                    "note",
+                )
+            )
     return blocks
 
 
@@ -152,9 +202,16 @@ def _domain_gap(ctx: BuildContext) -> list[Block]:
     if not isinstance(gap, dict) or ref is None:
         return []
     value = reader.num(join(ref, "pad"), "float")
-    est = Estimate(value, reader.num(join(ref, "ci_low"), "float"),
-                   reader.num(join(ref, "ci_high"), "float"), str(gap.get("method", ""))) \
-        if value is not None else None
+    est = (
+        Estimate(
+            value,
+            reader.num(join(ref, "ci_low"), "float"),
+            reader.num(join(ref, "ci_high"), "float"),
+            str(gap.get("method", "")),
+        )
+        if value is not None
+        else None
+    )
     names = gap.get("collections") or []
     rows: list[tuple[str, Cell]] = [
         (ctx.text("ev.collections"), " ↔ ".join(str(n) for n in names) or None),
@@ -163,8 +220,11 @@ def _domain_gap(ctx: BuildContext) -> list[Block]:
         (ctx.text("ev.n_a"), reader.num(join(ref, "n_a"), "count")),
         (ctx.text("ev.n_b"), reader.num(join(ref, "n_b"), "count")),
     ]
-    return [Heading(ctx.text("ev.domain_gap")), KeyValues(rows),
-            Paragraph(ctx.text("ev.pad_note"), "note")]
+    return [
+        Heading(ctx.text("ev.domain_gap")),
+        KeyValues(rows),
+        Paragraph(ctx.text("ev.pad_note"), "note"),
+    ]
 
 
 def _site_gap(ctx: BuildContext) -> list[Block]:
@@ -174,9 +234,16 @@ def _site_gap(ctx: BuildContext) -> list[Block]:
     if not isinstance(gap, dict) or ref is None:
         return []
     value = reader.num(join(ref, "gap"), "float")
-    est = Estimate(value, reader.num(join(ref, "ci_low"), "float"),
-                   reader.num(join(ref, "ci_high"), "float"), "proxy A-distance") \
-        if value is not None else None
+    est = (
+        Estimate(
+            value,
+            reader.num(join(ref, "ci_low"), "float"),
+            reader.num(join(ref, "ci_high"), "float"),
+            "proxy A-distance",
+        )
+        if value is not None
+        else None
+    )
     reading = str(gap.get("interpretation", ""))
     rows: list[tuple[str, Cell]] = [
         (ctx.text("ev.site_reference"), str(gap.get("reference") or "–")),
@@ -224,26 +291,47 @@ def _ranking(ctx: BuildContext) -> list[Block]:
     for row, p in rows_in:
         acc = reader.estimate(join(p, "linear_probe_accuracy"))
         name = str(row.get("backbone", ""))
-        rows.append([
-            reader.num(join(p, "rank"), "count"),
-            name,
-            *[reader.num(join(p, "scores", s), "float") for s in SCORES],
-            acc,
-            reader.num(join(p, "flops_per_image"), "flops"),
-            reader.num(join(p, "images_per_second"), "float"),
-        ])
+        rows.append(
+            [
+                reader.num(join(p, "rank"), "count"),
+                name,
+                *[reader.num(join(p, "scores", s), "float") for s in SCORES],
+                acc,
+                reader.num(join(p, "flops_per_image"), "flops"),
+                reader.num(join(p, "images_per_second"), "float"),
+            ]
+        )
         if acc is not None:
-            bars.append(Bar(name, acc.value, acc.low, acc.high,
-                            highlight=name == (chosen or rows_in[0][0].get("backbone"))))
-    blocks.append(Table(
-        [ctx.text("ev.rank"), ctx.text("ev.backbone"), "LogME", "H-score",
-         "N-LEEP", ctx.text("ev.probe_accuracy"), ctx.text("ev.flops"),
-         ctx.text("ev.images_per_second")],
-        rows,
-    ))
+            bars.append(
+                Bar(
+                    name,
+                    acc.value,
+                    acc.low,
+                    acc.high,
+                    highlight=name == (chosen or rows_in[0][0].get("backbone")),
+                )
+            )
+    blocks.append(
+        Table(
+            [
+                ctx.text("ev.rank"),
+                ctx.text("ev.backbone"),
+                "LogME",
+                "H-score",
+                "N-LEEP",
+                ctx.text("ev.probe_accuracy"),
+                ctx.text("ev.flops"),
+                ctx.text("ev.images_per_second"),
+            ],
+            rows,
+        )
+    )
     if len(bars) > 1:
-        blocks.append(ChartBlock(BarChart("backbones", ctx.text("ev.ranking"),
-                                          ctx.text("ev.probe_accuracy"), bars)))
+        blocks.append(
+            ChartBlock(
+                BarChart("backbones", ctx.text("ev.ranking"), ctx.text("ev.probe_accuracy"), bars)
+            )
+        )
     blocks.append(Paragraph(ctx.text("ev.ranking_note"), "note"))
     return blocks
 
@@ -265,16 +353,18 @@ def _strategies(ctx: BuildContext) -> list[Block]:
     for exp, p in exps:
         label = f"{strategy_name(ctx, str(exp.get('strategy', '')))} · {exp.get('backbone', '')}"
         acc = _metric(reader, p, "accuracy")
-        rows.append([
-            strategy_name(ctx, str(exp.get("strategy", ""))),
-            str(exp.get("backbone", "")),
-            reader.num(join(p, "n_train"), "count"),
-            reader.num(join(p, "n_val"), "count"),
-            acc,
-            _metric(reader, p, "balanced_accuracy"),
-            _metric(reader, p, "macro_f1"),
-            reader.num(join(p, "seconds"), "seconds"),
-        ])
+        rows.append(
+            [
+                strategy_name(ctx, str(exp.get("strategy", ""))),
+                str(exp.get("backbone", "")),
+                reader.num(join(p, "n_train"), "count"),
+                reader.num(join(p, "n_val"), "count"),
+                acc,
+                _metric(reader, p, "balanced_accuracy"),
+                _metric(reader, p, "macro_f1"),
+                reader.num(join(p, "seconds"), "seconds"),
+            ]
+        )
         if acc is not None:
             bars.append(Bar(label, acc.value, acc.low, acc.high, highlight=p == best_ref))
     lines = []
@@ -285,29 +375,49 @@ def _strategies(ctx: BuildContext) -> list[Block]:
         chance = reader.num(join(best_ref, "metrics", "chance", "uniform"), "percent")
         if chance is not None:
             lines.append(RefLine(ctx.text("ev.chance_line"), chance, GREY))
-    blocks.append(ChartBlock(BarChart("strategies", ctx.text("ev.strategies"),
-                                      ctx.text("ev.accuracy"), bars, lines)))
-    blocks.append(Table(
-        [ctx.text("ev.strategy"), ctx.text("ev.backbone"),
-         ctx.text("ev.n_train"), ctx.text("ev.n_val"),
-         ctx.text("ev.accuracy"), ctx.text("ev.balanced_accuracy"),
-         ctx.text("ev.macro_f1"), ctx.text("ev.seconds")],
-        rows,
-        caption=ctx.text("ev.interval_note"),
-    ))
+    blocks.append(
+        ChartBlock(
+            BarChart("strategies", ctx.text("ev.strategies"), ctx.text("ev.accuracy"), bars, lines)
+        )
+    )
+    blocks.append(
+        Table(
+            [
+                ctx.text("ev.strategy"),
+                ctx.text("ev.backbone"),
+                ctx.text("ev.n_train"),
+                ctx.text("ev.n_val"),
+                ctx.text("ev.accuracy"),
+                ctx.text("ev.balanced_accuracy"),
+                ctx.text("ev.macro_f1"),
+                ctx.text("ev.seconds"),
+            ],
+            rows,
+            caption=ctx.text("ev.interval_note"),
+        )
+    )
     for skip, _ in reader.items(reader.section("skipped")[1]):
         if isinstance(skip, dict):
-            blocks.append(Paragraph(ctx.phrase(
-                "ev.skipped", strategy=strategy_name(ctx, str(skip.get("strategy", ""))),
-                reason=ctx.engine(skip.get("reason_code"), skip.get("reason", ""))), "note"))
+            blocks.append(
+                Paragraph(
+                    ctx.phrase(
+                        "ev.skipped",
+                        strategy=strategy_name(ctx, str(skip.get("strategy", ""))),
+                        reason=ctx.engine(skip.get("reason_code"), skip.get("reason", "")),
+                    ),
+                    "note",
+                )
+            )
     for exp, p in exps:
         # warning_ko: results written before the codes carried the Korean beside it
-        stored = (reader.get(join(p, "metrics", "warning_ko")) if ctx.language == "ko"
-                  else None) or reader.get(join(p, "metrics", "warning"))
+        stored = (
+            reader.get(join(p, "metrics", "warning_ko")) if ctx.language == "ko" else None
+        ) or reader.get(join(p, "metrics", "warning"))
         text = ctx.engine(reader.get(join(p, "metrics", "warning_code")), stored)
         if text:
-            blocks.append(Paragraph(f"{strategy_name(ctx, str(exp.get('strategy', '')))}: "
-                                    f"{text}", "warning"))
+            blocks.append(
+                Paragraph(f"{strategy_name(ctx, str(exp.get('strategy', '')))}: {text}", "warning")
+            )
     return blocks
 
 
@@ -324,31 +434,58 @@ def _confusion(ctx: BuildContext) -> list[Block]:
         return blocks + [not_measured(ctx, "ev.confusion")]
     cells: list[list[Num]] = []
     for i, row in enumerate(matrix):
-        cells.append([reader.num(join(p, "metrics", "confusion_matrix", i, j), "count")
-                      or Num(0, "count", source=join(p, "metrics", "confusion_matrix", i, j))
-                      for j in range(len(row))])
+        cells.append(
+            [
+                reader.num(join(p, "metrics", "confusion_matrix", i, j), "count")
+                or Num(0, "count", source=join(p, "metrics", "confusion_matrix", i, j))
+                for j in range(len(row))
+            ]
+        )
     name = strategy_name(ctx, str(exp.get("strategy", "")))
-    blocks.append(Paragraph(ctx.phrase("ev.confusion_of", strategy=name,
-                                       backbone=str(exp.get("backbone", ""))), "note"))
-    blocks.append(ChartBlock(HeatmapChart("confusion", ctx.text("ev.confusion"),
-                                          ctx.text("ev.predicted"),
-                                          ctx.text("ev.true_class"),
-                                          [str(c) for c in classes], cells)))
+    blocks.append(
+        Paragraph(
+            ctx.phrase("ev.confusion_of", strategy=name, backbone=str(exp.get("backbone", ""))),
+            "note",
+        )
+    )
+    blocks.append(
+        ChartBlock(
+            HeatmapChart(
+                "confusion",
+                ctx.text("ev.confusion"),
+                ctx.text("ev.predicted"),
+                ctx.text("ev.true_class"),
+                [str(c) for c in classes],
+                cells,
+            )
+        )
+    )
     per_class = []
     for row, q in reader.items(join(p, "metrics", "per_class")):
         if not isinstance(row, dict):
             continue
-        per_class.append([
-            str(row.get("name", "")),
-            reader.num(join(q, "support"), "count"),
-            _ci(reader, q, "precision"),
-            _ci(reader, q, "recall"),
-            reader.num(join(q, "f1"), "percent"),
-        ])
+        per_class.append(
+            [
+                str(row.get("name", "")),
+                reader.num(join(q, "support"), "count"),
+                _ci(reader, q, "precision"),
+                _ci(reader, q, "recall"),
+                reader.num(join(q, "f1"), "percent"),
+            ]
+        )
     if per_class:
-        blocks.append(Table([ctx.text("ev.class"), ctx.text("ev.support"),
-                             ctx.text("ev.precision"), ctx.text("ev.recall"),
-                             "F1"], per_class))
+        blocks.append(
+            Table(
+                [
+                    ctx.text("ev.class"),
+                    ctx.text("ev.support"),
+                    ctx.text("ev.precision"),
+                    ctx.text("ev.recall"),
+                    "F1",
+                ],
+                per_class,
+            )
+        )
     binary: list[tuple[str, Cell]] = []
     for key in ("sensitivity", "specificity", "roc_auc"):
         est = _metric(reader, p, key)
@@ -367,8 +504,12 @@ def _ci(reader: Any, ref: str, name: str) -> Any:
     value = reader.num(join(ref, name), "percent")
     if value is None:
         return None
-    return Estimate(value, reader.num(join(ref, f"{name}_ci", 0), "percent"),
-                    reader.num(join(ref, f"{name}_ci", 1), "percent"), "wilson")
+    return Estimate(
+        value,
+        reader.num(join(ref, f"{name}_ci", 0), "percent"),
+        reader.num(join(ref, f"{name}_ci", 1), "percent"),
+        "wilson",
+    )
 
 
 def _misclassified(ctx: BuildContext) -> list[Block]:
@@ -383,25 +524,44 @@ def _misclassified(ctx: BuildContext) -> list[Block]:
     thumbs: list[Thumbnail] = []
     rows, missing = [], 0
     for m, p in items:
-        caption = ctx.phrase("ev.error_caption", true=str(m.get("true", "")),
-                             predicted=str(m.get("predicted", "")),
-                             confidence=reader.num(join(p, "confidence"), "percent")
-                             or ctx.text("unknown"))
-        uri = (embed(opts.image_root, str(m.get("path", "")), opts.thumbnail_px)
-               if len(thumbs) < opts.max_thumbnails else None)
+        caption = ctx.phrase(
+            "ev.error_caption",
+            true=str(m.get("true", "")),
+            predicted=str(m.get("predicted", "")),
+            confidence=reader.num(join(p, "confidence"), "percent") or ctx.text("unknown"),
+        )
+        uri = (
+            embed(opts.image_root, str(m.get("path", "")), opts.thumbnail_px)
+            if len(thumbs) < opts.max_thumbnails
+            else None
+        )
         if uri is not None:
             thumbs.append(Thumbnail(str(m.get("path", "")), caption, uri))
         else:
             missing += 1
-        rows.append([str(m.get("path", "")), str(m.get("true", "")),
-                     str(m.get("predicted", "")), reader.num(join(p, "confidence"), "percent")])
+        rows.append(
+            [
+                str(m.get("path", "")),
+                str(m.get("true", "")),
+                str(m.get("predicted", "")),
+                reader.num(join(p, "confidence"), "percent"),
+            ]
+        )
     if thumbs:
         blocks.append(Gallery(thumbs, missing=missing))
     elif opts.image_root is None:
         blocks.append(Paragraph(ctx.text("images.no_root"), "note"))
     else:
         blocks.append(Paragraph(ctx.text("images.not_found"), "note"))
-    blocks.append(Table([ctx.text("ev.file"), ctx.text("ev.true_class"),
-                         ctx.text("ev.predicted"), ctx.text("ev.confidence")],
-                        rows))
+    blocks.append(
+        Table(
+            [
+                ctx.text("ev.file"),
+                ctx.text("ev.true_class"),
+                ctx.text("ev.predicted"),
+                ctx.text("ev.confidence"),
+            ],
+            rows,
+        )
+    )
     return blocks

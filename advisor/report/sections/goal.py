@@ -26,14 +26,17 @@ def build(ctx: BuildContext) -> list[Block]:
         rows.append((ctx.text("goal.data_type"), kb.format_value("data_type", data_type, lang)))
     deployment = reader.get("/intake/deployment")
     if deployment:
-        rows.append((ctx.text("goal.deployment"),
-                     kb.format_value("deployment", deployment, lang)))
+        rows.append((ctx.text("goal.deployment"), kb.format_value("deployment", deployment, lang)))
     metric = reader.get("/intake/target_metric")
     if metric:
         name = kb.metrics[metric].name.get(lang) if metric in kb.metrics else str(metric)
         rows.append((ctx.text("goal.metric"), name))
-    rows.append((ctx.text("goal.target"), reader.num("/intake/target_value", "percent")
-                 or ctx.text("goal.not_stated")))
+    rows.append(
+        (
+            ctx.text("goal.target"),
+            reader.num("/intake/target_value", "percent") or ctx.text("goal.not_stated"),
+        )
+    )
     claimed = reader.num("/intake/claimed_n_images", "count")
     if claimed is not None:
         rows.append((ctx.text("goal.claimed"), claimed))
@@ -48,20 +51,25 @@ def build(ctx: BuildContext) -> list[Block]:
     shape = (stored or {}).get("shape", "")
     name = arch["name"] if arch else ctx.pick((stored or {}).get("name"))
     shape_name = arch["shape"] if arch else ctx.pick((stored or {}).get("shape_name"))
-    blocks.append(Paragraph(ctx.phrase("goal.architecture_line", name=name, shape=shape_name),
-                            "lead"))
+    blocks.append(
+        Paragraph(ctx.phrase("goal.architecture_line", name=name, shape=shape_name), "lead")
+    )
     drawing = architecture_svg(shape, lambda key: ctx.text(f"diagram.{key}"))
     if drawing is not None:
         blocks.append(Diagram(drawing, caption=shape_name))
     if arch:
-        blocks.append(KeyValues([
-            (ctx.text("goal.how"), arch["description"]),
-            (ctx.text("goal.labels"), arch["label_format"]),
-            (ctx.text("goal.labeling_effort"), arch["labeling_effort"]),
-            (ctx.text("goal.losses"), ", ".join(arch["losses"])),
-            (ctx.text("goal.metrics"), ", ".join(arch["metrics"])),
-            (ctx.text("goal.backbones"), ", ".join(arch["backbones"])),
-        ]))
+        blocks.append(
+            KeyValues(
+                [
+                    (ctx.text("goal.how"), arch["description"]),
+                    (ctx.text("goal.labels"), arch["label_format"]),
+                    (ctx.text("goal.labeling_effort"), arch["labeling_effort"]),
+                    (ctx.text("goal.losses"), ", ".join(arch["losses"])),
+                    (ctx.text("goal.metrics"), ", ".join(arch["metrics"])),
+                    (ctx.text("goal.backbones"), ", ".join(arch["backbones"])),
+                ]
+            )
+        )
     diagnosis = advice_items(ctx, "diagnosis")
     if diagnosis:
         blocks.append(Heading(ctx.text("goal.diagnosis")))

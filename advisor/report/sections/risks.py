@@ -41,11 +41,17 @@ def _measured(ctx: BuildContext) -> list[Item]:
     sim, ref = reader.section("similarity")
     if isinstance(sim, dict) and sim.get("call") == "different":
         score = reader.num(f"{ref}/score", "percent")
-        items.append(Item(ctx.phrase("risks.domain_shift",
-                                     score=score or ctx.text("unknown"))))
+        items.append(Item(ctx.phrase("risks.domain_shift", score=score or ctx.text("unknown"))))
     for f in reader.get("/profile/health/findings", []) or []:
-        if isinstance(f, dict) and "label" in str(f.get("id", "")) and f.get(
-                "severity") in ("warning", "critical"):
-            items.append(Item(f"{ctx.finding(f, 'title')}: {ctx.finding(f, 'meaning')}",
-                              action=ctx.finding(f, "action")))
+        if (
+            isinstance(f, dict)
+            and "label" in str(f.get("id", ""))
+            and f.get("severity") in ("warning", "critical")
+        ):
+            items.append(
+                Item(
+                    f"{ctx.finding(f, 'title')}: {ctx.finding(f, 'meaning')}",
+                    action=ctx.finding(f, "action"),
+                )
+            )
     return items

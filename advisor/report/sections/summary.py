@@ -19,22 +19,27 @@ def build(ctx: BuildContext, decision: Decision) -> list[Block]:
     goal = target(reader)
     rows.append((ctx.text("summary.target"), goal or ctx.text("summary.no_target")))
     rows.append((ctx.text("summary.images"), reader.num("/profile/n_images", "count")))
-    effective, ref = reader.find("/profile/effective_n_images",
-                                 "/profile/health/effective_n_images")
+    effective, ref = reader.find(
+        "/profile/effective_n_images", "/profile/health/effective_n_images"
+    )
     if ref is not None:
         rows.append((ctx.text("summary.effective"), reader.num(ref, "count")))
     sim = reader.section("similarity")[1]
     call = reader.get(f"{sim}/call") if sim else None
     if call:
-        rows.append((ctx.text("summary.similarity"),
-                     ctx.kb.format_value("similarity_measured", call, ctx.language)))
+        rows.append(
+            (
+                ctx.text("summary.similarity"),
+                ctx.kb.format_value("similarity_measured", call, ctx.language),
+            )
+        )
     _, budget = reader.section("budget")
     if budget:
-        rows.append((ctx.text("summary.run_seconds"), reader.num(f"{budget}/used_seconds",
-                                                                 "seconds")))
+        rows.append(
+            (ctx.text("summary.run_seconds"), reader.num(f"{budget}/used_seconds", "seconds"))
+        )
     else:
-        rows.append((ctx.text("summary.run_seconds"),
-                     reader.num("/timings/validation", "seconds")))
+        rows.append((ctx.text("summary.run_seconds"), reader.num("/timings/validation", "seconds")))
     blocks: list[Block] = [KeyValues(rows)]
     goal_text = reader.get("/intake/goal")
     if goal_text:

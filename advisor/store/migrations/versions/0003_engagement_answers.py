@@ -33,7 +33,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop ``engagement.answers`` (on SQLite a table rewrite that keeps AUTOINCREMENT)."""
-    with op.batch_alter_table(
-        "engagement", table_kwargs={"sqlite_autoincrement": True}
-    ) as batch:
+    with op.batch_alter_table("engagement", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("answers")

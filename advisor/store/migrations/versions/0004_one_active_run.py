@@ -24,8 +24,7 @@ depends_on = None
 INDEX = "ux_run_one_active_per_engagement"
 ACTIVE = "status IN ('queued', 'running')"
 DUPLICATE_ERROR = (
-    "another run of the engagement was active when the store was upgraded; only the "
-    "newest was kept"
+    "another run of the engagement was active when the store was upgraded; only the newest was kept"
 )
 
 
@@ -38,14 +37,20 @@ def upgrade() -> None:
         "UPDATE run SET engagement_id = "
         "(SELECT dataset.engagement_id FROM dataset WHERE dataset.id = run.dataset_id)"
     )
-    op.execute(sa.text(
-        f"UPDATE run SET status = 'failed', error = :error, finished_at = CURRENT_TIMESTAMP "
-        f"WHERE {ACTIVE} AND id NOT IN "
-        f"(SELECT MAX(id) FROM run WHERE {ACTIVE} GROUP BY engagement_id)"
-    ).bindparams(error=DUPLICATE_ERROR))
+    op.execute(
+        sa.text(
+            f"UPDATE run SET status = 'failed', error = :error, finished_at = CURRENT_TIMESTAMP "
+            f"WHERE {ACTIVE} AND id NOT IN "
+            f"(SELECT MAX(id) FROM run WHERE {ACTIVE} GROUP BY engagement_id)"
+        ).bindparams(error=DUPLICATE_ERROR)
+    )
     op.create_index(
-        INDEX, "run", ["engagement_id"], unique=True,
-        sqlite_where=sa.text(ACTIVE), postgresql_where=sa.text(ACTIVE),
+        INDEX,
+        "run",
+        ["engagement_id"],
+        unique=True,
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
     )
 
 
