@@ -60,6 +60,11 @@ def _check(features: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return f, yi, classes
 
 
+def _no_variation(f: np.ndarray) -> bool:
+    """Whether every feature is the same for every sample (to rounding)."""
+    return bool(np.ptp(f, axis=0).max(initial=0.0) <= 1e-9 * max(1.0, float(np.abs(f).max())))
+
+
 # ----------------------------------------------------------------------------- LogME
 
 
@@ -80,7 +85,9 @@ def _logme_from_svd(
             gamma = float((beta * s2 / denom).sum())
             m2 = float((beta * beta * s2 * x2 / (denom * denom)).sum())
             res2 = float((x2 * (alpha / denom) ** 2).sum()) + res_out
-            new_alpha = gamma / (m2 + 1e-12)
+            # features with no variation give gamma = m2 = 0; the alpha terms of the
+            # evidence then cancel, so any positive alpha gives the same (finite) score
+            new_alpha = max(gamma / (m2 + 1e-12), 1e-12)
             new_beta = (n - gamma) / (res2 + 1e-12)
             converged = abs(new_alpha / new_beta - alpha / beta) <= tol * (alpha / beta)
             alpha, beta = new_alpha, new_beta
@@ -220,6 +227,8 @@ def h_score(features: np.ndarray, labels: np.ndarray, shrinkage: bool = True) ->
     """
     f, yi, classes = _check(features, labels)
     n = f.shape[0]
+    if _no_variation(f):
+        return 0.0  # features that do not vary cannot tell the classes apart
     f = f - f.mean(axis=0)
     counts = np.bincount(yi, minlength=classes.size).astype(float)
     means = np.zeros((classes.size, f.shape[1]))
@@ -281,6 +290,10 @@ def nleep_score(
     if n < 4:
         raise ValueError("N-LEEP needs at least four samples.")
     k = classes.size
+    if _no_variation(f):
+        # features that do not vary: every predictor is the class prior
+        prior = np.bincount(yi, minlength=k) / n
+        return float(np.mean(np.log(prior[yi])))
     from threadpoolctl import threadpool_limits
 
     n_comp = int(max(2, min(component_ratio * k, n // 5)))

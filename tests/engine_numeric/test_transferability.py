@@ -73,3 +73,13 @@ def test_input_errors():
         h_score(np.ones(5), np.arange(5) % 2)
     with pytest.raises(ValueError, match="Unknown"):
         transferability_scores(np.ones((6, 3)), np.arange(6) % 2, metrics=("sfda",))
+
+
+def test_features_that_do_not_vary_score_as_no_signal_instead_of_failing():
+    # a collapsed backbone gives every image the same features
+    f, y = np.full((40, 16), 0.3), np.arange(40) % 2
+    result = transferability_scores(f, y)
+    assert result["scores"]["h_score"] == 0.0
+    assert result["scores"]["nleep"] == pytest.approx(np.log(0.5))
+    assert np.isfinite(result["scores"]["logme"])
+    assert result["scores"]["logme"] == pytest.approx(result["logme_shuffled"])
