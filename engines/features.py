@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +47,12 @@ _ONNX_OPSET = 17
 
 @dataclass
 class FeatureSet:
-    """Pooled features (n x d) and ImageNet logits (n x 1000) of a list of images."""
+    """Pooled features (n x d) and ImageNet logits (n x 1000) of a list of images.
+
+    ``seconds`` is the whole call; ``setup_seconds`` the part before the first image
+    (cache lookups, opening the runtime), of which ``export_seconds`` went to exporting
+    the model to ONNX (0 when an earlier export was reused or none was needed).
+    """
 
     features: np.ndarray
     logits: np.ndarray | None
@@ -55,6 +60,8 @@ class FeatureSet:
     images_per_second: float
     cached: int
     runtime: str = "torch"
+    setup_seconds: float = 0.0
+    export_seconds: float = 0.0
 
 
 def prepare_image(path: Path, cfg: dict[str, Any], *, draft: bool = True) -> np.ndarray:
@@ -170,6 +177,10 @@ class FeatureCache:
         except (OSError, ValueError, KeyError):
             return None  # a torn write: recompute
 
+    def has(self, digest: str) -> bool:
+        """Whether features of an image digest are stored (not read)."""
+        return (self.dir / f"{digest}.npz").exists()
+
     def put(self, digest: str, feature: np.ndarray, logits: np.ndarray | None) -> None:
         """Store one image's feature (and logits) atomically."""
         tmp = self.dir / f".{digest}.tmp.npz"
@@ -268,6 +279,8 @@ class OnnxForward:
                 "torch runtime."
             ) from exc
         path = onnx_model_path(model, input_size, model_key, cache_dir)
+        started = time.monotonic()
+        self.export_seconds = 0.0  # 0 when an earlier export was reused
         if path is not None and path.exists():
             data = path.read_bytes()
         else:
@@ -294,6 +307,7 @@ class OnnxForward:
                     "torch runtime."
                 ) from exc
             data = buffer.getvalue()
+            self.export_seconds = time.monotonic() - started
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -310,6 +324,25 @@ class OnnxForward:
         x = batch.detach().cpu().contiguous().numpy()
         pooled, logits = self.session.run(None, {"x": x})
         return pooled.astype(np.float32), (logits.astype(np.float32) if with_logits else None)
+
+
+def uncached(
+    paths: Sequence[Path], model_key: str, cfg: dict[str, Any], cache_dir: str | Path | None
+) -> list[Path]:
+    """The images whose features ``extract_features`` would have to compute."""
+    if cache_dir is None:
+        return list(paths)
+    cache = FeatureCache(cache_dir, model_key, cfg)
+    return [p for p in paths if not cache.has(file_digest(p))]
+
+
+def planned_runtime(device: torch.device, n_images: int) -> str:
+    """The runtime ``extract_features(runtime="auto")`` picks for ``n_images`` new images.
+
+    Lets a caller time a few images on the runtime the whole set will use (a small
+    subset alone would run eager PyTorch).
+    """
+    return _choose_runtime("auto", device, n_images, exported=False)
 
 
 def _choose_runtime(runtime: str, device: torch.device, n_todo: int, exported: bool) -> str:
@@ -339,6 +372,7 @@ def extract_features(
     cancel: CancelToken | None = None,
     stage: str = "features",
     runtime: str = "auto",
+    clock: Callable[[], float] = time.monotonic,
 ) -> FeatureSet:
     """Compute pooled features (and ImageNet logits) for every image.
 
@@ -359,6 +393,7 @@ def extract_features(
             :data:`ONNX_MIN_IMAGES` images need a forward pass or the model was
             exported to ``cache_dir`` before; else PyTorch. A failed export under
             "auto" falls back to PyTorch.
+        clock: Monotonic clock the seconds are read from.
 
     Returns:
         The features in the order of ``paths``.
@@ -368,7 +403,7 @@ def extract_features(
         EngineError: "onnxruntime" asked for but not installed or not exportable.
 
     """
-    start = time.monotonic()
+    start = clock()
     n = len(paths)
     cache = FeatureCache(cache_dir, model_key, cfg) if cache_dir is not None else None
     digests = [file_digest(p) for p in paths] if cache is not None else [""] * n
@@ -396,6 +431,7 @@ def extract_features(
             if runtime == "onnxruntime":
                 raise
             chosen = "torch"
+    setup_seconds = clock() - start
     with ThreadPoolExecutor(max_workers=DECODE_WORKERS) as pool:
         batches = [todo[k : k + batch_size] for k in range(0, len(todo), batch_size)]
         pending = pool.map(lambda idx: [prepare_image(paths[i], cfg) for i in idx], batches)
@@ -413,7 +449,7 @@ def extract_features(
                 if cache is not None:
                     cache.put(digests[i], f[row], logits[i])
             done += len(idx)
-            elapsed = time.monotonic() - start
+            elapsed = clock() - start
             rate = done / elapsed if elapsed > 0 else 0.0
             progress(
                 Progress(
@@ -423,10 +459,17 @@ def extract_features(
                     eta_seconds=(len(todo) - done) / rate if rate else None,
                 )
             )
-    seconds = time.monotonic() - start
+    seconds = clock() - start
     done_feats, done_logits = cast("list[np.ndarray]", feats), cast("list[np.ndarray]", logits)
     features = np.stack(done_feats).astype(np.float32) if n else np.zeros((0, 0), np.float32)
     logit_arr = np.stack(done_logits).astype(np.float32) if with_logits and n else None
     return FeatureSet(
-        features, logit_arr, seconds, n / seconds if seconds > 0 else 0.0, cached, chosen
+        features,
+        logit_arr,
+        seconds,
+        n / seconds if seconds > 0 else 0.0,
+        cached,
+        chosen,
+        setup_seconds=setup_seconds,
+        export_seconds=onnx_forward.export_seconds if onnx_forward is not None else 0.0,
     )

@@ -9,8 +9,6 @@ from pathlib import Path
 from engines.results import STRATEGY_ORDER, RunConfig
 
 __all__ = ["STRATEGY_ORDER", "LabeledSplit", "RunConfig", "ValidationConfig", "display_path"]
-# Decoding and resizing one photo on one core, seconds (typical JPEGs); budget estimates.
-DECODE_SECONDS_PER_IMAGE = 0.004
 
 
 def display_path(path: Path, root: Path | None) -> str:

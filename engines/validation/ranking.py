@@ -24,13 +24,19 @@ from engines.backbones import (
     data_config,
 )
 from engines.deployment import count_flops
-from engines.features import FeatureSet, extract_features, with_resize_mode
+from engines.features import (
+    FeatureSet,
+    extract_features,
+    planned_runtime,
+    uncached,
+    with_resize_mode,
+)
 from engines.linear_probe import fit_linear_probe
 from engines.metrics import wilson_interval
 from engines.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from engines.results.base import message
 from engines.transferability import rank_backbones, transferability_scores
-from engines.validation.config import DECODE_SECONDS_PER_IMAGE, LabeledSplit, ValidationConfig
+from engines.validation.config import LabeledSplit, ValidationConfig
 
 
 @dataclass
@@ -45,6 +51,12 @@ class Candidate:
     load_seconds: float
 
 
+def build_backbone(name: str, device: torch.device) -> nn.Module:
+    """The pretrained backbone on ``device``, in eval mode and channels-last layout."""
+    model = create_backbone(name)
+    return model.to(device).eval().to(memory_format=torch.channels_last)
+
+
 def load_candidate(
     name: str,
     paths: list,
@@ -53,6 +65,8 @@ def load_candidate(
     progress: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
     resize_mode: str = "crop",
+    model: nn.Module | None = None,
+    flops: int | None = None,
 ) -> Candidate:
     """Build a backbone and compute (or read from the cache) its features on the sample.
 
@@ -64,6 +78,8 @@ def load_candidate(
         progress: Progress callback.
         cancel: Cancellation token.
         resize_mode: "crop" or "squash" (resolved by the caller for the whole run).
+        model: The backbone already built on ``device`` (None: built here).
+        flops: Its FLOPs per image, when counted already.
 
     Returns:
         The :class:`Candidate`.
@@ -73,11 +89,12 @@ def load_candidate(
 
     """
     t0 = time.monotonic()
-    model = create_backbone(name)
-    model = model.to(device).eval().to(memory_format=torch.channels_last)
+    if model is None:
+        model = build_backbone(name, device)
     load_seconds = time.monotonic() - t0
     cfg = with_resize_mode(data_config(model), resize_mode, paths)
-    flops = count_flops(model, cfg["input_size"], device)
+    if flops is None:
+        flops = count_flops(model, cfg["input_size"], device)
     feats = extract_features(
         model,
         paths,
@@ -93,26 +110,89 @@ def load_candidate(
     return Candidate(name, model, cfg, feats, flops, load_seconds)
 
 
-def estimated_feature_seconds(
-    reference: Candidate, reference_forward: float, flops: int, n_images: int
-) -> float:
-    """Seconds to extract features for ``n_images`` with a model of ``flops`` per image.
+# Images in each timed batch of a comparison backbone's real extraction (two batches).
+MEASURE_IMAGES = 16
 
-    Scales the reference backbone's measured forward time per image by the FLOP
-    ratio, plus decoding.
 
-    Args:
-        reference: The backbone already measured.
-        reference_forward: Its measured forward seconds per image.
-        flops: FLOPs per image of the model to estimate.
-        n_images: Images to featurize.
+@dataclass(frozen=True)
+class FeatureCost:
+    """What featurizing the sample with one backbone costs, timed on its real extraction.
 
-    Returns:
-        Estimated seconds.
+    Attributes:
+        setup: Seconds before the first image of the full extraction (opening the
+            runtime; an export kept in the cache is not repeated).
+        per_image: Decode and forward seconds per image, from the timed batches.
+        remaining: Images still to featurize after the measurement (the measured
+            ones, and any featurized by an earlier run, are read from the cache).
+        timed: Images the rate was timed on.
 
     """
-    ratio = flops / max(reference.flops_per_image, 1)
-    return (reference_forward * ratio + DECODE_SECONDS_PER_IMAGE) * n_images
+
+    setup: float
+    per_image: float
+    remaining: int
+    timed: int = 0
+
+    @property
+    def seconds(self) -> float:
+        """Predicted seconds of the full extraction."""
+        return self.setup + self.remaining * self.per_image
+
+
+def measure_feature_cost(
+    model: nn.Module,
+    name: str,
+    cfg: dict[str, Any],
+    paths: list,
+    config: ValidationConfig,
+    device: torch.device,
+    clock: Callable[[], float] = time.monotonic,
+) -> FeatureCost:
+    """Time a backbone's real feature extraction on two batches of the sample's images.
+
+    The images timed are ones not in the feature cache; they go through the same
+    decode, runtime (ONNX Runtime on the CPU for a large enough set, exported here) and
+    cache as the full extraction, so what is measured is the real step, and the full
+    extraction then reads them from the cache.
+
+    Args:
+        model: The backbone, in eval mode on ``device``.
+        name: Its name (the cache key).
+        cfg: Its preprocessing.
+        paths: Every image of the split.
+        config: Run settings (cache folder).
+        device: Where it runs.
+        clock: Monotonic clock.
+
+    Returns:
+        The :class:`FeatureCost`.
+
+    """
+    todo = uncached(paths, name, cfg, config.cache_dir)
+    timed = todo[: 2 * MEASURE_IMAGES]
+    if not timed:
+        return FeatureCost(0.0, 0.0, 0, 0)
+    marks: list[float] = []
+    start = clock()
+    feats = extract_features(
+        model,
+        timed,
+        cfg,
+        device=device,
+        model_key=name,
+        cache_dir=config.cache_dir,
+        batch_size=MEASURE_IMAGES,
+        progress=lambda _p: marks.append(clock()),
+        runtime=planned_runtime(device, len(todo)),
+        clock=clock,
+    )
+    # Both batches, the runtime's first call included: the second alone reads too fast,
+    # its images having been decoded while the first ran.
+    per_image = (marks[-1] - start - feats.setup_seconds) / len(timed)
+    if config.cache_dir is None:  # nothing is kept: the full extraction redoes it all
+        return FeatureCost(feats.setup_seconds, max(per_image, 0.0), len(todo), len(timed))
+    setup = feats.setup_seconds - feats.export_seconds
+    return FeatureCost(max(setup, 0.0), max(per_image, 0.0), len(todo) - len(timed), len(timed))
 
 
 def comparison_names(config: ValidationConfig) -> list[str]:
@@ -192,7 +272,6 @@ def best_by_probe(rows: dict[str, dict[str, Any]]) -> str:
 
 def gather_candidates(
     first: Candidate,
-    first_forward: float,
     split: LabeledSplit,
     config: ValidationConfig,
     device: torch.device,
@@ -202,12 +281,16 @@ def gather_candidates(
     log: Callable[[str, dict[str, Any]], None],
     resize_mode: str = "crop",
     stages: list[dict[str, Any]] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[Candidate]:
-    """Load comparison backbones while their estimated cost fits the time given.
+    """Load comparison backbones while their measured cost fits the time given.
+
+    Each backbone's extraction is first timed on two batches of the sample's own images
+    (:func:`measure_feature_cost`); it runs on the whole sample only when the cost
+    predicted from that fits what is left.
 
     Args:
         first: The backbone already measured.
-        first_forward: Its measured forward seconds per image.
         split: The split (its images are featurized).
         config: Run settings.
         device: Where to run.
@@ -218,7 +301,8 @@ def gather_candidates(
             its code for the locale files.
         resize_mode: "crop" or "squash", as for the first backbone.
         stages: Receives ``{"stage", "predicted_seconds", "actual_seconds"}`` for each
-            backbone featurized.
+            measurement (not predicted) and each backbone featurized.
+        clock: Monotonic clock.
 
     Returns:
         ``first`` followed by every comparison backbone that was measured.
@@ -226,42 +310,62 @@ def gather_candidates(
     """
     paths = list(split.train_paths) + list(split.val_paths)
     out = [first]
-    start = time.monotonic()
+    start = clock()
     for name in comparison_names(config):
-        left = seconds_available - (time.monotonic() - start)
+        if seconds_available - (clock() - start) <= 0:
+            log(
+                f"{name} was not compared: no time of the budget was left for the comparison.",
+                message("backbone_not_compared_no_time", backbone=name),
+            )
+            continue
+        t0 = clock()
         try:
-            model = create_backbone(name)
+            model = build_backbone(name, device)
         except BackboneUnavailable as exc:
             log(
                 f"{name} was not compared: {exc}",
                 message("backbone_not_compared_unavailable", backbone=name, error=str(exc)),
             )
             continue
-        cfg = data_config(model)
-        flops = count_flops(model, cfg["input_size"], torch.device("cpu"))
-        estimate = estimated_feature_seconds(first, first_forward, flops, len(paths))
-        del model
+        cfg = with_resize_mode(data_config(model), resize_mode, paths)
+        flops = count_flops(model, cfg["input_size"], device)
+        cost = measure_feature_cost(model, name, cfg, paths, config, device, clock)
+        estimate = cost.seconds
+        if stages is not None:
+            stages.append(
+                {
+                    "stage": f"cost_measurement:features:{name}",
+                    "predicted_seconds": None,
+                    "actual_seconds": round(clock() - t0, 2),
+                }
+            )
+        left = seconds_available - (clock() - start)
         if estimate > left:
+            del model
             log(
                 f"{name} was not compared: its features would take about {estimate:.0f} s "
-                f"and {max(left, 0):.0f} s of the budget were left for the comparison.",
+                f"(timed on {cost.timed} of these images) and {max(left, 0):.0f} s of "
+                "the budget were left for the comparison.",
                 message(
                     "backbone_not_compared_budget",
                     backbone=name,
                     needed_s=round(float(estimate), 1),
                     left_s=round(float(max(left, 0)), 1),
+                    timed_images=cost.timed,
                 ),
             )
             continue
         progress(Progress(f"features:{name}", 0.0, f"Features of {name} for the ranking"))
-        t0 = time.monotonic()
-        out.append(load_candidate(name, paths, config, device, progress, cancel, resize_mode))
+        t0 = clock()
+        out.append(
+            load_candidate(name, paths, config, device, progress, cancel, resize_mode, model, flops)
+        )
         if stages is not None:
             stages.append(
                 {
                     "stage": f"features:{name}",
                     "predicted_seconds": round(estimate, 2),
-                    "actual_seconds": round(time.monotonic() - t0, 2),
+                    "actual_seconds": round(clock() - t0, 2),
                 }
             )
     return out

@@ -39,7 +39,6 @@ from engines.validation.finetuning import (
     MIN_INFORMATIVE_EPOCHS,
     StrategyCost,
     choose_size_and_epochs,
-    measure_forward_cost,
     measure_strategy_cost,
     run_finetune,
 )
@@ -329,16 +328,12 @@ def run_validation(
             )
     elif comparison_names(config):
         progress(Progress("backbone_ranking", 0.5, "Measuring what each backbone costs"))
-        t0 = clock()
-        first_forward = measure_forward_cost(first.model, first.data_cfg["input_size"], device)
         # Fine-tunes are the more informative evidence: the comparison gets what they
         # leave, at most a share of the time.
         share = RANKING_SHARE if costs else 0.9
         ranking_seconds = max(min(left() * share, left() - min_need), 0.0)
-        _stage(stages, "forward_cost", None, clock() - t0)
         candidates = gather_candidates(
             first,
-            first_forward,
             split,
             config,
             device,
@@ -348,6 +343,7 @@ def run_validation(
             warn,
             resize_mode=mode,
             stages=stages,
+            clock=clock,
         )
     progress(Progress("backbone_ranking", 0.6, "Ranking backbones by transferability"))
     ranking = rank_candidates(candidates, split, config.seed)

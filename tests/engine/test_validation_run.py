@@ -233,6 +233,65 @@ def test_a_fake_clock_budget_is_kept_and_what_did_not_fit_says_how_long_it_needs
     assert again["skipped"] == tight["skipped"]
 
 
+def test_a_comparison_backbone_is_timed_on_the_samples_images_before_it_runs(tmp_path):
+    import torch
+
+    from engines.progress import ignore_progress
+    from engines.validation.ranking import MEASURE_IMAGES, gather_candidates, load_candidate
+
+    split = tiny_split(make_class_folders(tmp_path / "s", {"cat": 24, "coffee": 24}, size=48))
+    paths = list(split.train_paths) + list(split.val_paths)
+    n = len(paths)
+    cpu = torch.device("cpu")
+
+    def gather(seconds, cache):
+        config = ValidationConfig(
+            backbone="test_efficientnet",
+            device="cpu",
+            compare_backbones=("test_efficientnet_gn",),
+            cache_dir=tmp_path / cache,
+        )
+        first = load_candidate("test_efficientnet", paths, config, cpu)
+        stages, logged = [], []
+        out = gather_candidates(
+            first,
+            split,
+            config,
+            cpu,
+            seconds,
+            ignore_progress,
+            None,
+            lambda _text, code: logged.append(code),
+            stages=stages,
+            clock=TickingClock(0.25),  # every reading advances 0.25 fake seconds
+        )
+        return out, stages, logged
+
+    roomy, stages, logged = gather(600.0, "a")
+    assert [c.name for c in roomy] == ["test_efficientnet", "test_efficientnet_gn"] and not logged
+    measured, featurized = stages
+    assert measured["stage"] == "cost_measurement:features:test_efficientnet_gn"
+    assert measured["predicted_seconds"] is None
+    assert featurized["stage"] == "features:test_efficientnet_gn"
+    # In fake time: opening the runtime takes one tick, the two timed batches of 16
+    # five more; the 16 images left are predicted at that rate.
+    per_image = 5 * 0.25 / (2 * MEASURE_IMAGES)
+    assert featurized["predicted_seconds"] == pytest.approx(0.25 + 16 * per_image, abs=0.01)
+    # the timed images were cached, not thrown away
+    assert roomy[1].features.cached == 2 * MEASURE_IMAGES
+    assert roomy[1].features.features.shape[0] == n
+
+    tight, stages, logged = gather(1.0, "b")  # less than the measurement itself takes
+    assert [c.name for c in tight] == ["test_efficientnet"]
+    (code,) = logged
+    assert code["code"] == "backbone_not_compared_budget"
+    assert code["params"]["timed_images"] == 2 * MEASURE_IMAGES
+    assert code["params"]["needed_s"] == pytest.approx(0.25 + 16 * per_image, abs=0.1)
+    assert [s["stage"] for s in stages] == ["cost_measurement:features:test_efficientnet_gn"]
+
+    assert gather(0.0, "c")[2][0]["code"] == "backbone_not_compared_no_time"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
