@@ -17,6 +17,13 @@ Usage::
     python -m bench.suite                                  # every set, 180 s each
     python -m bench.suite --sets cats_vs_dogs,magnetic_tiles --budget 180
     python -m bench.suite --no-reference                   # the engine only
+    python -m bench.suite --cold                           # each part in a fresh process
+    python -m bench.suite --background-load 2              # two busy programs beside it
+
+``--cold`` runs the reference and the engine of each set in fresh Python processes and
+adds their first results timed from the process launch (interpreter start and imports
+included). ``--background-load N`` keeps N other processes spinning on the CPU while
+each set runs (a laptop in a meeting has other programs running).
 
 Writes ``bench/results/suite-<device>.json`` (``--out``) and prints a Markdown table.
 """
@@ -25,10 +32,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +47,7 @@ from bench.machine import describe_machine
 from bench.timing import load_average
 from engines.device import resolve_device
 
+LAUNCHED_AT = "BENCH_SUITE_LAUNCHED_AT"  # set for a child process: when it was launched
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 MAGNETIC = "magnetic_tiles"
 
@@ -71,9 +83,13 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
     start = time.perf_counter()
     first: list[tuple[float, dict[str, float]]] = []
 
+    launched = float(os.environ.get(LAUNCHED_AT, "nan"))
+    first_from_launch: list[float] = []
+
     def progress(p: Any) -> None:
         if not first and p.stage == "linear_probe" and p.metric and "accuracy" in p.metric:
             first.append((time.perf_counter() - start, dict(p.metric)))
+            first_from_launch.append(time.time() - launched)
 
     config = RunConfig.create(budget_seconds=budget, device=device)
     result = validate(
@@ -107,6 +123,9 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
         "wall_seconds": round(wall, 2),
         "first_evidence_seconds": round(first[0][0], 2) if first else None,
         "first_evidence": first[0][1] if first else None,
+        "first_evidence_from_launch_seconds": (
+            round(first_from_launch[0], 2) if first_from_launch and launched == launched else None
+        ),
         "n_train": v["split"]["n_train"],
         "n_val": v["split"]["n_val"],
         "resize_mode": (v.get("preprocessing") or {}).get("resize_mode"),
@@ -140,8 +159,55 @@ def run_reference_first(source: Path, device: str, work: Path) -> dict[str, Any]
     }
 
 
+@contextmanager
+def background_load(n: int) -> Iterator[None]:
+    """Keep ``n`` other processes spinning on the CPU for the duration of the block."""
+    spin = "while True: pass"
+    procs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def run_cold(part: str, name: str, budget: float, device: str, work: Path) -> dict[str, Any]:
+    """One part ("reference" or "engine") of one set in a fresh Python process.
+
+    The child records its first result from the moment it was launched, so the
+    interpreter start and every import are counted.
+    """
+    out = work / f"{part}.json"
+    env = {**os.environ, LAUNCHED_AT: repr(time.time())}
+    cmd = [sys.executable, "-m", "bench.suite", "--child", part, "--sets", name]
+    cmd += ["--budget", str(budget), "--device", device, "--out", str(out)]
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _child(part: str, name: str, budget: float, device: str, out: Path) -> None:
+    launched = float(os.environ[LAUNCHED_AT])
+    sets = available_sets()
+    with tempfile.TemporaryDirectory(prefix=f"bench-suite-{name}-") as tmp:
+        work = Path(tmp)
+        source = _images_only(sets[name], work) if name == MAGNETIC else sets[name]
+        if part == "reference":
+            doc = run_reference_first(source, device, work / "ref")
+            doc["first_result_from_launch_seconds"] = round(time.time() - launched, 2)
+        else:
+            doc = run_engine(source, work / "out", budget, device)
+    out.write_text(json.dumps(doc, default=str), encoding="utf-8")
+
+
 def measure(
-    names: Sequence[str], budget: float, device: str, reference: bool, log: Any = print
+    names: Sequence[str],
+    budget: float,
+    device: str,
+    reference: bool,
+    log: Any = print,
+    cold: bool = False,
+    load: int = 0,
 ) -> dict[str, Any]:
     """Run the suite and return every figure."""
     sets = available_sets()
@@ -153,18 +219,34 @@ def measure(
         with tempfile.TemporaryDirectory(prefix=f"bench-suite-{name}-") as tmp:
             work = Path(tmp)
             source = _images_only(sets[name], work) if name == MAGNETIC else sets[name]
-            row: dict[str, Any] = {"set": name, "load_average_before": load_average()}
-            if reference:
-                log(f"{name}: reference script ...")
-                row["reference"] = run_reference_first(source, device, work / "ref")
-            log(f"{name}: validation at {budget:.0f} s ...")
-            row["engine"] = run_engine(source, work / "out", budget, device)
-            row["load_average_after"] = load_average()
+            row: dict[str, Any] = {"set": name, "background_load": load}
+            with background_load(load):
+                row["load_average_before"] = load_average()
+                if reference:
+                    log(f"{name}: reference script ...")
+                    row["reference"] = (
+                        run_cold("reference", name, budget, device, work)
+                        if cold
+                        else run_reference_first(source, device, work / "ref")
+                    )
+                log(f"{name}: validation at {budget:.0f} s ...")
+                row["engine"] = (
+                    run_cold("engine", name, budget, device, work)
+                    if cold
+                    else run_engine(source, work / "out", budget, device)
+                )
+                row["load_average_after"] = load_average()
             ref_first = (row.get("reference") or {}).get("first_result_seconds")
             eng_first = row["engine"]["first_evidence_seconds"]
             row["first_evidence_ratio"] = (
                 round(ref_first / eng_first, 2) if ref_first and eng_first else None
             )
+            if cold:
+                ref_cold = (row.get("reference") or {}).get("first_result_from_launch_seconds")
+                eng_cold = row["engine"]["first_evidence_from_launch_seconds"]
+                row["first_evidence_cold_ratio"] = (
+                    round(ref_cold / eng_cold, 2) if ref_cold and eng_cold else None
+                )
             rows.append(row)
             log(format_row(row, budget))
     return {
@@ -173,6 +255,8 @@ def measure(
         "budget_seconds": budget,
         "device": device,
         "machine": describe_machine(resolve_device(device)),
+        "cold_processes": cold,
+        "background_load": load,
         "rows": rows,
     }
 
@@ -191,6 +275,12 @@ def format_row(row: dict[str, Any], budget: float) -> str:
     first = f"{e['first_evidence_seconds']}"
     if ref:
         first += f" ({ref['first_result_seconds']}, {row['first_evidence_ratio']}×)"
+    if e.get("first_evidence_from_launch_seconds") is not None:
+        first += (
+            f"; cold {e['first_evidence_from_launch_seconds']}"
+            f" ({ref.get('first_result_from_launch_seconds')}, "
+            f"{row.get('first_evidence_cold_ratio')}×)"
+        )
     p = e["probe"]
     probe = f"{p['value']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}]"
     tunes = (
@@ -230,13 +320,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--cold", action="store_true", help="run each part in a fresh process, timed from launch"
+    )
+    parser.add_argument(
+        "--background-load", type=int, default=0, metavar="N", help="busy processes beside it"
+    )
+    parser.add_argument("--child", choices=("reference", "engine"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.budget <= 0:
         parser.error("--budget must be positive.")
+    if args.background_load < 0:
+        parser.error("--background-load must be 0 or more.")
+    if args.child:
+        if args.out is None or not args.sets:
+            parser.error("--child needs --sets NAME and --out FILE.")
+        _child(args.child, args.sets, args.budget, args.device, args.out)
+        return 0
     names = args.sets.split(",") if args.sets else list(available_sets())
     if not names:
         raise SystemExit("error: no datasets found under shared/datasets.")
-    doc = measure(names, args.budget, args.device, not args.no_reference)
+    doc = measure(
+        names,
+        args.budget,
+        args.device,
+        not args.no_reference,
+        cold=args.cold,
+        load=args.background_load,
+    )
     out = args.out or Path(__file__).parent / "results" / f"suite-{args.device}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
