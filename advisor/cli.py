@@ -102,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser(
         "validate",
-        help="profile, recommend, validate within a time budget; write result.json and report.html",
-        description="Run the whole pipeline headless and write DIR/result.json and "
-        "DIR/report.html.",
+        help="profile, recommend, validate within a time budget; write result.json, the report "
+        "and the one-page summary",
+        description="Run the whole pipeline headless and write DIR/result.json, "
+        "DIR/report.html and DIR/summary.html (and the PDFs where a PDF engine is installed).",
     )
     p.add_argument("data", type=_existing_path, metavar="DATA", help=data_help)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
@@ -280,7 +281,10 @@ def _run(args: argparse.Namespace) -> int:
             progress=_print_progress,
         )
         _print_summary(result)
-        written = sorted(p.name for p in Path(args.out).glob("report.*"))
+        # the full report and the client's one-page summary, in each format written
+        written = sorted(
+            p.name for pattern in ("report.*", "summary.*") for p in Path(args.out).glob(pattern)
+        )
         print(f"wrote {args.out / 'result.json'} and {', '.join(written)} in {args.out}")
         return 0
     if args.command in ("profile", "recommend"):

@@ -225,8 +225,17 @@ def _labeled_split(
         train, held_out = given_train, given_held
         method = "the upload's own train / validation folders"
     else:
-        train, held_out = stratified_split(records, seed=seed, groups=[groups[i] for i in keep])
+        kept_groups = [groups[i] for i in keep]
+        train, held_out = stratified_split(records, seed=seed, groups=kept_groups)
         method = "stratified 75/25 hold-out; exact and near-duplicate groups kept on one side"
+        if records and not held_out:
+            raise UserError(
+                f"No held-out images could be set aside: the {len(records)} images form "
+                f"only {len(set(kept_groups))} groups of copies or near-duplicates, and a "
+                "group never sits on both sides of the split (its copies would score "
+                "themselves). Add distinct images, at least two per class, or give the "
+                "upload its own train/ and val/ folders."
+            )
     class_names = sorted(cast("set[str]", {r.label for r in records}))  # all labeled here
     to_int: dict[str | None, int] = {name: i for i, name in enumerate(class_names)}
     split = LabeledSplit(

@@ -17,6 +17,7 @@ from tests.conftest import make_class_folders, zip_folder
 
 # Tests of plumbing around the validation need only its cheapest experiment.
 QUICK = {"strategies": ("linear_probe",), "compare_backbones": (), "report_formats": ("html",)}
+QUICK_CLI = ["--device", "cpu", "--strategies", "linear_probe", "--compare", "none"]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,10 @@ def test_cli_validate_writes_result_and_report(tmp_path, two_class_zip, capsys):
     )
     assert code == 0
     assert (out / "result.json").exists() and (out / "report.html").exists()
-    assert "linear_probe" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "linear_probe" in printed
+    # it names what it wrote: the report and the client's one-page summary
+    assert "report.html" in printed and "summary.html" in printed
 
 
 @pytest.mark.parametrize(
@@ -139,6 +143,18 @@ def test_cli_one_class_gives_one_line_and_exit_2(tmp_path, capsys):
     code = main(["validate", str(folder), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "one class" in err.lower() and "\n" not in err
+
+
+def test_a_sample_of_copies_says_why_no_images_can_be_held_out(tmp_path, capsys):
+    folder = make_class_folders(tmp_path / "copies", {"cat": 1, "coffee": 1})
+    for name in ("cat", "coffee"):  # five more copies of each class's one photo
+        (original,) = (folder / name).glob("*.jpg")
+        for i in range(5):
+            (folder / name / f"copy_{i}.jpg").write_bytes(original.read_bytes())
+    code = main(["validate", str(folder), "--out", str(tmp_path / "o"), *QUICK_CLI])
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
+    assert code == 2 and err.startswith("error: ")
+    assert "12 images form only 2 groups of copies" in err and "Add distinct images" in err
 
 
 def test_corrupt_image_is_skipped_and_the_rest_used(tmp_path):
