@@ -39,6 +39,14 @@ def evidence_findings(rec: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         return []  # a result from another knowledge version: the verdict above stands
 
 
+def without_label(reason: str, label: str) -> str:
+    """The reason without a leading copy of the verdict's label ("Inconclusive: ...")."""
+    if not reason.casefold().startswith(label.casefold()):
+        return reason
+    rest = reason[len(label) :].lstrip(" :—-.,")
+    return rest[:1].upper() + rest[1:] if rest else reason
+
+
 def draw_verdict(typed: Result) -> None:
     """The verdict first, in its colour, with its one-line reason in the page language."""
     rec = typed.recommendation
@@ -47,7 +55,7 @@ def draw_verdict(typed: Result) -> None:
     strategy = text(f"app.strategy.{rec.strategy_id}") if rec.strategy_id else ""
     label = text(f"app.verdict.{verdict.value}" if verdict else "app.verdict.none")
     body = f"**{label}**" + (f" — {strategy}" if strategy else "")
-    body += f"\n\n{reason}" if reason else ""
+    body += f"\n\n{without_label(reason, label)}" if reason else ""
     if verdict is None:
         st.info(body, icon=":material/hourglass_empty:")
     else:

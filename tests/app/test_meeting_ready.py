@@ -73,6 +73,19 @@ def test_the_verdict_leads_the_results_in_its_colour(
     assert names[heading + 1] in ("Success", "Warning", "Error"), names[heading : heading + 3]
 
 
+def test_the_verdict_box_does_not_repeat_its_label(app, two_class_zip, fake_pipeline):
+    reason = {
+        "en": "Inconclusive: the intervals overlap.",
+        "ko": "판단 보류: 구간이 겹쳐 구분할 수 없음.",
+    }
+    at = validated(app, two_class_zip, fake_pipeline, "inconclusive", reason)
+    (box,) = at.warning
+    assert box.value.count("Inconclusive") == 1 and "The intervals overlap." in box.value
+    at.sidebar.selectbox[0].set_value("ko")
+    at.run()
+    assert at.warning[0].value.count("판단 보류") == 1 and "구간이 겹쳐" in at.warning[0].value
+
+
 def test_the_verdict_reason_is_in_the_page_language(app, two_class_zip, fake_pipeline):
     reason = {"en": "The accuracy clears the target.", "ko": "정확도가 목표를 넘습니다."}
     at = validated(app, two_class_zip, fake_pipeline, "validated", reason)
