@@ -13,11 +13,13 @@ Distort Pretrained Features and Underperform Out-of-Distribution"). The new head
 initialised from a logistic-regression probe fitted on the same backbone's pooled
 features of the training images (the same pixels and normalisation the fine-tune sees),
 then everything trainable is tuned at a small learning rate with layer decay and with
-batch-norm statistics kept frozen. Given the probe's own features, the head *is* the
-linear probe (same rows, same fit), so the probe-initialised model ("epoch 0") scores
-what the probe scores; it is scored on the early-stopping slice before the first step
-and is a valid checkpoint, so a fine-tune that cannot beat the probe ends as the probe,
-never below it.
+batch-norm statistics kept frozen. Training starts from a probe fitted on the rows it
+trains on (not the early-stopping slice), so the probe-initialised model ("epoch 0")
+and every later epoch are judged on the slice on equal terms: a probe fitted on the
+slice too would be scored on its own training images and no epoch could fairly beat
+it. When no epoch beats epoch 0 and the probe's own features are given, the fine-tune
+ends as the linear probe itself (same rows, same fit), so it scores what the probe
+scores on the held-out images, never below it.
 
 Both use AdamW, linear warm-up then cosine decay, label smoothing (Szegedy et al. 2016),
 optional mixup (Zhang et al. 2018), and early stopping on a slice of the *training*
@@ -442,6 +444,7 @@ def finetune(
         return _normalise(_center(x_train_raw[idx], size), mean, std)
 
     head_init = config.head_init
+    probe_state: dict[str, Any] | None = None
     if head_init == "probe":
         progress(Progress(config.strategy, 0.08, "Starting the head from the linear probe"))
         if (
@@ -449,20 +452,30 @@ def finetune(
             and size == data_cfg["input_size"]
             and len(probe_features) == n_train
         ):
-            # The head is the linear probe itself: fitted on the probe's own features and
-            # rows, so epoch 0 is the probe and the fine-tune never ends below it. The
-            # early-stopping slice is then in the head's training data, which flatters
-            # epoch 0: a later epoch must beat an optimistic probe to be kept.
-            fit_rows = np.arange(n_train)
+            # The probe's own features: the linear probe itself (all its rows) is kept
+            # as the checkpoint to end with when no epoch beats epoch 0.
             feats = np.asarray(probe_features)
+            try:
+                probe = fit_linear_probe(feats, y_all, classes=np.arange(num_classes))
+                probe_to_head(probe, _head_of(net))
+                probe_state = copy.deepcopy(net.state_dict())
+            except (ValueError, TypeError):
+                probe_state = None
         else:
-            fit_rows = inner if len(inner) else np.arange(n_train)
-            feats = _pooled(net, clean_inputs(fit_rows), device, config.batch_size)
+            feats = None
+        fit_rows = inner if len(inner) else np.arange(n_train)
+        if feats is None:
+            feats_fit = _pooled(net, clean_inputs(fit_rows), device, config.batch_size)
+        else:
+            feats_fit = feats[fit_rows]
         try:
-            probe = fit_linear_probe(feats, y_all[fit_rows], classes=np.arange(num_classes))
+            # epoch 0 is fitted on the rows the fine-tune trains on: judged on the
+            # slice, it is out of sample like every later epoch
+            probe = fit_linear_probe(feats_fit, y_all[fit_rows], classes=np.arange(num_classes))
             probe_to_head(probe, _head_of(net))
         except (ValueError, TypeError):
             head_init = "random"  # one class in the training part, or no linear head
+            probe_state = None
 
     steps_per_epoch = max(1, math.ceil(len(inner) / config.batch_size))
     total_steps = steps_per_epoch * config.max_epochs
@@ -576,7 +589,9 @@ def finetune(
         if len(stop) and bad_epochs >= config.patience:
             stopped_by = "early_stopping"
             break
-    if best_state is not None:
+    if len(stop) and best_epoch == 0 and probe_state is not None:
+        net.load_state_dict(probe_state)  # no epoch beat the probe: end as the probe
+    elif best_state is not None:
         net.load_state_dict(best_state)
     else:
         best_epoch = len(history)

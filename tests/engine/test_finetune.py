@@ -219,6 +219,23 @@ def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
     assert kept["metrics"]["accuracy"]["value"] == pytest.approx(probe_accuracy)
     np.testing.assert_allclose(kept["_proba"], probe_proba, atol=1e-3)
 
+    # Epoch 0 was judged fairly: by a probe fitted on the rows the fine-tune trains on,
+    # scored on the early-stopping slice it never saw (not the probe fitted on the slice).
+    from engines.finetune import _inner_split
+
+    y = np.asarray(tl)
+    inner, stop = _inner_split(y, cfg_ft.early_stop_fraction, cfg_ft.seed)
+    assert len(stop) and kept["n_early_stop"] == len(stop)
+    fair = fit_linear_probe(train_features[inner], y[inner], classes=np.arange(2))
+    fair_loss = -np.log(
+        np.clip(fair.predict_proba(train_features[stop])[np.arange(len(stop)), y[stop]], 1e-7, 1)
+    ).mean()
+    assert kept["initial_early_stop"]["early_stop_loss"] == pytest.approx(fair_loss, abs=2e-3)
+    flattering = -np.log(
+        np.clip(probe.predict_proba(train_features[stop])[np.arange(len(stop)), y[stop]], 1e-7, 1)
+    ).mean()
+    assert abs(flattering - fair_loss) > 1e-2  # the two differ: the test can tell them apart
+
 
 def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_path):
     from PIL import Image
