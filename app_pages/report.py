@@ -1,5 +1,7 @@
 """Report: preview the feasibility report of a run and download it."""
 
+from typing import Any
+
 import streamlit as st
 
 from advisor.session import engagement_runs, run_report
@@ -29,25 +31,44 @@ with st.spinner(text("app.report.rendering")):
     files = run_report(ctx, engagement_id, int(run_id), language(), pdf=want_pdf)
 # The one-page answer for the client first, with its downloads; the full report below.
 st.subheader(f":material/summarize: {text('summary.title')}", anchor=False)
+
+KINDS = {  # suffix -> (mime type, icon)
+    "html": ("text/html", ":material/download:"),
+    "pdf": ("application/pdf", ":material/picture_as_pdf:"),
+    "json": ("application/json", ":material/data_object:"),
+}
+
+
+def download(
+    column: Any, label: str, data: bytes | str, stem: str, kind: str, key: str, **kw: Any
+) -> None:
+    """One download button for a file of this run."""
+    mime, icon = KINDS[kind]
+    column.download_button(
+        label, data, file_name=f"{stem}-run{run_id}.{kind}", mime=mime, key=key, icon=icon, **kw
+    )
+
+
 cols = st.columns(3)
-cols[0].download_button(
+summary = "feasibility-summary"
+download(
+    cols[0],
     text("summary.download_html"),
     files.summary_html,
-    file_name=f"feasibility-summary-run{run_id}.html",
-    mime="text/html",
-    key="summary_download_html",
+    summary,
+    "html",
+    "summary_download_html",
     type="primary",
-    icon=":material/download:",
 )
 if files.summary_pdf is not None:
-    cols[1].download_button(
+    download(
+        cols[1],
         text("summary.download_pdf"),
         files.summary_pdf,
-        file_name=f"feasibility-summary-run{run_id}.pdf",
-        mime="application/pdf",
-        key="summary_download_pdf",
+        summary,
+        "pdf",
+        "summary_download_pdf",
         type="primary",
-        icon=":material/picture_as_pdf:",
     )
 elif cols[1].button(text("app.report.make_pdf"), key="report_make_pdf"):
     st.session_state["report_pdf_for"] = (run_id, language())
@@ -58,30 +79,21 @@ st.iframe(files.summary_html, height=780)  # our own template: client strings ar
 
 st.subheader(f":material/description: {text('app.report.full')}", anchor=False)
 cols = st.columns(3)
-cols[0].download_button(
-    text("app.report.download_html"),
-    files.html,
-    file_name=f"feasibility-report-run{run_id}.html",
-    mime="text/html",
-    key="report_download_html",
-    icon=":material/download:",
+report = "feasibility-report"
+download(
+    cols[0], text("app.report.download_html"), files.html, report, "html", "report_download_html"
 )
 if files.pdf is not None:
-    cols[1].download_button(
-        text("app.report.download_pdf"),
-        files.pdf,
-        file_name=f"feasibility-report-run{run_id}.pdf",
-        mime="application/pdf",
-        key="report_download_pdf",
-        icon=":material/picture_as_pdf:",
+    download(
+        cols[1], text("app.report.download_pdf"), files.pdf, report, "pdf", "report_download_pdf"
     )
-cols[2].download_button(
+download(
+    cols[2],
     text("app.report.download_json"),
     files.result_json,
-    file_name=f"result-run{run_id}.json",
-    mime="application/json",
-    key="report_download_json",
-    icon=":material/data_object:",
+    "result",
+    "json",
+    "report_download_json",
 )
 with st.expander(text("app.report.preview"), expanded=False):
     st.iframe(files.html, height=900)
