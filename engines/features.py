@@ -177,10 +177,6 @@ class FeatureCache:
         except (OSError, ValueError, KeyError):
             return None  # a torn write: recompute
 
-    def has(self, digest: str) -> bool:
-        """Whether features of an image digest are stored (not read)."""
-        return (self.dir / f"{digest}.npz").exists()
-
     def put(self, digest: str, feature: np.ndarray, logits: np.ndarray | None) -> None:
         """Store one image's feature (and logits) atomically."""
         tmp = self.dir / f".{digest}.tmp.npz"
@@ -326,14 +322,23 @@ class OnnxForward:
         return pooled.astype(np.float32), (logits.astype(np.float32) if with_logits else None)
 
 
+def _usable(hit: tuple[np.ndarray, np.ndarray | None] | None, with_logits: bool) -> bool:
+    """Whether a cache entry serves a call (one stored without logits does not, if asked)."""
+    return hit is not None and (hit[1] is not None or not with_logits)
+
+
 def uncached(
-    paths: Sequence[Path], model_key: str, cfg: dict[str, Any], cache_dir: str | Path | None
+    paths: Sequence[Path],
+    model_key: str,
+    cfg: dict[str, Any],
+    cache_dir: str | Path | None,
+    with_logits: bool = True,
 ) -> list[Path]:
     """The images whose features ``extract_features`` would have to compute."""
     if cache_dir is None:
         return list(paths)
     cache = FeatureCache(cache_dir, model_key, cfg)
-    return [p for p in paths if not cache.has(file_digest(p))]
+    return [p for p in paths if not _usable(cache.get(file_digest(p)), with_logits)]
 
 
 def planned_runtime(device: torch.device, n_images: int) -> str:
@@ -412,7 +417,7 @@ def extract_features(
     todo = []
     for i, digest in enumerate(digests):
         hit = cache.get(digest) if cache is not None else None
-        if hit is not None and (hit[1] is not None or not with_logits):
+        if hit is not None and _usable(hit, with_logits):
             feats[i], logits[i] = hit
         else:
             todo.append(i)

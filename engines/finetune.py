@@ -447,31 +447,27 @@ def finetune(
     probe_state: dict[str, Any] | None = None
     if head_init == "probe":
         progress(Progress(config.strategy, 0.08, "Starting the head from the linear probe"))
-        if (
+        own = (
             probe_features is not None
             and size == data_cfg["input_size"]
             and len(probe_features) == n_train
-        ):
-            # The probe's own features: the linear probe itself (all its rows) is kept
-            # as the checkpoint to end with when no epoch beats epoch 0.
-            feats = np.asarray(probe_features)
-            try:
-                probe = fit_linear_probe(feats, y_all, classes=np.arange(num_classes))
-                probe_to_head(probe, _head_of(net))
-                probe_state = copy.deepcopy(net.state_dict())
-            except (ValueError, TypeError):
-                probe_state = None
-        else:
-            feats = None
+        )
         fit_rows = inner if len(inner) else np.arange(n_train)
+        classes = np.arange(num_classes)
+        feats = np.asarray(probe_features) if own else None
         if feats is None:
             feats_fit = _pooled(net, clean_inputs(fit_rows), device, config.batch_size)
         else:
             feats_fit = feats[fit_rows]
         try:
+            if feats is not None:
+                # The linear probe itself (all its rows): the checkpoint to end with
+                # when no epoch beats epoch 0.
+                probe_to_head(fit_linear_probe(feats, y_all, classes=classes), _head_of(net))
+                probe_state = copy.deepcopy(net.state_dict())
             # epoch 0 is fitted on the rows the fine-tune trains on: judged on the
             # slice, it is out of sample like every later epoch
-            probe = fit_linear_probe(feats_fit, y_all[fit_rows], classes=np.arange(num_classes))
+            probe = fit_linear_probe(feats_fit, y_all[fit_rows], classes=classes)
             probe_to_head(probe, _head_of(net))
         except (ValueError, TypeError):
             head_init = "random"  # one class in the training part, or no linear head
