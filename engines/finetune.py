@@ -348,6 +348,7 @@ def finetune(
     cancel: CancelToken | None = None,
     decoded: dict[str, np.ndarray] | None = None,
     probe_features: np.ndarray | None = None,
+    probe_val_features: np.ndarray | None = None,
     clock: Clock = time.monotonic,
 ) -> dict[str, Any]:
     """Fine-tune a copy of a pretrained model on the sample and evaluate it on held-out images.
@@ -371,6 +372,11 @@ def finetune(
         probe_features: Pooled features of the training images from the same model at
             the same input size and preprocessing (the linear probe's features), used
             for the LP-FT head; None (or another image size) computes them here.
+        probe_val_features: The same features of the held-out images. With both, the
+            linear probe is a checkpoint of its own: when no epoch beats it on the
+            early-stopping slice (at whatever input size the fine-tune trains), the
+            fine-tune ends as that probe (``final_model`` "linear_probe"), so it never
+            ends below the probe it started from (LP-FT, Kumar et al., ICLR 2022).
         clock: Monotonic clock (injectable for tests).
 
     Returns:
@@ -444,34 +450,29 @@ def finetune(
         return _normalise(_center(x_train_raw[idx], size), mean, std)
 
     head_init = config.head_init
-    probe_state: dict[str, Any] | None = None
+    classes = np.arange(num_classes)
+    own = probe_features is not None and len(probe_features) == n_train
+    at_probe_size = own and size == data_cfg["input_size"]
+    probe_fallback: ProbeModel | None = None
     if head_init == "probe":
         progress(Progress(config.strategy, 0.08, "Starting the head from the linear probe"))
-        own = (
-            probe_features is not None
-            and size == data_cfg["input_size"]
-            and len(probe_features) == n_train
-        )
         fit_rows = inner if len(inner) else np.arange(n_train)
-        classes = np.arange(num_classes)
-        feats = np.asarray(probe_features) if own else None
-        if feats is None:
-            feats_fit = _pooled(net, clean_inputs(fit_rows), device, config.batch_size)
+        if at_probe_size:
+            feats_fit = np.asarray(probe_features)[fit_rows]
         else:
-            feats_fit = feats[fit_rows]
+            feats_fit = _pooled(net, clean_inputs(fit_rows), device, config.batch_size)
         try:
-            if feats is not None:
-                # The linear probe itself (all its rows): the checkpoint to end with
-                # when no epoch beats epoch 0.
-                probe_to_head(fit_linear_probe(feats, y_all, classes=classes), _head_of(net))
-                probe_state = copy.deepcopy(net.state_dict())
             # epoch 0 is fitted on the rows the fine-tune trains on: judged on the
             # slice, it is out of sample like every later epoch
             probe = fit_linear_probe(feats_fit, y_all[fit_rows], classes=classes)
             probe_to_head(probe, _head_of(net))
+            if own and probe_val_features is not None and len(probe_val_features) == len(val_paths):
+                probe_fallback = fit_linear_probe(
+                    np.asarray(probe_features), y_all, classes=classes
+                )
         except (ValueError, TypeError):
             head_init = "random"  # one class in the training part, or no linear head
-            probe_state = None
+            probe_fallback = None
 
     steps_per_epoch = max(1, math.ceil(len(inner) / config.batch_size))
     total_steps = steps_per_epoch * config.max_epochs
@@ -494,10 +495,9 @@ def finetune(
         return _normalise(_random_views(x_train_raw[idx], size, config.hflip, rng), mean, std)
 
     def judge() -> tuple[float, float]:
-        proba = _evaluate(net, clean_inputs(stop), device, config.batch_size)
-        score = float((proba.argmax(1) == y_all[stop]).mean())
-        loss = float(-np.log(np.clip(proba[np.arange(len(stop)), y_all[stop]], 1e-7, 1.0)).mean())
-        return score, loss
+        return _slice_score(
+            _evaluate(net, clean_inputs(stop), device, config.batch_size), y_all[stop]
+        )
 
     history: list[dict[str, float]] = []
     best_state, best_score, best_loss, bad_epochs, step = None, -1.0, float("inf"), 0, 0
@@ -510,6 +510,15 @@ def finetune(
         initial = {"early_stop_accuracy": best_score, "early_stop_loss": round(best_loss, 4)}
         if head_init == "random":
             best_score, best_loss, best_state = -1.0, float("inf"), None
+        if probe_fallback is not None and not at_probe_size:
+            # Trained at another input size, the network's epoch 0 is not the probe:
+            # the probe is judged on the slice in its own right, at its own size.
+            feats = np.asarray(probe_features)
+            fair = fit_linear_probe(feats[inner], y_all[inner], classes=classes)
+            score, stop_loss = _slice_score(fair.predict_proba(feats[stop]), y_all[stop])
+            initial["linear_probe_early_stop_accuracy"] = score
+            if (score, -stop_loss) > (best_score, -best_loss):
+                best_score, best_loss, best_state = score, stop_loss, None
     stopped_by = "max_epochs"
     epoch_seconds = 0.0
     step_seconds = 0.0
@@ -585,13 +594,17 @@ def finetune(
         if len(stop) and bad_epochs >= config.patience:
             stopped_by = "early_stopping"
             break
-    if len(stop) and best_epoch == 0 and probe_state is not None:
-        net.load_state_dict(probe_state)  # no epoch beat the probe: end as the probe
-    elif best_state is not None:
-        net.load_state_dict(best_state)
+    final_model = "fine_tuned"
+    if len(stop) and best_epoch == 0 and probe_fallback is not None:
+        # no epoch beat the probe on the slice: end as the probe (all training rows)
+        final_model = "linear_probe"
+        proba = probe_fallback.predict_proba(np.asarray(probe_val_features))
     else:
-        best_epoch = len(history)
-    proba = _evaluate(net, val_inputs, device, config.batch_size)
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        else:
+            best_epoch = len(history)  # nothing judged: the last epoch
+        proba = _evaluate(net, val_inputs, device, config.batch_size)
     metrics = classification_metrics(
         np.asarray(val_labels),
         proba.argmax(1),
@@ -613,6 +626,7 @@ def finetune(
         "head_init": head_init,
         "initial_early_stop": initial,
         "best_epoch": best_epoch,
+        "final_model": final_model,
         "image_size": size,
         "resize_mode": data_cfg.get("resize_mode", "crop"),
         "frozen_stages": freeze if config.strategy == "partial_finetune" else 0,
@@ -623,6 +637,13 @@ def finetune(
         # Held-out probabilities for the caller (not JSON): misclassified examples.
         "_proba": proba,
     }
+
+
+def _slice_score(proba: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Accuracy and mean log-loss of probabilities on the early-stopping slice."""
+    score = float((proba.argmax(1) == labels).mean())
+    picked = proba[np.arange(len(labels)), labels]
+    return score, float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
 
 
 def _pooled(

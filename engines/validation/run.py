@@ -395,7 +395,9 @@ def run_validation(
                         epochs=MIN_INFORMATIVE_EPOCHS,
                     ),
                 )
-        lp_features = tuned.features.features[:n_train]  # the probe's, for LP-FT heads
+        # the probe's features, for LP-FT heads and as the checkpoint to beat
+        lp_features = tuned.features.features[:n_train]
+        lp_val_features = tuned.features.features[n_train:]
         factor = 1.0
         low = 0.6
         step = 0.35 / max(len(wanted), 1)
@@ -447,6 +449,7 @@ def run_validation(
                 image_size=size,
                 epochs=epochs,
                 probe_features=lp_features,
+                probe_val_features=lp_val_features,
                 clock=clock,
             )
             ran = exp["epochs"]

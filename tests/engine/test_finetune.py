@@ -188,9 +188,9 @@ def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
         with torch.inference_mode():
             return model.forward_head(model.forward_features(x), pre_logits=True).numpy()
 
-    train_features = pooled(tp)
+    train_features, val_features = pooled(tp), pooled(vp)
     probe = fit_linear_probe(train_features, np.asarray(tl), classes=np.arange(2))
-    probe_proba = probe.predict_proba(pooled(vp))
+    probe_proba = probe.predict_proba(val_features)
     probe_accuracy = float((probe_proba.argmax(1) == np.asarray(vl)).mean())
     cfg_ft = FinetuneConfig(
         strategy="full_finetune",
@@ -214,8 +214,10 @@ def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
         device=torch.device("cpu"),
         budget_seconds=120,
         probe_features=train_features,
+        probe_val_features=val_features,
     )
     assert kept["head_init"] == "probe" and kept["best_epoch"] == 0
+    assert kept["final_model"] == "linear_probe"
     assert kept["metrics"]["accuracy"]["value"] == pytest.approx(probe_accuracy)
     np.testing.assert_allclose(kept["_proba"], probe_proba, atol=1e-3)
 
@@ -235,6 +237,66 @@ def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
         np.clip(probe.predict_proba(train_features[stop])[np.arange(len(stop)), y[stop]], 1e-7, 1)
     ).mean()
     assert abs(flattering - fair_loss) > 1e-2  # the two differ: the test can tell them apart
+
+
+def test_a_fine_tune_at_a_smaller_input_size_cannot_end_below_its_probe(sample):
+    # Under load the plan shrinks the input; the network's epoch 0 at that size is not
+    # the probe. The probe, at its own size, stays a checkpoint: when no epoch beats it
+    # on the slice, the fine-tune ends as the probe and scores exactly what it scores.
+    from engines.finetune import _center, _normalise, decode_for
+    from engines.linear_probe import fit_linear_probe
+
+    model = create_backbone("test_efficientnet").eval()
+    cfg = data_config(model)
+    size = cfg["input_size"]
+    tp, tl, vp, vl = sample
+    mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(cfg["std"]).view(1, 3, 1, 1)
+
+    def pooled(paths):
+        x = _normalise(_center(decode_for(paths, cfg, {}, size), size), mean, std)
+        with torch.inference_mode():
+            return model.forward_head(model.forward_features(x), pre_logits=True).numpy()
+
+    train_features, val_features = pooled(tp), pooled(vp)
+    probe = fit_linear_probe(train_features, np.asarray(tl), classes=np.arange(2))
+    probe_proba = probe.predict_proba(val_features)
+
+    def tune(probe_val):
+        return finetune(
+            model,
+            cfg,
+            tp,
+            tl,
+            vp,
+            vl,
+            ["cat", "coffee"],
+            FinetuneConfig(
+                strategy="full_finetune",
+                max_epochs=2,
+                batch_size=16,
+                image_size=size // 2,
+                lr=5.0,  # wrecks the network: no epoch beats the start
+                warmup_fraction=0.0,
+                early_stop_fraction=0.25,
+                patience=5,
+            ),
+            device=torch.device("cpu"),
+            budget_seconds=120,
+            probe_features=train_features,
+            probe_val_features=probe_val,
+        )
+
+    kept = tune(val_features)
+    assert kept["image_size"] == size // 2 and kept["best_epoch"] == 0
+    assert kept["final_model"] == "linear_probe"
+    assert "linear_probe_early_stop_accuracy" in kept["initial_early_stop"]
+    np.testing.assert_allclose(kept["_proba"], probe_proba, atol=1e-6)
+    # without the held-out features there is no probe to fall back on: the network's
+    # own epoch 0 at the smaller size is kept instead
+    alone = tune(None)
+    assert alone["final_model"] == "fine_tuned" and alone["best_epoch"] == 0
+    assert not np.allclose(alone["_proba"], probe_proba, atol=1e-3)
 
 
 def test_elongated_samples_are_resized_whole_and_square_ones_centre_cropped(tmp_path):

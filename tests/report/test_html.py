@@ -152,3 +152,20 @@ def test_render_html_still_accepts_a_result_document(result):
 def test_rendering_is_deterministic(result):
     model = build_report_model(result, "en")
     assert render_html(model) == render_html(model)
+
+
+def test_a_fine_tune_that_ended_as_its_probe_says_so():
+    result = make_result()
+    tuned = [e for e in result["validation"]["experiments"] if e["strategy"] != "linear_probe"]
+    assert tuned
+    said = {
+        lang: t("report.ev.ended_as_probe", lang, strategy="X").split(":")[1][:20]
+        for lang in ("en", "ko")
+    }
+    for lang in ("en", "ko"):
+        text = str(build_report_model(result, lang).section("evidence").blocks)
+        assert said[lang] not in text  # fine-tunes that ended fine-tuned say nothing
+    tuned[0]["final_model"] = "linear_probe"
+    for lang in ("en", "ko"):
+        text = str(build_report_model(result, lang).section("evidence").blocks)
+        assert said[lang] in text, lang

@@ -408,6 +408,10 @@ def _strategies(ctx: BuildContext) -> list[Block]:
                     "note",
                 )
             )
+    for exp, _ in exps:
+        if exp.get("final_model") == "linear_probe":
+            name = strategy_name(ctx, str(exp.get("strategy", "")))
+            blocks.append(Paragraph(ctx.phrase("ev.ended_as_probe", strategy=name), "note"))
     for exp, p in exps:
         # warning_ko: results written before the codes carried the Korean beside it
         stored = (
