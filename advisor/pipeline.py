@@ -236,6 +236,22 @@ def _labeled_split(
                 "themselves). Add distinct images, at least two per class, or give the "
                 "upload its own train/ and val/ folders."
             )
+        missing = sorted(cast("set[str]", {r.label for r in records} - {r.label for r in held_out}))
+        if len({r.label for r in held_out}) < 2 and missing:
+            n_groups = {
+                name: len({g for g, r in zip(kept_groups, records, strict=True) if r.label == name})
+                for name in missing
+            }
+            raise UserError(
+                "The held-out images hold a single class, so no accuracy could be measured: "
+                + "; ".join(
+                    f"the {counts[name]} images of {name!r} form {n_groups[name]} group(s) of "
+                    "copies or near-duplicates"
+                    for name in missing
+                )
+                + ", and a group never sits on both sides of the split. Add distinct images "
+                "of those classes, or give the upload its own train/ and val/ folders."
+            )
     class_names = sorted(cast("set[str]", {r.label for r in records}))  # all labeled here
     to_int: dict[str | None, int] = {name: i for i, name in enumerate(class_names)}
     split = LabeledSplit(

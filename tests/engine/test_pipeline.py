@@ -157,6 +157,18 @@ def test_a_sample_of_copies_says_why_no_images_can_be_held_out(tmp_path, capsys)
     assert "12 images form only 2 groups of copies" in err and "Add distinct images" in err
 
 
+def test_a_class_made_of_copies_says_why_it_cannot_be_held_out(tmp_path, capsys):
+    folder = make_class_folders(tmp_path / "copies", {"cat": 1, "coffee": 8})
+    (original,) = (folder / "cat").glob("*.jpg")
+    for i in range(5):  # the cat class is one photo and five copies of it
+        (folder / "cat" / f"copy_{i}.jpg").write_bytes(original.read_bytes())
+    code = main(["validate", str(folder), "--out", str(tmp_path / "o"), *QUICK_CLI])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and err.startswith("error: ")
+    assert "hold a single class" in err
+    assert "the 6 images of 'cat' form 1 group(s) of copies" in err and "Add distinct" in err
+
+
 def test_corrupt_image_is_skipped_and_the_rest_used(tmp_path):
     folder = make_class_folders(tmp_path / "s", {"cat": 8, "coffee": 8})
     (folder / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
