@@ -116,7 +116,8 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
             "below_probe_lower_bound": e["metrics"]["accuracy"]["value"]
             < own_probe.get(e["backbone"], probe)["ci_low"],
         }
-        for e in experiments[1:]
+        for e in experiments
+        if e["strategy"] != "linear_probe"
     ]
     rec = result["recommendation"]
     return {
@@ -129,7 +130,12 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
         "n_train": v["split"]["n_train"],
         "n_val": v["split"]["n_val"],
         "resize_mode": (v.get("preprocessing") or {}).get("resize_mode"),
-        "strategies_measured": [e["strategy"] for e in experiments],
+        "strategies_measured": list(dict.fromkeys(e["strategy"] for e in experiments)),
+        "probes": {
+            e["backbone"]: {k: e["metrics"]["accuracy"][k] for k in ("value", "ci_low", "ci_high")}
+            for e in experiments
+            if e["strategy"] == "linear_probe"
+        },
         "probe": {k: probe[k] for k in ("value", "ci_low", "ci_high")},
         "finetunes": tuned,
         "skipped": v.get("skipped"),

@@ -349,6 +349,20 @@ def run_validation(
     ranking = rank_candidates(candidates, split, config.seed)
     by_name = {c.name: c for c in candidates}
     chosen = by_name[best_by_probe({r["backbone"]: r for r in ranking})]
+    if chosen is not first:
+        # The best probe is evidence in its own right: the verdict weighs the probe
+        # strategy by it, and the fine-tunes that may run on this backbone by their own probe.
+        chosen_feats = chosen.features.features
+        chosen_lp, chosen_proba = linear_probe_experiment(
+            chosen_feats[:n_train],
+            chosen_feats[n_train:],
+            split,
+            chosen.name,
+            config.seed,
+            chosen.features.seconds,
+        )
+        experiments.append(chosen_lp)
+        probas[chosen_lp["id"]] = chosen_proba
 
     tuned: Candidate | None = None
     if wanted and not costs:

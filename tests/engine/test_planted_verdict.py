@@ -25,6 +25,7 @@ from timm.models import register_model
 
 from advisor import pipeline
 from advisor.intake import Intake
+from advisor.pipeline import evidence_from_validation
 from engines.results import RunConfig
 
 BLIND = "test_planted_colour_blind"
@@ -144,3 +145,33 @@ def test_the_same_seed_gives_the_same_numbers(tmp_path, near_chance):
     for strategy, run in by_strategy(near_chance).items():
         assert by_strategy(again)[strategy]["metrics"] == run["metrics"], strategy
     assert again["recommendation"]["verdict"] == near_chance["recommendation"]["verdict"]
+
+
+def test_the_best_probe_of_another_backbone_is_evidence_too(tmp_path):
+    # The blind backbone first, a pretrained one that sees colour as the comparison: the
+    # comparison's probe joins the experiments, and the verdict weighs the probe by it.
+    folder = planted_folder(tmp_path / "sample", brightness=0.0)
+    run = pipeline.validate(
+        folder,
+        tmp_path / "out",
+        RunConfig(
+            budget_seconds=600,
+            device="cpu",
+            cache_dir=tmp_path / "cache",
+            backbone=BLIND,
+            compare_backbones=("efficientnet_lite0",),
+            strategies=("linear_probe",),
+        ),
+        intake=Intake(task="classification", domain_similarity="similar", target_value=0.9),
+    )
+    v = run.to_json_dict()["validation"]
+    probes = {e["backbone"]: e for e in v["experiments"]}
+    assert [e["strategy"] for e in v["experiments"]] == ["linear_probe", "linear_probe"]
+    assert list(probes) == [BLIND, "efficientnet_lite0"]
+    ranked = {r["backbone"]: r["linear_probe_accuracy"] for r in v["backbone_ranking"]}
+    strong = probes["efficientnet_lite0"]["metrics"]["accuracy"]
+    assert strong["value"] == pytest.approx(ranked["efficientnet_lite0"]["value"])
+    assert strong["ci_low"] > probes[BLIND]["metrics"]["accuracy"]["ci_high"]
+    assert v["best_experiment"] == "linear_probe:efficientnet_lite0"
+    best = evidence_from_validation(run.validation).best()
+    assert best is not None and best.backbone == "efficientnet_lite0"
