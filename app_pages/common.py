@@ -18,7 +18,12 @@ import streamlit as st
 
 from advisor.i18n import LANGUAGES, t
 from advisor.jobs import friendly_error
-from advisor.session import AppContext, create_context, environment_facts
+from advisor.session import (
+    AppContext,
+    create_context,
+    environment_facts,
+    warm_validation_engines,
+)
 from advisor.settings import Settings, load_settings
 
 # Shared session keys (page-only keys carry the page's prefix).
@@ -100,11 +105,15 @@ class EnvironmentProbe:
     """Finds the device and the offline backbones in the background (loading torch is slow).
 
     Pages read :attr:`facts` (None until known) so that the first page appears at once.
+    Then the validation engines are imported (:attr:`engines_warm` once done), so that
+    the first run does not wait for them.
     """
 
     def __init__(self, ctx: AppContext) -> None:
         self.facts: dict[str, Any] | None = None
         self.error: str | None = None
+        self.engines_warm = False
+        self._known = threading.Event()
         self._thread = threading.Thread(
             target=self._probe, args=(ctx,), daemon=True, name="environment-probe"
         )
@@ -116,10 +125,20 @@ class EnvironmentProbe:
         except Exception as exc:  # noqa: BLE001 - reported on the settings page
             LOG.warning("environment facts unavailable: %s", exc)
             self.error = str(exc)
+            return
+        finally:
+            self._known.set()
+        try:
+            # torch and timm are loaded by now: the rest of the validation's imports
+            # follow, so that a meeting's first run starts without them
+            warm_validation_engines()
+            self.engines_warm = True
+        except Exception as exc:  # noqa: BLE001 - the run imports them again and says why
+            LOG.warning("validation engines not preloaded: %s", exc)
 
     def wait(self, timeout: float = 120.0) -> dict[str, Any] | None:
         """Wait for the facts (up to ``timeout`` seconds) and return them."""
-        self._thread.join(timeout)
+        self._known.wait(timeout)
         return self.facts
 
 

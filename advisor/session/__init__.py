@@ -12,7 +12,12 @@ functions that need the engines' torch side import them when called.
 """
 
 from advisor.session.advice import SIMILARITY_CALL_AT, AdviceView, advise, quadrant_position
-from advisor.session.context import AppContext, create_context, environment_facts
+from advisor.session.context import (
+    AppContext,
+    create_context,
+    environment_facts,
+    warm_validation_engines,
+)
 from advisor.session.engagements import (
     ANSWER_FIELDS,
     TARGET_METRICS,
@@ -60,6 +65,7 @@ __all__ = [
     "engagement_details",
     "engagement_runs",
     "environment_facts",
+    "warm_validation_engines",
     "intake_for",
     "latest_result",
     "load_answers",

@@ -92,3 +92,14 @@ def environment_facts(ctx: AppContext) -> dict[str, Any]:
         "upload_limit_mb": ctx.settings.upload_limit_mb,
         "budget_seconds": ctx.settings.budget_seconds,
     }
+
+
+def warm_validation_engines() -> None:
+    """Import the validation engines (torch, timm, scikit-learn, ONNX Runtime) now.
+
+    The app calls it in its background environment probe, so that the first validation
+    of a meeting shows its first evidence without paying seconds of imports; the
+    consultant is uploading and answering questions meanwhile. Idempotent and cheap once
+    done.
+    """
+    import engines.validation  # noqa: F401
