@@ -85,7 +85,8 @@ else:
         text("app.validate.budget"), min_value=5, max_value=3600, step=5, key=BUDGET
     )
     st.session_state[BUDGET_KEPT] = int(budget)
-    chosen = cols[1].multiselect(
+    # full width: the three strategies' chips are clipped in a column at 1280 px
+    chosen = st.multiselect(
         text("app.validate.strategies"),
         STRATEGIES,
         default=STRATEGIES,
