@@ -42,3 +42,11 @@ def test_a_box_upload_gets_detection_evidence(tmp_path):
     assert detector["runs"] or detector["skipped"]
     for run in detector["runs"]:
         assert run["metrics"]["map50"]["value"] is not None
+    # the report's detector section speaks the report's language
+    from advisor.i18n import t
+    from advisor.report import build_report_model
+
+    korean = str([s.blocks for s in build_report_model(result, "ko").sections])
+    assert t("report.det.title", "ko") in korean and "Detector fine-tune" not in korean
+    for skipped in detector["skipped"]:
+        assert skipped["reason"] not in korean or not skipped.get("reason_code")

@@ -15,7 +15,7 @@ def build(ctx: BuildContext) -> list[Block]:
         return []
     dref = join(ref, "detector")
     det = data["detector"]
-    blocks: list[Block] = [Heading("Detector fine-tune (FCOS)")]
+    blocks: list[Block] = [Heading(ctx.text("det.title"))]
     rows = []
     for run, p in reader.items(join(dref, "runs")):
         if isinstance(run, dict):
@@ -29,7 +29,8 @@ def build(ctx: BuildContext) -> list[Block]:
                 ]
             )
     if rows:
-        blocks.append(Table(["run", "encoder", "epochs", "mAP@0.5", "mAP@[.5:.95]"], rows))
+        head = [ctx.text(f"det.{k}") for k in ("run", "encoder", "epochs")]
+        blocks.append(Table([*head, "mAP@0.5", "mAP@[.5:.95]"], rows))
     best = next(
         (
             (r, p)
@@ -51,12 +52,12 @@ def build(ctx: BuildContext) -> list[Block]:
             if isinstance(c, dict)
         ]
         if per:
-            blocks.append(Table(["class", "boxes", "AP@0.5", "AP@[.5:.95]"], per))
+            head = [ctx.text("det.class"), ctx.text("det.boxes")]
+            blocks.append(Table([*head, "AP@0.5", "AP@[.5:.95]"], per))
     for s in det.get("skipped") or []:
         if isinstance(s, dict):
-            blocks.append(
-                Paragraph(f"{s.get('run')} ({s.get('encoder')}): {s.get('reason')}", "note")
-            )
+            reason = ctx.engine(s.get("reason_code"), s.get("reason", ""))
+            blocks.append(Paragraph(f"{s.get('run')} ({s.get('encoder')}): {reason}", "note"))
     thumbs = [
         Thumbnail(
             str(o.get("image", "")),
@@ -67,5 +68,5 @@ def build(ctx: BuildContext) -> list[Block]:
         if isinstance(o, dict) and o.get("png_base64")
     ]
     if thumbs:
-        blocks.append(Gallery(thumbs, note="left: true boxes; right: predicted boxes"))
+        blocks.append(Gallery(thumbs, note=ctx.text("det.overlay_note")))
     return blocks
