@@ -169,3 +169,25 @@ def test_a_fine_tune_that_ended_as_its_probe_says_so():
     for lang in ("en", "ko"):
         text = str(build_report_model(result, lang).section("evidence").blocks)
         assert said[lang] in text, lang
+
+
+def test_the_report_states_what_the_budget_bought():
+    result = make_result()
+    v = result["validation"]
+    tuned = next(e for e in v["experiments"] if e["strategy"] != "linear_probe")
+    tuned.update(epochs=4, image_size=260)
+    v["skipped"] = [{"strategy": "full_finetune", "reason": "", "estimated_seconds": 95.0}]
+    for lang in ("en", "ko"):
+        blocks = build_report_model(result, lang).section("evidence").blocks
+        titles = [getattr(b, "text", None) for b in blocks]
+        at = titles.index(t("report.ev.bought_title", lang))
+        lead, table = blocks[at + 1], blocks[at + 2]
+        assert lead.text.params["used"].value == v["budget"]["used_seconds"]
+        assert lead.text.params["budget"].value == v["budget"]["seconds"]
+        # one row for the ranking, one per experiment, one per strategy not run
+        assert len(table.rows) == 1 + len(v["experiments"]) + 1
+        phrases = [r[1] for r in table.rows if hasattr(r[1], "params")]
+        assert any(p.params.get("px") and p.params["px"].value == 260 for p in phrases)
+        assert any(p.params.get("needed") and p.params["needed"].value == 95.0 for p in phrases)
+    html = render_html(build_report_model(result, "en"), options=ReportOptions())
+    assert t("report.ev.bought_title", "en") in html and 'data-value="260"' in html

@@ -33,6 +33,7 @@ def build(ctx: BuildContext) -> list[Block]:
     blocks += _task_specific(ctx)
     blocks += _ranking(ctx)
     blocks += _strategies(ctx)
+    blocks += _bought(ctx)
     blocks += _confusion(ctx)
     blocks += _misclassified(ctx)
     return blocks
@@ -422,6 +423,56 @@ def _strategies(ctx: BuildContext) -> list[Block]:
             blocks.append(
                 Paragraph(f"{strategy_name(ctx, str(exp.get('strategy', '')))}: {text}", "warning")
             )
+    return blocks
+
+
+def _bought(ctx: BuildContext) -> list[Block]:
+    """What the time budget bought: each backbone, strategy and skip, with its seconds."""
+    reader = ctx.reader
+    _, budget = reader.section("budget")
+    _, ref = reader.section("experiments")
+    exps = [(e, p) for e, p in reader.items(ref) if isinstance(e, dict)]
+    if budget is None or not exps:
+        return []
+    rows: list[list[Cell]] = []
+    ranked, _ = reader.section("backbone_ranking")
+    if isinstance(ranked, list) and ranked:
+        n = Num(
+            len(ranked),
+            "count",
+            inputs=("/validation/backbone_ranking",),
+            formula="backbones in the ranking",
+        )
+        rows.append([ctx.text("ev.backbone"), ctx.phrase("ev.bought_backbones", n=n), None])
+    for exp, p in exps:
+        strategy = str(exp.get("strategy", ""))
+        name = f"{strategy_name(ctx, strategy)} · {exp.get('backbone', '')}"
+        epochs = reader.num(join(p, "epochs"), "count")
+        px = reader.num(join(p, "image_size"), "count")
+        what: Cell = None
+        if strategy == "linear_probe":
+            what = ctx.text("ev.bought_frozen")
+        elif epochs is not None and px is not None:
+            ended = exp.get("final_model") == "linear_probe"
+            key = "ev.bought_ended_probe" if ended else "ev.bought_epochs"
+            what = ctx.phrase(key, epochs=epochs, px=px)
+        rows.append([name, what, reader.num(join(p, "seconds"), "seconds")])
+    for skip, p in reader.items(reader.section("skipped")[1]):
+        if isinstance(skip, dict):
+            needed = reader.num(join(p, "estimated_seconds"), "seconds")
+            said: Cell = (
+                ctx.phrase("ev.bought_not_run", needed=needed)
+                if needed is not None
+                else ctx.text("ev.bought_not_run_plain")
+            )
+            rows.append([strategy_name(ctx, str(skip.get("strategy", ""))), said, None])
+    blocks: list[Block] = [Heading(ctx.text("ev.bought_title"))]
+    used = reader.num(join(budget, "used_seconds"), "seconds")
+    given = reader.num(join(budget, "seconds"), "seconds")
+    if used is not None and given is not None:
+        blocks.append(Paragraph(ctx.phrase("ev.bought_lead", used=used, budget=given), "note"))
+    headers = [ctx.text("ev.bought_item"), ctx.text("ev.bought_what"), ctx.text("ev.seconds")]
+    blocks.append(Table(headers, rows))
     return blocks
 
 
