@@ -131,7 +131,8 @@ class EnvironmentProbe:
         try:
             # torch and timm are loaded by now: the rest of the validation's imports
             # follow, so that a meeting's first run starts without them
-            warm_validation_engines()
+            cache = None if ctx.jobs.remote else ctx.jobs.feature_cache
+            warm_validation_engines(cache, ctx.settings.device)
             self.engines_warm = True
         except Exception as exc:  # noqa: BLE001 - the run imports them again and says why
             LOG.warning("validation engines not preloaded: %s", exc)

@@ -94,12 +94,27 @@ def environment_facts(ctx: AppContext) -> dict[str, Any]:
     }
 
 
-def warm_validation_engines() -> None:
-    """Import the validation engines (torch, timm, scikit-learn, ONNX Runtime) now.
+def warm_validation_engines(
+    cache_dir: str | Path | None = None, device: str = "auto", backbone: str | None = None
+) -> bool:
+    """Import the validation engines and ready the first backbone, ahead of the first run.
 
     The app calls it in its background environment probe, so that the first validation
-    of a meeting shows its first evidence without paying seconds of imports; the
-    consultant is uploading and answering questions meanwhile. Idempotent and cheap once
-    done.
+    of a meeting shows its first evidence without paying seconds of imports (torch,
+    timm, scikit-learn, ONNX Runtime) or the backbone's ONNX export; the consultant is
+    uploading and answering questions meanwhile. Idempotent and cheap once done.
+
+    Args:
+        cache_dir: The feature cache the runs use; the backbone's ONNX export is kept
+            there (None: imports only).
+        device: The runs' device ("auto", "cpu", ...): only the CPU uses the export.
+        backbone: The first backbone of a run (None: the default one).
+
+    Returns:
+        Whether the backbone's export is ready in ``cache_dir``.
+
     """
-    import engines.validation  # noqa: F401
+    from engines.results.config import DEFAULT_BACKBONE
+    from engines.validation.embed import prepare_backbone
+
+    return prepare_backbone(backbone or DEFAULT_BACKBONE, device, cache_dir)

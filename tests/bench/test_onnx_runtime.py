@@ -84,3 +84,25 @@ def test_unknown_runtime_is_refused(tiny_model, images) -> None:
             model_key="tiny",
             runtime="tensorrt",
         )
+
+
+def test_a_backbone_prepared_ahead_is_opened_not_exported_by_the_first_run(
+    images, tmp_path: Path
+) -> None:
+    from engines.validation.embed import embed_images, prepare_backbone
+
+    cache = tmp_path / "cache"
+    assert not prepare_backbone("test_efficientnet", "cpu", None)  # no cache: nothing to do
+    assert prepare_backbone("test_efficientnet", "cpu", cache)
+    model = create_backbone("test_efficientnet").eval()
+    path = onnx_model_path(model, data_config(model)["input_size"], "test_efficientnet", cache)
+    assert path is not None and path.exists()
+    stamp = path.stat().st_mtime_ns
+    assert prepare_backbone("test_efficientnet", "cpu", cache)  # already there: kept
+    assert path.stat().st_mtime_ns == stamp
+    # six images are too few to pay for an export; the prepared one is simply opened
+    feats = embed_images(images, "test_efficientnet", "cpu", cache)
+    assert feats.runtime == "onnxruntime" and feats.export_seconds == 0.0
+    fresh = embed_images(images, "test_efficientnet", "cpu", tmp_path / "unprepared")
+    assert fresh.runtime == "torch"
+    np.testing.assert_allclose(feats.features, fresh.features, atol=1e-4, rtol=1e-4)
