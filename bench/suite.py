@@ -122,6 +122,7 @@ def run_engine(source: Path, out_dir: Path, budget: float, device: str) -> dict[
             "ci_high": e["metrics"]["accuracy"]["ci_high"],
             "epochs": e.get("epochs"),
             "best_epoch": e.get("best_epoch"),
+            "final_model": e.get("final_model"),
             "image_size": e.get("image_size"),
             "seconds": e.get("seconds"),
             "backbone": e["backbone"],
@@ -307,6 +308,7 @@ def format_row(row: dict[str, Any], budget: float) -> str:
             f"{t['strategy'].split('_')[0]} {t['accuracy']:.3f} vs probe "
             f"{t['own_probe']['value']:.3f} ({t['backbone'].replace('efficientnet_', '')}, "
             f"{t['epochs']} ep @{t['image_size']}, "
+            f"{'ended as its probe, ' if t.get('final_model') == 'linear_probe' else ''}"
             f"{'no' if t['below_probe_lower_bound'] else 'yes'})"
             for t in e["finetunes"]
         )
