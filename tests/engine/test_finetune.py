@@ -170,16 +170,13 @@ def test_a_destructive_fine_tune_keeps_the_probe_checkpoint(sample):
     assert kept["metrics"]["accuracy"] == pytest.approx(untrained["metrics"]["accuracy"])
 
 
-def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
-    # The head is fitted on the probe's own features and rows, so a fine-tune that keeps
-    # epoch 0 scores exactly what the probe scores on the held-out images.
+def probed_features(sample):
+    """The tiny model, its preprocessing, and the probe's pooled features of the sample."""
     from engines.finetune import _center, _normalise, decode_for
-    from engines.linear_probe import fit_linear_probe
 
     model = create_backbone("test_efficientnet").eval()
     cfg = data_config(model)
     size = cfg["input_size"]
-    tp, tl, vp, vl = sample
     mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(cfg["std"]).view(1, 3, 1, 1)
 
@@ -188,7 +185,18 @@ def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
         with torch.inference_mode():
             return model.forward_head(model.forward_features(x), pre_logits=True).numpy()
 
-    train_features, val_features = pooled(tp), pooled(vp)
+    tp, _, vp, _ = sample
+    return model, cfg, pooled(tp), pooled(vp)
+
+
+def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
+    # The head is fitted on the probe's own features and rows, so a fine-tune that keeps
+    # epoch 0 scores exactly what the probe scores on the held-out images.
+    from engines.linear_probe import fit_linear_probe
+
+    model, cfg, train_features, val_features = probed_features(sample)
+    size = cfg["input_size"]
+    tp, tl, vp, vl = sample
     probe = fit_linear_probe(train_features, np.asarray(tl), classes=np.arange(2))
     probe_proba = probe.predict_proba(val_features)
     probe_accuracy = float((probe_proba.argmax(1) == np.asarray(vl)).mean())
@@ -243,22 +251,11 @@ def test_a_fine_tune_at_a_smaller_input_size_cannot_end_below_its_probe(sample):
     # Under load the plan shrinks the input; the network's epoch 0 at that size is not
     # the probe. The probe, at its own size, stays a checkpoint: when no epoch beats it
     # on the slice, the fine-tune ends as the probe and scores exactly what it scores.
-    from engines.finetune import _center, _normalise, decode_for
     from engines.linear_probe import fit_linear_probe
 
-    model = create_backbone("test_efficientnet").eval()
-    cfg = data_config(model)
+    model, cfg, train_features, val_features = probed_features(sample)
     size = cfg["input_size"]
     tp, tl, vp, vl = sample
-    mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(cfg["std"]).view(1, 3, 1, 1)
-
-    def pooled(paths):
-        x = _normalise(_center(decode_for(paths, cfg, {}, size), size), mean, std)
-        with torch.inference_mode():
-            return model.forward_head(model.forward_features(x), pre_logits=True).numpy()
-
-    train_features, val_features = pooled(tp), pooled(vp)
     probe = fit_linear_probe(train_features, np.asarray(tl), classes=np.arange(2))
     probe_proba = probe.predict_proba(val_features)
 
