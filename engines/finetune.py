@@ -348,7 +348,7 @@ def finetune(
     cancel: CancelToken | None = None,
     decoded: dict[str, np.ndarray] | None = None,
     probe_features: np.ndarray | None = None,
-    probe_val_features: np.ndarray | None = None,
+    probe_val_proba: np.ndarray | None = None,
     clock: Clock = time.monotonic,
 ) -> dict[str, Any]:
     """Fine-tune a copy of a pretrained model on the sample and evaluate it on held-out images.
@@ -372,11 +372,12 @@ def finetune(
         probe_features: Pooled features of the training images from the same model at
             the same input size and preprocessing (the linear probe's features), used
             for the LP-FT head; None (or another image size) computes them here.
-        probe_val_features: The same features of the held-out images. With both, the
-            linear probe is a checkpoint of its own: when no epoch beats it on the
-            early-stopping slice (at whatever input size the fine-tune trains), the
-            fine-tune ends as that probe (``final_model`` "linear_probe"), so it never
-            ends below the probe it started from (LP-FT, Kumar et al., ICLR 2022).
+        probe_val_proba: That probe's probabilities on the held-out images (fitted on
+            ``probe_features`` and all training labels). With both, the linear probe is
+            a checkpoint of its own: when no epoch beats it on the early-stopping slice
+            (at whatever input size the fine-tune trains), the fine-tune ends as that
+            probe (``final_model`` "linear_probe", its probabilities as they are), so it
+            never ends below the probe it started from (LP-FT, Kumar et al., ICLR 2022).
         clock: Monotonic clock (injectable for tests).
 
     Returns:
@@ -453,7 +454,10 @@ def finetune(
     classes = np.arange(num_classes)
     own = probe_features is not None and len(probe_features) == n_train
     at_probe_size = own and size == data_cfg["input_size"]
-    probe_fallback: ProbeModel | None = None
+    # the probe itself is a checkpoint when its held-out probabilities are given
+    probe_checkpoint = (
+        own and probe_val_proba is not None and len(probe_val_proba) == len(val_paths)
+    )
     if head_init == "probe":
         progress(Progress(config.strategy, 0.08, "Starting the head from the linear probe"))
         fit_rows = inner if len(inner) else np.arange(n_train)
@@ -466,13 +470,9 @@ def finetune(
             # slice, it is out of sample like every later epoch
             probe = fit_linear_probe(feats_fit, y_all[fit_rows], classes=classes)
             probe_to_head(probe, _head_of(net))
-            if own and probe_val_features is not None and len(probe_val_features) == len(val_paths):
-                probe_fallback = fit_linear_probe(
-                    np.asarray(probe_features), y_all, classes=classes
-                )
         except (ValueError, TypeError):
             head_init = "random"  # one class in the training part, or no linear head
-            probe_fallback = None
+    probe_checkpoint = probe_checkpoint and head_init == "probe"
 
     steps_per_epoch = max(1, math.ceil(len(inner) / config.batch_size))
     total_steps = steps_per_epoch * config.max_epochs
@@ -510,7 +510,7 @@ def finetune(
         initial = {"early_stop_accuracy": best_score, "early_stop_loss": round(best_loss, 4)}
         if head_init == "random":
             best_score, best_loss, best_state = -1.0, float("inf"), None
-        if probe_fallback is not None and not at_probe_size:
+        if probe_checkpoint and not at_probe_size:
             # Trained at another input size, the network's epoch 0 is not the probe:
             # the probe is judged on the slice in its own right, at its own size.
             feats = np.asarray(probe_features)
@@ -595,10 +595,10 @@ def finetune(
             stopped_by = "early_stopping"
             break
     final_model = "fine_tuned"
-    if len(stop) and best_epoch == 0 and probe_fallback is not None:
+    if len(stop) and best_epoch == 0 and probe_checkpoint:
         # no epoch beat the probe on the slice: end as the probe (all training rows)
         final_model = "linear_probe"
-        proba = probe_fallback.predict_proba(np.asarray(probe_val_features))
+        proba = np.asarray(probe_val_proba)
     else:
         if best_state is not None:
             net.load_state_dict(best_state)

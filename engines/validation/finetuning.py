@@ -286,7 +286,7 @@ def run_finetune(
     image_size: int | None = None,
     epochs: int | None = None,
     probe_features: np.ndarray | None = None,
-    probe_val_features: np.ndarray | None = None,
+    probe_val_proba: np.ndarray | None = None,
     clock: Clock = time.monotonic,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Fine-tune one strategy on the split within its share of the budget (LP-FT).
@@ -307,8 +307,8 @@ def run_finetune(
         epochs: Epochs planned from the measured cost (None: ``config.max_epochs``).
         probe_features: The linear probe's training features of this backbone, for
             the LP-FT head.
-        probe_val_features: Its held-out features: the fine-tune ends as the probe when
-            no epoch beats it.
+        probe_val_proba: That probe's held-out probabilities: the fine-tune ends as the
+            probe when no epoch beats it.
         clock: Monotonic clock.
 
     Returns:
@@ -344,7 +344,7 @@ def run_finetune(
         cancel=cancel,
         decoded=decoded,
         probe_features=probe_features,
-        probe_val_features=probe_val_features,
+        probe_val_proba=probe_val_proba,
         clock=clock,
     )
     proba = result.pop("_proba")

@@ -268,6 +268,7 @@ def run_validation(
     _stage(stages, "linear_probe", None, clock() - t0)
     experiments = [lp]
     probas = {lp["id"]: lp_proba}
+    probe_proba = {first.name: lp_proba}  # each probed backbone's held-out probabilities
     acc = lp["metrics"]["accuracy"]
     progress(
         Progress(
@@ -363,6 +364,7 @@ def run_validation(
         )
         experiments.append(chosen_lp)
         probas[chosen_lp["id"]] = chosen_proba
+        probe_proba[chosen.name] = chosen_proba
 
     tuned: Candidate | None = None
     if wanted and not costs:
@@ -409,9 +411,7 @@ def run_validation(
                         epochs=MIN_INFORMATIVE_EPOCHS,
                     ),
                 )
-        # the probe's features, for LP-FT heads and as the checkpoint to beat
-        lp_features = tuned.features.features[:n_train]
-        lp_val_features = tuned.features.features[n_train:]
+        lp_features = tuned.features.features[:n_train]  # the probe's, for LP-FT heads
         factor = 1.0
         low = 0.6
         step = 0.35 / max(len(wanted), 1)
@@ -463,7 +463,7 @@ def run_validation(
                 image_size=size,
                 epochs=epochs,
                 probe_features=lp_features,
-                probe_val_features=lp_val_features,
+                probe_val_proba=probe_proba[tuned.name],  # the checkpoint to beat
                 clock=clock,
             )
             ran = exp["epochs"]

@@ -222,7 +222,7 @@ def test_given_the_probes_features_epoch_0_is_the_probe_itself(sample):
         device=torch.device("cpu"),
         budget_seconds=120,
         probe_features=train_features,
-        probe_val_features=val_features,
+        probe_val_proba=probe_proba,
     )
     assert kept["head_init"] == "probe" and kept["best_epoch"] == 0
     assert kept["final_model"] == "linear_probe"
@@ -281,15 +281,15 @@ def test_a_fine_tune_at_a_smaller_input_size_cannot_end_below_its_probe(sample):
             device=torch.device("cpu"),
             budget_seconds=120,
             probe_features=train_features,
-            probe_val_features=probe_val,
+            probe_val_proba=probe_val,
         )
 
-    kept = tune(val_features)
+    kept = tune(probe_proba)
     assert kept["image_size"] == size // 2 and kept["best_epoch"] == 0
     assert kept["final_model"] == "linear_probe"
     assert "linear_probe_early_stop_accuracy" in kept["initial_early_stop"]
     np.testing.assert_allclose(kept["_proba"], probe_proba, atol=1e-6)
-    # without the held-out features there is no probe to fall back on: the network's
+    # without the probe's held-out probabilities there is no probe to end as: the network's
     # own epoch 0 at the smaller size is kept instead
     alone = tune(None)
     assert alone["final_model"] == "fine_tuned" and alone["best_epoch"] == 0
