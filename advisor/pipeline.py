@@ -236,8 +236,9 @@ def _labeled_split(
                 "themselves). Add distinct images, at least two per class, or give the "
                 "upload its own train/ and val/ folders."
             )
-        missing = sorted(cast("set[str]", {r.label for r in records} - {r.label for r in held_out}))
-        if len({r.label for r in held_out}) < 2 and missing:
+        held_labels = {r.label for r in held_out}
+        missing = sorted(cast("set[str]", {r.label for r in records} - held_labels))
+        if len(held_labels) < 2 and missing:
             n_groups = {
                 name: len({g for g, r in zip(kept_groups, records, strict=True) if r.label == name})
                 for name in missing
